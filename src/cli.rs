@@ -1,0 +1,249 @@
+//! The command line: every subcommand and flag, with doc comments as help.
+//! Raw flags are validated into typed values here, so commands never see an
+//! unparsed `NAME=URL` or duration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  gate passed (validate, lint-metrics: the input is valid)
+  1  gate blocked: score below threshold or a required requirement failed
+     (lint-metrics: the exposition is invalid; diff: a regression)
+  2  usage error or invalid gate file: nothing was probed
+  3  internal error: the run could not produce a verdict";
+
+/// Decides whether a staging environment may go live: probes the
+/// observability stack and scores a readiness gate.
+#[derive(Debug, Parser)]
+#[command(name = "medianest-gate", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// When to use colours (`NO_COLOR` also turns them off).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Print only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each check as it finishes on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a gate against the stack (default: the built-in Gate G).
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Lint gate files without probing anything.
+    Validate(ValidateArgs),
+    /// Show a gate's requirements, checks and weights.
+    List(GateArgs),
+    /// Print the JSON Schema of the gate file or the JSON report.
+    Schema(SchemaArgs),
+    /// Compare two JSON reports: regressions, fixes and the score delta.
+    Diff(DiffArgs),
+    /// Validate a metrics exposition like `promtool check metrics`.
+    LintMetrics(LintMetricsArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GateArgs {
+    /// Gate file to use instead of the built-in Gate G.
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+
+    /// Set a variable for `${VAR}` expansion (beats the environment).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    /// Override a gate target's URL.
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_pair)]
+    pub targets: Vec<(String, String)>,
+
+    /// Format written to stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report in FORMAT to PATH (repeatable).
+    #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
+    pub reports: Vec<(Format, PathBuf)>,
+
+    /// Run only these requirements or checks (repeatable, by id).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+
+    /// Skip these requirements or checks (repeatable, by id).
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+
+    /// Per-check timeout [default: the gate's `defaults.timeout`, else 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// How many checks may run at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+
+    /// Re-run the gate until it passes or this much time has passed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// Pause between `--wait` attempts.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub interval: Duration,
+
+    /// Override the gate's pass threshold (0–100).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
+    pub min_score: Option<f64>,
+
+    /// Trust this CA (PEM) in addition to the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify TLS certificates (the report says so).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Never show the progress spinner.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Gate files to lint [default: the built-in Gate G].
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Set a variable for `${VAR}` expansion.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The gate file format.
+    Gate,
+    /// The JSON report.
+    Report,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier JSON report.
+    pub before: PathBuf,
+    /// The later JSON report.
+    pub after: PathBuf,
+    /// Output as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LintMetricsArgs {
+    /// Exposition file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    pub file: PathBuf,
+    /// Apply the OpenMetrics 1.0 rules (also implied by a final `# EOF`).
+    #[arg(long)]
+    pub openmetrics: bool,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    let (f, p) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
+    let format = Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown or junit"))?;
+    if p.is_empty() {
+        return Err("the report path is empty".to_string());
+    }
+    Ok((format, PathBuf::from(p)))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
+    if d.is_zero() {
+        return Err("the duration must be greater than zero".to_string());
+    }
+    Ok(d)
+}
+
+fn parse_pct(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim_end_matches('%').parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0–100"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pairs_and_reports_parse() {
+        assert_eq!(parse_pair("backend=http://x:1").unwrap(), ("backend".into(), "http://x:1".into()));
+        assert_eq!(parse_pair("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_pair("novalue").is_err());
+        assert!(parse_pair("=x").is_err());
+        assert_eq!(parse_report("md=out.md").unwrap().0, Format::Markdown);
+        assert!(parse_report("pdf=x").is_err());
+        assert!(parse_report("json=").is_err());
+    }
+
+    #[test]
+    fn durations_and_percentages_are_checked() {
+        assert_eq!(parse_duration("750ms").unwrap(), Duration::from_millis(750));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_pct("85%").unwrap(), 85.0);
+        assert!(parse_pct("101").is_err());
+    }
+}

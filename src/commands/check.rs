@@ -1,0 +1,307 @@
+//! `check`: load the gate, probe everything concurrently, score, render.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+
+use super::Ui;
+use crate::cli::CheckArgs;
+use crate::error::{Exit, UsageError};
+use crate::gate::{self, Env, Gate, Source};
+use crate::http::{HttpClient, TlsOptions};
+use crate::probe::Status;
+use crate::redact::Redactor;
+use crate::report::{self, BuildInput, RenderOptions, RetryInfo};
+use crate::runner::{self, CheckResult, Observer, RunOptions};
+use crate::score::Rule;
+
+pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
+    let env = Env::process(args.gate.vars.iter().cloned().collect());
+    let source = args.gate.gate.clone().map(Source::File).unwrap_or(Source::Builtin);
+    let mut gate = gate::load_source(&source, &env)?;
+    apply_target_overrides(&mut gate, &args.targets)?;
+    let skipped = select(&gate, &args.only, &args.skip)?;
+    gate::ensure_env(&gate, &|id| !skipped.contains(id))?;
+    check_report_paths(&args.reports)?;
+
+    let rule = Rule {
+        min_score: args.min_score.unwrap_or(gate.pass.min_score),
+        required_must_pass: gate.pass.required_must_pass,
+    };
+    let http = HttpClient::new(TlsOptions {
+        ca_cert: args.ca_cert.clone(),
+        insecure: args.insecure,
+    })
+    .map_err(|e| UsageError::new(e.to_string()))?;
+    let redactor = Redactor::for_gate(&gate);
+    let mut warnings = Vec::new();
+    for name in Redactor::short_secrets(&gate) {
+        warnings.push(format!(
+            "secret `{name}` is shorter than {} characters and cannot be redacted reliably",
+            crate::redact::MIN_REDACT_LEN
+        ));
+    }
+
+    let opts = RunOptions {
+        concurrency: args.concurrency as usize,
+        timeout: args.timeout,
+        skipped,
+        today: runner::today(),
+    };
+    let total = gate.checks().count() as u64;
+    let progress = Arc::new(Progress::new(&args, ui, total, redactor.clone()));
+    let gate = Arc::new(gate);
+    let http = Arc::new(http);
+    let opts = Arc::new(opts);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let (results, attempts, retries) = runtime.block_on(run_with_wait(
+        Arc::clone(&gate),
+        http,
+        opts,
+        Arc::clone(&progress) as Arc<dyn Observer>,
+        rule,
+        args.wait,
+        args.interval,
+    ));
+    progress.finish();
+    let report = report::build(BuildInput {
+        gate: &gate,
+        results: &results,
+        rule,
+        started_at,
+        duration: start.elapsed(),
+        insecure: args.insecure,
+        attempts,
+        retries,
+        warnings,
+        redactor: &redactor,
+    })
+    .context("cannot redact the report; it is withheld so no secret can leak")?;
+
+    let stdout_opts = RenderOptions {
+        color: ui.color_stdout && args.format == report::Format::Table,
+        width: None,
+    };
+    let text = report::render_to_string(args.format, &report, stdout_opts).context("cannot render the report")?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).context("cannot write to stdout")?;
+    out.flush().ok();
+    for (format, path) in &args.reports {
+        let text = report::render_to_string(*format, &report, RenderOptions::default()).context("cannot render the report")?;
+        std::fs::write(path, text).with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    Ok(if report.passed { Exit::Passed } else { Exit::Blocked })
+}
+
+/// Runs the gate, and with `--wait` runs it again every `interval` until it
+/// passes or the time is up. Remembers which checks failed before passing.
+async fn run_with_wait(
+    gate: Arc<Gate>,
+    http: Arc<HttpClient>,
+    opts: Arc<RunOptions>,
+    observer: Arc<dyn Observer>,
+    rule: Rule,
+    wait: Option<Duration>,
+    interval: Duration,
+) -> (Vec<CheckResult>, u32, BTreeMap<String, RetryInfo>) {
+    let start = Instant::now();
+    let mut retries: BTreeMap<String, RetryInfo> = BTreeMap::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let results = runner::run(Arc::clone(&gate), Arc::clone(&http), Arc::clone(&opts), Arc::clone(&observer)).await;
+        for r in &results {
+            let e = retries.entry(r.check_id.clone()).or_default();
+            e.attempts = attempts;
+            // Only checks that are still failing count as "failed before" on the next round.
+        }
+        let passed = passes(&gate, &results, rule);
+        let Some(wait) = wait else { return (results, attempts, retries) };
+        if passed || start.elapsed() + interval > wait {
+            return (results, attempts, retries);
+        }
+        for r in &results {
+            if !matches!(r.outcome.status, Status::Pass | Status::Skipped) {
+                retries.entry(r.check_id.clone()).or_default().failed_before = true;
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn passes(gate: &Gate, results: &[CheckResult], rule: Rule) -> bool {
+    let reqs: Vec<crate::score::ReqIn> = gate
+        .requirements
+        .iter()
+        .map(|r| crate::score::ReqIn {
+            id: r.id.clone(),
+            weight: r.weight,
+            required: r.required,
+            severity: r.severity,
+            checks: r
+                .checks
+                .iter()
+                .map(|c| crate::score::CheckIn {
+                    id: c.id.clone(),
+                    weight: c.weight,
+                    status: results.iter().find(|x| x.check_id == c.id).map(|x| x.outcome.status).unwrap_or(Status::Error),
+                    cause_key: None,
+                    cause_summary: None,
+                    needs: c.needs.clone(),
+                    security: false,
+                })
+                .collect(),
+        })
+        .collect();
+    crate::score::passes(&reqs, rule)
+}
+
+fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), UsageError> {
+    for (name, url) in overrides {
+        let Some(t) = gate.targets.get_mut(name) else {
+            let known: Vec<&str> = gate.targets.keys().map(String::as_str).collect();
+            return Err(UsageError::new(format!(
+                "--target {name}=…: the gate has no target `{name}` (targets: {})",
+                known.join(", ")
+            )));
+        };
+        url::Url::parse(url).map_err(|e| UsageError::new(format!("--target {name}={url}: not a valid URL: {e}")))?;
+        t.url = url.clone();
+        t.missing.clear();
+    }
+    Ok(())
+}
+
+/// The check ids that will not run, from `--only` and `--skip` (ids of
+/// requirements or checks).
+fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<String>, UsageError> {
+    let resolve = |id: &str, flag: &str| -> Result<Vec<String>, UsageError> {
+        if let Some(r) = gate.requirements.iter().find(|r| r.id == id) {
+            return Ok(r.checks.iter().map(|c| c.id.clone()).collect());
+        }
+        if gate.find_check(id).is_some() {
+            return Ok(vec![id.to_string()]);
+        }
+        let reqs: Vec<&str> = gate.requirements.iter().map(|r| r.id.as_str()).collect();
+        Err(UsageError::new(format!(
+            "{flag} {id}: no requirement or check has that id (requirements: {}; `medianest-gate list` shows the checks)",
+            reqs.join(", ")
+        )))
+    };
+    let all: BTreeSet<String> = gate.checks().map(|(_, c)| c.id.clone()).collect();
+    let mut run: BTreeSet<String> = if only.is_empty() {
+        all.clone()
+    } else {
+        let mut s = BTreeSet::new();
+        for id in only {
+            s.extend(resolve(id, "--only")?);
+        }
+        s
+    };
+    for id in skip {
+        for c in resolve(id, "--skip")? {
+            run.remove(&c);
+        }
+    }
+    Ok(all.difference(&run).cloned().collect())
+}
+
+fn check_report_paths(reports: &[(report::Format, std::path::PathBuf)]) -> Result<(), UsageError> {
+    for (_, path) in reports {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = parent
+            && !dir.is_dir()
+        {
+            return Err(UsageError::new(format!(
+                "--report …={}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(UsageError::new(format!("--report …={}: is a directory", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// The spinner on a terminal, and `-v` lines on stderr.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    verbose: bool,
+    color: bool,
+    redactor: Redactor,
+}
+
+impl Progress {
+    fn new(args: &CheckArgs, ui: Ui, total: u64, redactor: Redactor) -> Self {
+        let show = !args.no_progress && !ui.quiet && std::io::stderr().is_terminal();
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} probing {pos}/{len} checks {wide_msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress {
+            bar,
+            verbose: ui.verbose > 0 && !ui.quiet,
+            color: ui.color_stderr,
+            redactor,
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn started(&self, check: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(check.to_string());
+        }
+    }
+
+    fn finished(&self, r: &CheckResult) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        if self.verbose {
+            let status = r.outcome.status.as_str();
+            let line = format!(
+                "[{status:>7}] {} ({} ms): {}",
+                r.check_id,
+                r.duration.as_millis(),
+                self.redactor.redact(&r.outcome.message)
+            );
+            let line = if self.color {
+                let color = match r.outcome.status {
+                    Status::Pass => anstyle::AnsiColor::Green,
+                    Status::Fail | Status::Error => anstyle::AnsiColor::Red,
+                    _ => anstyle::AnsiColor::Yellow,
+                };
+                let style = anstyle::Style::new().fg_color(Some(color.into()));
+                format!("{style}{line}{style:#}")
+            } else {
+                line
+            };
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => anstream::eprintln!("{line}"),
+            }
+        }
+    }
+}

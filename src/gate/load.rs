@@ -1,0 +1,746 @@
+//! Loads a gate file and validates it, collecting every problem with its
+//! `file:line:column` and a hint saying what to write instead.
+//!
+//! Errors are collected rather than returned at the first one: a gate author
+//! fixing a file wants the whole list in one run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::interpolate::{Env, interpolate};
+use super::model::*;
+use super::raw::{Loc, RawCheck, RawGate, Sp};
+
+/// Gate G, compiled into the binary so `medianest-gate check` works anywhere.
+pub const BUILTIN_GATE_G: &str = include_str!("../../gates/gate-g.yaml");
+
+/// Gate files larger than this are refused before parsing.
+const MAX_GATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Where a gate comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Builtin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn display_name(&self) -> String {
+        match self {
+            Source::Builtin => "gates/gate-g.yaml (built-in)".to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// One problem in a gate file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    /// 0 when the problem concerns the whole file (e.g. it cannot be read).
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  help: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a gate file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Reads and validates a gate from a file or the built-in Gate G.
+pub fn load_source(source: &Source, env: &Env) -> Result<Gate, LoadErrors> {
+    let name = source.display_name();
+    match source {
+        Source::Builtin => load(&name, BUILTIN_GATE_G, env),
+        Source::File(path) => {
+            let text = read_capped(path).map_err(|message| {
+                LoadErrors(vec![LoadError {
+                    file: name.clone(),
+                    line: 0,
+                    column: 0,
+                    message,
+                    hint: None,
+                }])
+            })?;
+            load(&name, &text, env)
+        }
+    }
+}
+
+fn read_capped(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read gate file: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a directory, not a gate file".into());
+    }
+    if meta.len() > MAX_GATE_BYTES {
+        return Err(format!(
+            "gate file is {} bytes; the limit is {MAX_GATE_BYTES}",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read gate file: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        format!("not valid UTF-8 (first bad byte at offset {offset})")
+    })
+}
+
+/// Parses and validates gate text; `file` names it in errors.
+pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+    };
+    let raw: RawGate = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| LoadErrors(vec![yaml_error(file, &e)]))?;
+    let mut cx = Cx {
+        file,
+        env,
+        errors: Vec::new(),
+    };
+    let gate = cx.gate(raw);
+    if cx.errors.is_empty() {
+        Ok(gate)
+    } else {
+        cx.errors.sort_by_key(|e| (e.line, e.column));
+        Err(LoadErrors(cx.errors))
+    }
+}
+
+/// Turns a YAML/serde error into a located error with a hint where we know one.
+fn yaml_error(file: &str, e: &serde_saphyr::Error) -> LoadError {
+    let loc: Loc = e.location().map(Loc::from).unwrap_or_default();
+    let rendered = e.without_snippet().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = strip_location_prefix(first).to_string();
+    let hint = if message.contains("unknown field") {
+        Some("remove the field or fix its spelling; `medianest-gate schema gate` lists every field".to_string())
+    } else if message.contains("duplicate mapping key") {
+        Some("each key may appear once per mapping: merge the two entries".to_string())
+    } else if message.contains("missing field") {
+        Some("add the field; `medianest-gate schema gate` shows what each block needs".to_string())
+    } else {
+        None
+    };
+    let message = message
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+        .trim()
+        .to_string();
+    LoadError {
+        file: file.to_string(),
+        line: loc.line,
+        column: loc.column,
+        message: if message.is_empty() { "invalid YAML".into() } else { message },
+        hint,
+    }
+}
+
+fn strip_location_prefix(s: &str) -> &str {
+    let s = s.strip_prefix("error: ").unwrap_or(s);
+    // "line 4 column 5: message"
+    if let Some(rest) = s.strip_prefix("line ")
+        && let Some((_, msg)) = rest.split_once(": ")
+    {
+        return msg;
+    }
+    s
+}
+
+struct Cx<'a> {
+    file: &'a str,
+    env: &'a Env,
+    errors: Vec<LoadError>,
+}
+
+impl Cx<'_> {
+    fn err(&mut self, loc: Loc, message: impl Into<String>, hint: impl Into<Option<String>>) {
+        self.errors.push(LoadError {
+            file: self.file.to_string(),
+            line: loc.line,
+            column: loc.column,
+            message: message.into(),
+            hint: hint.into(),
+        });
+    }
+
+    /// Expands `${VAR}` in a string value; a syntax error is recorded and the raw text kept.
+    fn expand(&mut self, sp: &Sp<String>) -> (String, Vec<String>, Vec<MissingVar>) {
+        match interpolate(sp.get(), self.env) {
+            Ok(e) => {
+                let missing = e
+                    .missing
+                    .into_iter()
+                    .map(|var| MissingVar { var, loc: sp.loc() })
+                    .collect();
+                (e.value, e.vars, missing)
+            }
+            Err(e) => {
+                self.err(sp.loc(), format!("invalid variable reference at character {}: {}", e.offset + 1, e.message), None);
+                (sp.get().clone(), Vec::new(), Vec::new())
+            }
+        }
+    }
+
+    fn duration(&mut self, sp: &Sp<String>, what: &str) -> Option<Duration> {
+        match humantime::parse_duration(sp.get().trim()) {
+            Ok(d) if d.is_zero() => {
+                self.err(sp.loc(), format!("{what} must be greater than zero"), Some("write e.g. `5s` or `750ms`".to_string()));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    sp.loc(),
+                    format!("invalid {what} `{}`: {e}", sp.get()),
+                    Some("write a duration such as `5s`, `750ms` or `1m30s`".to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn gate(&mut self, raw: RawGate) -> Gate {
+        if *raw.schema_version.get() != 1 {
+            self.err(
+                raw.schema_version.loc(),
+                format!("unsupported schema_version {}", raw.schema_version.get()),
+                Some("this version of medianest-gate reads `schema_version: 1`".to_string()),
+            );
+        }
+        let pass = self.pass_rule(raw.pass.as_ref());
+        let default_timeout = raw
+            .defaults
+            .as_ref()
+            .and_then(|d| d.timeout.as_ref())
+            .and_then(|t| self.duration(t, "timeout"));
+
+        let mut targets = BTreeMap::new();
+        for (name, value) in &raw.targets {
+            let (url, vars, missing) = self.expand(value);
+            if missing.is_empty() {
+                self.validate_target_url(name, &url, value.loc());
+            }
+            targets.insert(
+                name.clone(),
+                Target {
+                    name: name.clone(),
+                    url,
+                    vars,
+                    missing,
+                    loc: value.loc(),
+                },
+            );
+        }
+        let mut secrets = BTreeMap::new();
+        for (name, value) in &raw.secrets {
+            let (expanded, vars, missing) = self.expand(value);
+            let placeholder = match vars.first() {
+                Some(var) => format!("${var}"),
+                None => format!("${}", name.to_ascii_uppercase()),
+            };
+            secrets.insert(
+                name.clone(),
+                Secret {
+                    name: name.clone(),
+                    value: SecretString::from(expanded),
+                    placeholder,
+                    missing,
+                    loc: value.loc(),
+                },
+            );
+        }
+
+        let mut requirements = Vec::new();
+        let mut req_ids: HashMap<String, Loc> = HashMap::new();
+        let mut check_ids: HashMap<String, Loc> = HashMap::new();
+        let reqs_loc = raw.requirements.loc();
+        let raw_reqs = raw.requirements.0.value;
+        if raw_reqs.is_empty() {
+            self.err(reqs_loc, "the gate has no requirements", Some("add at least one requirement with a check".to_string()));
+        }
+        for rr in raw_reqs {
+            let id = rr.id.get().clone();
+            self.check_id_syntax(&id, rr.id.loc(), "requirement");
+            if let Some(first) = req_ids.get(&id) {
+                let first = *first;
+                self.err(
+                    rr.id.loc(),
+                    format!("duplicate requirement id `{id}` (first defined at line {})", first.line),
+                    Some("requirement ids must be unique: rename one of them".to_string()),
+                );
+            } else {
+                req_ids.insert(id.clone(), rr.id.loc());
+            }
+            let weight = *rr.weight.get();
+            if !weight.is_finite() || weight < 0.0 {
+                self.err(
+                    rr.weight.loc(),
+                    format!("requirement `{id}` has weight {weight}; weights must be zero or positive"),
+                    Some("use 0 for an advisory requirement".to_string()),
+                );
+            }
+            if rr.checks.get().is_empty() {
+                self.err(rr.checks.loc(), format!("requirement `{id}` has no checks"), Some("add a check, or remove the requirement".to_string()));
+            }
+            let mut checks = Vec::new();
+            for rc in rr.checks.0.value {
+                let cid = rc.id.get().clone();
+                self.check_id_syntax(&cid, rc.id.loc(), "check");
+                if let Some(first) = check_ids.get(&cid) {
+                    let first = *first;
+                    self.err(
+                        rc.id.loc(),
+                        format!("duplicate check id `{cid}` (first defined at line {})", first.line),
+                        Some("check ids must be unique across the gate: rename one of them".to_string()),
+                    );
+                } else if req_ids.contains_key(&cid) && cid != id {
+                    self.err(
+                        rc.id.loc(),
+                        format!("check id `{cid}` is also a requirement id"),
+                        Some("`--only`/`--skip` accept both kinds of id, so they must not collide".to_string()),
+                    );
+                } else {
+                    check_ids.insert(cid.clone(), rc.id.loc());
+                }
+                if let Some(check) = self.check(rc, &targets, &secrets) {
+                    checks.push(check);
+                }
+            }
+            requirements.push(Requirement {
+                id,
+                name: rr.name.get().clone(),
+                description: rr.description,
+                weight: if weight.is_finite() { weight.max(0.0) } else { 0.0 },
+                severity: rr.severity.unwrap_or_default().into(),
+                required: rr.required.unwrap_or(false),
+                checks,
+            });
+        }
+        if !requirements.is_empty() && requirements.iter().all(|r| r.weight == 0.0) {
+            self.err(
+                reqs_loc,
+                "every requirement has weight 0, so no score can be computed",
+                Some("give at least one requirement a positive weight".to_string()),
+            );
+        }
+        let gate = Gate {
+            id: raw.id.get().clone(),
+            name: raw.name.get().clone(),
+            description: raw.description,
+            source: self.file.to_string(),
+            pass,
+            targets,
+            secrets,
+            default_timeout,
+            requirements,
+        };
+        self.check_needs(&gate, &check_ids);
+        gate
+    }
+
+    fn pass_rule(&mut self, raw: Option<&super::raw::RawPass>) -> PassRule {
+        let mut rule = PassRule {
+            min_score: 85.0,
+            required_must_pass: true,
+        };
+        if let Some(p) = raw {
+            if let Some(ms) = &p.min_score {
+                let v = *ms.get();
+                if !(0.0..=100.0).contains(&v) {
+                    self.err(ms.loc(), format!("min_score {v} is outside 0–100"), Some("write a percentage, e.g. `min_score: 85`".to_string()));
+                } else {
+                    rule.min_score = v;
+                }
+            }
+            if let Some(r) = p.required_must_pass {
+                rule.required_must_pass = r;
+            }
+        }
+        rule
+    }
+
+    fn validate_target_url(&mut self, name: &str, url: &str, loc: Loc) {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "unix" | "tcp") => {}
+            Ok(u) => self.err(
+                loc,
+                format!("target `{name}` has unsupported scheme `{}`", u.scheme()),
+                Some("use http://, https://, or unix:// / tcp:// for Docker".to_string()),
+            ),
+            Err(e) => self.err(
+                loc,
+                format!("target `{name}` is not a valid URL (`{url}`): {e}"),
+                Some("write an absolute URL such as `http://localhost:3000`".to_string()),
+            ),
+        }
+    }
+
+    fn check_id_syntax(&mut self, id: &str, loc: Loc, what: &str) {
+        let ok = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            self.err(
+                loc,
+                format!("invalid {what} id `{id}`"),
+                Some("ids use letters, digits, `-`, `_` and `.`, e.g. `metrics-auth`".to_string()),
+            );
+        }
+    }
+
+    fn check(
+        &mut self,
+        rc: RawCheck,
+        targets: &BTreeMap<String, Target>,
+        secrets: &BTreeMap<String, Secret>,
+    ) -> Option<Check> {
+        let id = rc.id.get().clone();
+        let kind = rc.kind.get().as_str();
+        if !KINDS.contains(&kind) {
+            self.err(
+                rc.kind.loc(),
+                format!("unknown check kind `{kind}`"),
+                Some(format!("known kinds: {}", KINDS.join(", "))),
+            );
+            return None;
+        }
+        let allowed: &[&str] = match kind {
+            "http" => &["path", "token", "expect_status", "samples", "max_latency", "latency_stat", "expect_json"],
+            _ => &["path", "token", "expect_families", "family_types", "anonymous_status"],
+        };
+        for (field, loc) in kind_fields(&rc) {
+            if !allowed.contains(&field) {
+                self.err(
+                    loc,
+                    format!("field `{field}` does not apply to kind `{kind}`"),
+                    Some(format!("`{kind}` checks take: {}", allowed.join(", "))),
+                );
+            }
+        }
+
+        let target = match &rc.target {
+            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
+            Some(t) => {
+                let known: Vec<_> = targets.keys().map(String::as_str).collect();
+                self.err(
+                    t.loc(),
+                    format!("check `{id}` names unknown target `{}`", t.get()),
+                    Some(if known.is_empty() {
+                        "declare it under `targets:`".to_string()
+                    } else {
+                        format!("declare it under `targets:`, or use one of: {}", known.join(", "))
+                    }),
+                );
+                None
+            }
+            None => {
+                self.err(rc.id.loc(), format!("check `{id}` of kind `{kind}` needs a `target`"), Some("add `target: <name of an entry in targets>`".to_string()));
+                None
+            }
+        };
+        let token = match &rc.token {
+            Some(t) if secrets.contains_key(t.get()) => Some(t.get().clone()),
+            Some(t) => {
+                let known: Vec<_> = secrets.keys().map(String::as_str).collect();
+                self.err(
+                    t.loc(),
+                    format!("check `{id}` names unknown secret `{}`", t.get()),
+                    Some(if known.is_empty() {
+                        "declare it under `secrets:`".to_string()
+                    } else {
+                        format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
+                    }),
+                );
+                None
+            }
+            None => None,
+        };
+        let weight = match &rc.weight {
+            Some(w) if !w.get().is_finite() || *w.get() < 0.0 => {
+                self.err(w.loc(), format!("check `{id}` has weight {}; weights must be zero or positive", w.get()), None);
+                0.0
+            }
+            Some(w) => *w.get(),
+            None => 1.0,
+        };
+        let timeout = rc.timeout.as_ref().and_then(|t| self.duration(t, "timeout"));
+        let waiver = rc.waiver.as_ref().and_then(|w| {
+            let exp = w.expires.get().trim();
+            if !is_date(exp) {
+                self.err(w.expires.loc(), format!("waiver expiry `{exp}` is not a date"), Some("write `expires: YYYY-MM-DD`".to_string()));
+                return None;
+            }
+            if w.reason.get().trim().is_empty() {
+                self.err(w.reason.loc(), "a waiver needs a reason", Some("say why the check may fail and who accepted it".to_string()));
+            }
+            Some(Waiver {
+                reason: w.reason.get().clone(),
+                expires: exp.to_string(),
+            })
+        });
+        let mut missing = Vec::new();
+        let path = match &rc.path {
+            Some(p) => {
+                let (v, _, m) = self.expand(p);
+                missing.extend(m);
+                if !v.starts_with('/') {
+                    self.err(p.loc(), format!("path `{v}` must start with `/`"), Some(format!("write `/{v}`")));
+                }
+                v
+            }
+            None if kind == "metrics_endpoint" => "/metrics".to_string(),
+            None => "/".to_string(),
+        };
+        let spec = match kind {
+            "http" => CheckSpec::Http(self.http_spec(&rc, path, token)),
+            _ => CheckSpec::MetricsEndpoint(self.metrics_spec(&rc, path, token)),
+        };
+        Some(Check {
+            id,
+            name: rc.name,
+            target,
+            weight,
+            timeout,
+            needs: rc.needs.iter().map(|n| n.get().clone()).collect(),
+            waiver,
+            spec,
+            missing,
+            loc: rc.id.loc(),
+        })
+    }
+
+    fn statuses(&mut self, sp: &Sp<Vec<u16>>) -> Vec<u16> {
+        for s in sp.get() {
+            if !(100..=599).contains(s) {
+                self.err(sp.loc(), format!("`{s}` is not an HTTP status code"), Some("status codes are 100–599".to_string()));
+            }
+        }
+        sp.get().clone()
+    }
+
+    fn http_spec(&mut self, rc: &RawCheck, path: String, token: Option<String>) -> HttpSpec {
+        let expect_status = rc.expect_status.as_ref().map(|s| self.statuses(s)).unwrap_or_default();
+        let samples = match &rc.samples {
+            Some(s) if *s.get() == 0 || *s.get() > 1000 => {
+                self.err(s.loc(), format!("samples must be between 1 and 1000, not {}", s.get()), None);
+                1
+            }
+            Some(s) => *s.get(),
+            None => 1,
+        };
+        let max_latency = rc.max_latency.as_ref().and_then(|d| self.duration(d, "max_latency"));
+        let latency_stat = match rc.latency_stat.as_ref().map(|s| (s.get().as_str(), s.loc())) {
+            None | Some(("max", _)) => LatencyStat::Max,
+            Some(("p95", _)) => LatencyStat::P95,
+            Some((other, loc)) => {
+                self.err(loc, format!("unknown latency_stat `{other}`"), Some("write `max` or `p95`".to_string()));
+                LatencyStat::Max
+            }
+        };
+        HttpSpec {
+            path,
+            token,
+            expect_status,
+            samples,
+            max_latency,
+            latency_stat,
+            expect_json: rc.expect_json.as_ref().map(|j| j.get().clone()).unwrap_or_default(),
+        }
+    }
+
+    fn metrics_spec(&mut self, rc: &RawCheck, path: String, token: Option<String>) -> MetricsSpec {
+        const TYPES: &[&str] = &["counter", "gauge", "histogram", "summary", "untyped", "unknown", "stateset", "info", "gaugehistogram"];
+        let mut family_types = BTreeMap::new();
+        if let Some(ft) = &rc.family_types {
+            for (name, ty) in ft.get() {
+                if TYPES.contains(&ty.as_str()) {
+                    family_types.insert(name.clone(), ty.clone());
+                } else {
+                    self.err(ft.loc(), format!("unknown metric type `{ty}` for `{name}`"), Some(format!("types: {}", TYPES.join(", "))));
+                }
+            }
+        }
+        let expect_families: Vec<String> = rc.expect_families.as_ref().map(|f| f.get().clone()).unwrap_or_default();
+        for f in &expect_families {
+            if !family_types.contains_key(f) && f.ends_with("_total") {
+                family_types.insert(f.clone(), "counter".to_string());
+            }
+        }
+        if rc.token.is_none() {
+            self.err(
+                rc.id.loc(),
+                format!("metrics_endpoint check `{}` needs a `token`", rc.id.get()),
+                Some("name the secret holding the bearer token, e.g. `token: metrics_token`".to_string()),
+            );
+        }
+        let anonymous_status = rc
+            .anonymous_status
+            .as_ref()
+            .map(|s| self.statuses(s))
+            .unwrap_or_else(|| vec![401, 403]);
+        MetricsSpec {
+            path,
+            token,
+            expect_families,
+            family_types,
+            anonymous_status,
+        }
+    }
+
+    /// Unknown `needs` and cycles, each reported at the `needs` entry.
+    fn check_needs(&mut self, gate: &Gate, ids: &HashMap<String, Loc>) {
+        let mut graph: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (_, c) in gate.checks() {
+            for n in &c.needs {
+                if !ids.contains_key(n) {
+                    self.err(
+                        c.loc,
+                        format!("check `{}` needs unknown check `{n}`", c.id),
+                        Some("`needs` lists ids of other checks in this gate".to_string()),
+                    );
+                } else if n == &c.id {
+                    self.err(c.loc, format!("check `{}` needs itself", c.id), Some("remove it from its own `needs`".to_string()));
+                }
+            }
+            graph.insert(&c.id, c.needs.iter().map(String::as_str).filter(|n| ids.contains_key(*n)).collect());
+        }
+        // Depth-first search with colours; each cycle is reported once.
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+        for start in graph.keys().copied() {
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            let mut path: Vec<&str> = Vec::new();
+            if state.get(start).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            while let Some((node, idx)) = stack.pop() {
+                if idx == 0 {
+                    state.insert(node, 1);
+                    path.push(node);
+                }
+                let next = graph.get(node).and_then(|v| v.get(idx)).copied();
+                match next {
+                    Some(n) => {
+                        stack.push((node, idx + 1));
+                        match state.get(n).copied().unwrap_or(0) {
+                            0 => stack.push((n, 0)),
+                            1 if n != node => {
+                                let pos = path.iter().position(|p| *p == n).unwrap_or(0);
+                                let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
+                                let mut key = cycle.clone();
+                                key.sort();
+                                if reported.insert(key) {
+                                    cycle.push(n.to_string());
+                                    let loc = gate.find_check(n).map(|(_, c)| c.loc).unwrap_or_default();
+                                    self.err(
+                                        loc,
+                                        format!("`needs` cycle: {}", cycle.join(" → ")),
+                                        Some("a check cannot wait for itself: remove one of these `needs`".to_string()),
+                                    );
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    None => {
+                        state.insert(node, 2);
+                        path.pop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Kind-specific fields that are set, with where they were written.
+fn kind_fields(rc: &RawCheck) -> Vec<(&'static str, Loc)> {
+    let mut v = Vec::new();
+    macro_rules! field {
+        ($($name:ident),*) => {$(
+            if let Some(f) = &rc.$name { v.push((stringify!($name), f.loc())); }
+        )*};
+    }
+    field!(path, token, expect_status, samples, max_latency, latency_stat, expect_json, expect_families, family_types, anonymous_status);
+    v
+}
+
+fn is_date(s: &str) -> bool {
+    s.len() == 10 && humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).is_ok()
+}
+
+/// Fails when a check that will run depends on an unset variable, naming the
+/// variable and where it is referenced.
+pub fn ensure_env(gate: &Gate, will_run: &dyn Fn(&str) -> bool) -> Result<(), LoadErrors> {
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (_, check) in gate.checks().filter(|(_, c)| will_run(&c.id)) {
+        let mut missing: Vec<&MissingVar> = check.missing.iter().collect();
+        if let Some(t) = check.target.as_ref().and_then(|t| gate.targets.get(t)) {
+            missing.extend(&t.missing);
+        }
+        if let Some(s) = check_token(check).and_then(|s| gate.secrets.get(s)) {
+            missing.extend(&s.missing);
+        }
+        for m in missing {
+            if seen.insert((m.var.clone(), m.loc.line, m.loc.column)) {
+                errors.push(LoadError {
+                    file: gate.source.clone(),
+                    line: m.loc.line,
+                    column: m.loc.column,
+                    message: format!("environment variable `{}` is not set (needed by check `{}`)", m.var, check.id),
+                    hint: Some(format!(
+                        "export {}=…, pass `--var {}=…`, give it a default with `${{{}:-…}}`, or `--skip {}`",
+                        m.var, m.var, m.var, check.id
+                    )),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(LoadErrors(errors))
+    }
+}
+
+/// The secret a check sends, if any.
+pub fn check_token(check: &Check) -> Option<&str> {
+    match &check.spec {
+        CheckSpec::Http(h) => h.token.as_deref(),
+        CheckSpec::MetricsEndpoint(m) => m.token.as_deref(),
+    }
+}

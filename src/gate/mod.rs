@@ -1,0 +1,14 @@
+//! The gate: what must hold for a stack to go live.
+//!
+//! `raw` mirrors the YAML file (every value carries its line and column),
+//! `load` turns it into the validated `model` the runner executes, and
+//! `interpolate` expands `${VAR}` references from the environment.
+
+mod interpolate;
+mod load;
+pub mod model;
+pub mod raw;
+
+pub use interpolate::{Env, interpolate};
+pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_token, ensure_env, load, load_source};
+pub use model::*;

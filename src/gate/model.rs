@@ -1,0 +1,185 @@
+//! The validated gate the runner executes: every reference resolved, every
+//! duration parsed, every check typed by its kind.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Serialize;
+
+pub use super::raw::Loc;
+
+/// How bad a failing requirement is; blockers are ordered by it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
+impl From<super::raw::RawSeverity> for Severity {
+    fn from(s: super::raw::RawSeverity) -> Self {
+        use super::raw::RawSeverity as R;
+        match s {
+            R::Critical => Severity::Critical,
+            R::High => Severity::High,
+            R::Medium => Severity::Medium,
+            R::Low => Severity::Low,
+        }
+    }
+}
+
+/// A variable a value needs but the environment does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingVar {
+    pub var: String,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The file the gate came from, as shown in errors.
+    pub source: String,
+    pub pass: PassRule,
+    pub targets: BTreeMap<String, Target>,
+    pub secrets: BTreeMap<String, Secret>,
+    pub default_timeout: Option<Duration>,
+    pub requirements: Vec<Requirement>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PassRule {
+    pub min_score: f64,
+    pub required_must_pass: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    /// The expanded value; meaningless while `missing` is non-empty.
+    pub url: String,
+    /// Variables the value names, for remediation hints (`MEDIANEST_BACKEND_URL`).
+    pub vars: Vec<String>,
+    pub missing: Vec<MissingVar>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: String,
+    pub value: SecretString,
+    /// How a reproduction command should spell it: `$METRICS_TOKEN`.
+    pub placeholder: String,
+    pub missing: Vec<MissingVar>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub weight: f64,
+    pub severity: Severity,
+    pub required: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    pub reason: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub expires: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub name: Option<String>,
+    pub target: Option<String>,
+    pub weight: f64,
+    pub timeout: Option<Duration>,
+    pub needs: Vec<String>,
+    pub waiver: Option<Waiver>,
+    pub spec: CheckSpec,
+    /// Variables the check's own fields need but the environment lacks.
+    pub missing: Vec<MissingVar>,
+    pub loc: Loc,
+}
+
+/// What a check probes, by kind. Adding a kind means one variant here, one
+/// file in `probe/` and one arm in the loader.
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    Http(HttpSpec),
+    MetricsEndpoint(MetricsSpec),
+}
+
+impl CheckSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckSpec::Http(_) => "http",
+            CheckSpec::MetricsEndpoint(_) => "metrics_endpoint",
+        }
+    }
+}
+
+/// The kinds a gate file may name.
+pub const KINDS: &[&str] = &["http", "metrics_endpoint"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyStat {
+    Max,
+    P95,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    pub path: String,
+    pub token: Option<String>,
+    /// Empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    pub samples: u32,
+    pub max_latency: Option<Duration>,
+    pub latency_stat: LatencyStat,
+    pub expect_json: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsSpec {
+    pub path: String,
+    pub token: Option<String>,
+    pub expect_families: Vec<String>,
+    pub family_types: BTreeMap<String, String>,
+    pub anonymous_status: Vec<u16>,
+}
+
+impl Gate {
+    pub fn checks(&self) -> impl Iterator<Item = (&Requirement, &Check)> {
+        self.requirements
+            .iter()
+            .flat_map(|r| r.checks.iter().map(move |c| (r, c)))
+    }
+
+    pub fn find_check(&self, id: &str) -> Option<(&Requirement, &Check)> {
+        self.checks().find(|(_, c)| c.id == id)
+    }
+}

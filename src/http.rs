@@ -1,0 +1,408 @@
+//! The one HTTP client every probe shares: TLS settings, a body cap, and a
+//! diagnosis of transport failures that a person can act on.
+//!
+//! reqwest has no body limit of its own, so bodies are read chunk by chunk
+//! under a running cap: a hostile or broken server can cost at most `cap`
+//! bytes of memory, never more. Redirects keep reqwest's policy of dropping
+//! `Authorization` when the host, port or scheme changes, so a bearer token
+//! never follows a redirect to another host.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue};
+
+/// Cap for JSON API answers (DESIGN §7).
+pub const JSON_CAP: usize = 4 * 1024 * 1024;
+/// Cap for `/metrics` expositions (DESIGN §7).
+pub const METRICS_CAP: usize = 16 * 1024 * 1024;
+
+/// TLS options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub insecure: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read CA certificate {path}: {source}")]
+    ReadCa {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("CA certificate {path} holds no PEM certificate: {source}")]
+    ParseCa {
+        path: String,
+        source: reqwest::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    pub tls: TlsOptions,
+}
+
+/// A complete answer, body included.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: reqwest::StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Request sent to last body byte read.
+    pub elapsed: Duration,
+    /// The URL that answered, after redirects.
+    pub final_url: String,
+}
+
+impl Response {
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The status line as a person reads it: `503 Service Unavailable`.
+    pub fn status_line(&self) -> String {
+        status_line(self.status)
+    }
+
+    /// A short, printable excerpt of the body for evidence and messages.
+    pub fn excerpt(&self, max: usize) -> String {
+        excerpt(&self.body, max)
+    }
+
+    /// True when the body looks like an HTML page rather than data.
+    pub fn looks_like_html(&self) -> bool {
+        let ct_html = self.content_type().is_some_and(|c| c.contains("html"));
+        let head = String::from_utf8_lossy(&self.body[..self.body.len().min(512)]).to_ascii_lowercase();
+        let head = head.trim_start();
+        ct_html || head.starts_with("<!doctype html") || head.starts_with("<html")
+    }
+}
+
+pub fn status_line(status: reqwest::StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Printable text of at most `max` characters, with control characters escaped.
+pub fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(max * 4)]);
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i >= max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push('�'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Why a request produced no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// Nothing listens on the port.
+    Refused { addr: String },
+    /// The host name does not resolve.
+    Dns { host: String, detail: String },
+    /// The TLS handshake failed (certificate, protocol).
+    Tls { detail: String },
+    /// No complete answer before the deadline.
+    Timeout { after: Duration },
+    /// The body exceeded the cap.
+    TooLarge { cap: usize },
+    /// Too many redirects, or a redirect loop.
+    Redirect { detail: String },
+    /// Any other connection or protocol failure.
+    Other { detail: String },
+}
+
+impl FetchError {
+    /// One line for messages: "connection refused (127.0.0.1:3000)".
+    pub fn describe(&self) -> String {
+        match self {
+            FetchError::Refused { addr } => format!("connection refused ({addr})"),
+            FetchError::Dns { host, detail } => format!("DNS lookup of `{host}` failed: {detail}"),
+            FetchError::Tls { detail } => format!("TLS handshake failed: {detail}"),
+            FetchError::Timeout { after } => format!("no answer within {}", fmt_duration(*after)),
+            FetchError::TooLarge { cap } => format!("response body exceeds the {} cap", fmt_bytes(*cap)),
+            FetchError::Redirect { detail } => format!("redirect error: {detail}"),
+            FetchError::Other { detail } => detail.clone(),
+        }
+    }
+
+    /// A stable class name for evidence and cause keys.
+    pub fn class(&self) -> &'static str {
+        match self {
+            FetchError::Refused { .. } => "refused",
+            FetchError::Dns { .. } => "dns",
+            FetchError::Tls { .. } => "tls",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Redirect { .. } => "redirect",
+            FetchError::Other { .. } => "connection",
+        }
+    }
+
+    /// True when the failure says the host or port is unusable, so every
+    /// check against the same target shares it as one root cause.
+    pub fn is_target_wide(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Refused { .. } | FetchError::Dns { .. } | FetchError::Tls { .. } | FetchError::Timeout { .. } | FetchError::Other { .. }
+        )
+    }
+}
+
+pub fn fmt_duration(d: Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+pub fn fmt_bytes(n: usize) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n % 1024 == 0 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+impl HttpClient {
+    pub fn new(tls: TlsOptions) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("medianest-gate/", env!("CARGO_PKG_VERSION")))
+            // Probes talk to a staging stack directly; a proxy from the
+            // environment would turn "backend down" into "proxy error".
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .connect_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(10));
+        if let Some(path) = &tls.ca_cert {
+            let pem = std::fs::read(path).map_err(|source| ClientError::ReadCa {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| ClientError::ParseCa {
+                path: path.display().to_string(),
+                source,
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if tls.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let inner = builder.build().map_err(ClientError::Build)?;
+        Ok(Self { inner, tls })
+    }
+
+    /// GETs `url`, reading at most `cap` body bytes, all before `deadline`.
+    pub async fn get(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+        extra: &[(&str, &str)],
+        cap: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, FetchError> {
+        let start = Instant::now();
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let fut = self.get_inner(url, bearer, extra, cap, start);
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout { after: budget }),
+        }
+    }
+
+    async fn get_inner(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+        extra: &[(&str, &str)],
+        cap: usize,
+        start: Instant,
+    ) -> Result<Response, FetchError> {
+        let mut req = self.inner.get(url);
+        if let Some(token) = bearer {
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| FetchError::Other {
+                detail: "the bearer token holds characters that cannot be sent in a header".into(),
+            })?;
+            value.set_sensitive(true);
+            req = req.header(reqwest::header::AUTHORIZATION, value);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send().await.map_err(|e| classify(&e, url))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let final_url = resp.url().to_string();
+        if let Some(len) = resp.content_length()
+            && len > cap as u64
+        {
+            return Err(FetchError::TooLarge { cap });
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > cap {
+                        return Err(FetchError::TooLarge { cap });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(classify(&e, url)),
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+            elapsed: start.elapsed(),
+            final_url,
+        })
+    }
+}
+
+/// Turns a reqwest error into something a person can act on, by walking its
+/// source chain for the I/O, DNS or TLS error underneath.
+fn classify(err: &reqwest::Error, url: &str) -> FetchError {
+    let parsed = url::Url::parse(url).ok();
+    let host = parsed.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let addr = parsed
+        .as_ref()
+        .map(|u| format!("{}:{}", host, u.port_or_known_default().unwrap_or(0)))
+        .unwrap_or_default();
+    if err.is_timeout() {
+        return FetchError::Timeout { after: Duration::ZERO };
+    }
+    if err.is_redirect() {
+        return FetchError::Redirect {
+            detail: chain_text(err),
+        };
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut texts = Vec::new();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
+                std::io::ErrorKind::TimedOut => return FetchError::Timeout { after: Duration::ZERO },
+                _ => {}
+            }
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return FetchError::Tls { detail: tls.to_string() };
+        }
+        texts.push(e.to_string());
+        source = e.source();
+    }
+    let all = texts.join(": ");
+    let lower = all.to_ascii_lowercase();
+    if lower.contains("dns error") || lower.contains("failed to lookup address") || lower.contains("name or service not known") {
+        let detail = texts.last().cloned().unwrap_or_default();
+        return FetchError::Dns { host, detail };
+    }
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return FetchError::Tls {
+            detail: texts.last().cloned().unwrap_or(all),
+        };
+    }
+    FetchError::Other { detail: chain_text(err) }
+}
+
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let t = e.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Joins a target's base URL and a check's path without doubling slashes.
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if path.is_empty() {
+        base.to_string()
+    } else if path.starts_with('/') {
+        format!("{base}{path}")
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// True when `base` names a loopback or local host, used to phrase hints.
+pub fn is_local(base: &str) -> bool {
+    url::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]"))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_url_handles_slashes() {
+        assert_eq!(join_url("http://h:1/", "/metrics"), "http://h:1/metrics");
+        assert_eq!(join_url("http://h:1", "metrics"), "http://h:1/metrics");
+        assert_eq!(join_url("http://h:1/base", "/x"), "http://h:1/base/x");
+    }
+
+    #[test]
+    fn excerpt_escapes_and_truncates() {
+        assert_eq!(excerpt(b"a\nb\x07c", 10), "a\\nb�c");
+        assert_eq!(excerpt(b"abcdef", 3), "abc…");
+        assert_eq!(excerpt(&[0xff, b'a'], 5), "�a");
+    }
+
+    #[test]
+    fn durations_and_sizes_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_millis(150)), "150ms");
+        assert_eq!(fmt_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(fmt_duration(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(fmt_bytes(16 * 1024 * 1024), "16 MiB");
+        assert_eq!(fmt_bytes(4096), "4 KiB");
+        assert_eq!(fmt_bytes(100), "100 bytes");
+    }
+
+    #[test]
+    fn status_line_has_reason() {
+        assert_eq!(status_line(reqwest::StatusCode::SERVICE_UNAVAILABLE), "503 Service Unavailable");
+        assert_eq!(status_line(reqwest::StatusCode::from_u16(599).unwrap()), "599");
+    }
+
+    #[test]
+    fn local_hosts_are_recognised() {
+        assert!(is_local("http://127.0.0.1:3000"));
+        assert!(is_local("http://localhost:3000"));
+        assert!(!is_local("http://backend:3000"));
+    }
+}

@@ -1,0 +1,227 @@
+//! `metrics_endpoint`: `/metrics` must refuse anonymous requests, answer the
+//! bearer token with a valid exposition, and expose the expected families
+//! with the right types and well-formed histograms.
+//!
+//! Serving metrics without authentication is reported as a security finding:
+//! a critical blocker whatever the requirement's own severity.
+
+use serde_json::json;
+
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::exposition::{self, Format};
+use crate::gate::MetricsSpec;
+use crate::http::{METRICS_CAP, Response, join_url};
+
+impl Probe for MetricsSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let url = join_url(cx.base_url(), &self.path);
+        let token_name = self.token.as_deref();
+        let token = token_name.and_then(|t| cx.secret(t));
+        // Both requests at once: the check costs one round trip, not two.
+        let (anon, authed) = tokio::join!(
+            cx.http.get(&url, None, &[], METRICS_CAP, cx.deadline),
+            cx.http.get(&url, token, &[], METRICS_CAP, cx.deadline),
+        );
+        let anon = match anon {
+            Ok(r) => r,
+            Err(e) => return cx.transport_failure(&url, &e),
+        };
+        let authed = match authed {
+            Ok(r) => r,
+            Err(e) => {
+                let mut o = cx.transport_failure(&url, &e);
+                o.reproduce = Some(cx.curl(&url, token_name));
+                return o;
+            }
+        };
+        let repro_auth = cx.curl(&url, token_name);
+        let expected_anon: Vec<u16> = self.anonymous_status.clone();
+        let base = |o: Outcome| {
+            o.evidence("url", url.clone())
+                .evidence("anonymous_status", anon.status.as_u16())
+                .evidence("token_status", authed.status.as_u16())
+                .expected("anonymous_status", json!(expected_anon))
+                .expected("token_status", 200)
+                .expected("families", json!(self.expect_families))
+        };
+
+        let anon_code = anon.status.as_u16();
+        if anon.status.is_success() {
+            let mut o = base(Outcome::fail(format!(
+                "{} is served without authentication (anonymous GET answered {})",
+                self.path,
+                anon.status_line()
+            )))
+            .cause(
+                format!("security:metrics-open:{}", cx.target_name()),
+                format!("{} on `{}` is readable by anyone: metrics leak internals and enable enumeration", self.path, cx.target_name()),
+            )
+            .remediation(format!(
+                "require `Authorization: Bearer {}` on {}: reject requests without it with 401 (e.g. an auth middleware \
+                 mounted before the metrics handler), then re-run",
+                token_name.map(|t| cx.placeholder(t)).unwrap_or_else(|| "$METRICS_TOKEN".into()),
+                self.path
+            ))
+            .reproduce(cx.curl(&url, None));
+            o.security = true;
+            return o;
+        }
+        if !self.anonymous_status.contains(&anon_code) {
+            return base(Outcome::fail(format!(
+                "anonymous GET {} answered {}, expected {}",
+                self.path,
+                anon.status_line(),
+                list(&self.anonymous_status)
+            )))
+            .evidence("anonymous_body_excerpt", anon.excerpt(200))
+            .cause(
+                format!("check:{}", cx.check.id),
+                format!("{} on `{}` answers {} to anonymous requests", self.path, cx.target_name(), anon.status_line()),
+            )
+            .remediation(if anon_code == 404 {
+                format!("no route {}: mount the metrics handler there or fix the check's `path`", self.path)
+            } else {
+                format!("anonymous requests should get 401 (or 403); {} suggests the endpoint is broken", anon.status_line())
+            })
+            .reproduce(cx.curl(&url, None));
+        }
+
+        if authed.status.as_u16() == 401 || authed.status.as_u16() == 403 {
+            return base(Outcome::fail(format!(
+                "the bearer token was rejected: GET {} with the token answered {}",
+                self.path,
+                authed.status_line()
+            )))
+            .cause(
+                format!("check:{}", cx.check.id),
+                format!("`{}` rejects the metrics token the gate sends", cx.target_name()),
+            )
+            .remediation(format!(
+                "the gate's {} differs from the token the backend expects: use the same value in both (and in Prometheus' \
+                 `authorization.credentials_file`)",
+                token_name.map(|t| cx.placeholder(t)).unwrap_or_default()
+            ))
+            .reproduce(repro_auth);
+        }
+        if !authed.status.is_success() {
+            return base(Outcome::fail(format!(
+                "GET {} with the token answered {}",
+                self.path,
+                authed.status_line()
+            )))
+            .evidence("body_excerpt", authed.excerpt(200))
+            .cause(
+                format!("check:{}", cx.check.id),
+                format!("{} on `{}` answers {} with a valid token", self.path, cx.target_name(), authed.status_line()),
+            )
+            .remediation("the metrics handler fails: read the backend's logs around the request")
+            .reproduce(repro_auth);
+        }
+
+        self.judge_exposition(cx, &authed, base).reproduce(repro_auth)
+    }
+}
+
+impl MetricsSpec {
+    fn judge_exposition(&self, cx: &ProbeContext<'_>, resp: &Response, base: impl Fn(Outcome) -> Outcome) -> Outcome {
+        let content_type = resp.content_type().map(str::to_string);
+        let format = Format::from_content_type(content_type.as_deref());
+        let format_name = match format {
+            Format::OpenMetrics => "openmetrics",
+            Format::Text => "text 0.0.4",
+        };
+        let cause_key = format!("check:{}", cx.check.id);
+        if resp.looks_like_html() {
+            return base(Outcome::fail(format!("{} answered an HTML page, not an exposition", self.path)))
+                .evidence("content_type", content_type.unwrap_or_default())
+                .evidence("body_excerpt", resp.excerpt(200))
+                .cause(cause_key, format!("{} serves HTML instead of metrics", self.path))
+                .remediation("a proxy, SPA fallback or login page answers this path: route it to the metrics handler");
+        }
+        let exp = match exposition::parse_bytes(&resp.body, format) {
+            Ok(e) => e,
+            Err(e) => {
+                return base(Outcome::fail(format!("malformed exposition ({format_name}) at line {}:{}: {}", e.line, e.column, e.message)))
+                    .evidence("content_type", content_type.unwrap_or_default())
+                    .evidence("parse_error", e.to_string())
+                    .evidence("line", e.line)
+                    .cause(cause_key, format!("{} serves a malformed exposition (line {}: {})", self.path, e.line, e.message))
+                    .remediation(format!(
+                        "fix the metric at line {} of the exposition; `curl … | medianest-gate lint-metrics -` shows every problem",
+                        e.line
+                    ));
+            }
+        };
+        let mut missing = Vec::new();
+        let mut wrong_type = Vec::new();
+        let mut found = serde_json::Map::new();
+        for name in &self.expect_families {
+            match exp.find_family(name) {
+                None => missing.push(name.clone()),
+                Some(f) => {
+                    let ty = f.metric_type.to_string();
+                    found.insert(name.clone(), json!(ty));
+                    if let Some(want) = self.family_types.get(name)
+                        && !type_matches(&ty, want)
+                    {
+                        wrong_type.push(format!("`{name}` is a {ty}, expected {want}"));
+                    }
+                }
+            }
+        }
+        let problems = exposition::histogram_problems(&exp);
+        let o = base(Outcome::pass(String::new()))
+            .evidence("format", format_name)
+            .evidence("families_found", serde_json::Value::Object(found))
+            .evidence("family_count", exp.families.len())
+            .evidence("series_count", exp.series_count())
+            .evidence("body_bytes", resp.body.len());
+        if !missing.is_empty() {
+            let mut o = o.evidence("families_missing", json!(missing));
+            o.status = Status::Fail;
+            o.message = format!("missing metric families: {}", missing.join(", "));
+            return o
+                .cause(cause_key, format!("{} lacks {}", self.path, missing.join(", ")))
+                .remediation(
+                    "instrument the HTTP layer (e.g. prom-client's default HTTP metrics or an express middleware \
+                     recording a counter and a duration histogram) and expose them on this registry",
+                );
+        }
+        if !wrong_type.is_empty() {
+            let mut o = o;
+            o.status = Status::Fail;
+            o.message = format!("wrong metric types: {}", wrong_type.join("; "));
+            return o
+                .cause(cause_key, format!("{}: {}", self.path, wrong_type.join("; ")))
+                .remediation("declare the metric with the expected type; p95 needs a histogram, not a summary or gauge");
+        }
+        if let Some(first) = problems.first() {
+            let mut o = o.evidence(
+                "histogram_problems",
+                json!(problems.iter().take(10).map(|p| format!("line {}: {}", p.line, p.message)).collect::<Vec<_>>()),
+            );
+            o.status = Status::Fail;
+            o.message = format!("malformed histogram at line {}: {}", first.line, first.message);
+            return o
+                .cause(cause_key, format!("{} exposes a malformed histogram `{}`", self.path, first.family))
+                .remediation("histograms need cumulative buckets, a `+Inf` bucket and `_count` equal to it: use the client library's histogram type rather than hand-written lines");
+        }
+        let mut o = o;
+        o.message = format!(
+            "{} refuses anonymous requests ({}) and serves {} families ({format_name}) to the token",
+            self.path,
+            o.evidence.get("anonymous_status").cloned().unwrap_or_default(),
+            exp.families.len()
+        );
+        o
+    }
+}
+
+/// `untyped` (text) and `unknown` (OpenMetrics) name the same thing.
+fn type_matches(got: &str, want: &str) -> bool {
+    got == want || matches!((got, want), ("untyped", "unknown") | ("unknown", "untyped"))
+}
+
+fn list(codes: &[u16]) -> String {
+    codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+}

@@ -1,0 +1,171 @@
+//! The one report model every format renders (DESIGN §6). Its JSON form is
+//! versioned and its JSON Schema is printed by `medianest-gate schema report`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::gate::Severity;
+use crate::probe::Status;
+use crate::score::ReqStatus;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "medianest-gate report")]
+pub struct Report {
+    /// Always 1 for this layout.
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub gate: GateInfo,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// Weighted compliance score, 0–100, one decimal.
+    pub score: f64,
+    pub passed: bool,
+    /// `pass` or `blocked`.
+    pub verdict: String,
+    /// One sentence: why the verdict is what it is.
+    pub summary: String,
+    /// `--insecure` was used: TLS certificates were not verified.
+    pub insecure: bool,
+    /// How many times the gate was run (`--wait` re-runs it).
+    pub attempts: u32,
+    pub counts: Counts,
+    pub requirements: Vec<RequirementReport>,
+    /// Checks that keep the gate from passing, most severe first.
+    pub blockers: Vec<Blocker>,
+    /// Failures grouped by shared cause, largest score impact first.
+    pub root_causes: Vec<RootCauseReport>,
+    pub fix_path: FixPathReport,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct GateInfo {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    /// Minimum score to pass.
+    pub threshold: f64,
+    pub required_must_pass: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub blocked: usize,
+    pub skipped: usize,
+    pub waived: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RequirementReport {
+    pub id: String,
+    pub name: String,
+    pub weight: f64,
+    pub required: bool,
+    pub severity: Severity,
+    /// 0–100, one decimal (0 when skipped).
+    pub score: f64,
+    pub status: ReqStatus,
+    pub checks: Vec<CheckReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckReport {
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: String,
+    pub target: Option<String>,
+    pub weight: f64,
+    pub status: Status,
+    pub duration_ms: u64,
+    pub message: String,
+    /// Observed values.
+    pub evidence: BTreeMap<String, Value>,
+    /// What the gate asked for.
+    pub expected: BTreeMap<String, Value>,
+    /// Why it did not pass (the root cause's summary).
+    pub cause: Option<String>,
+    pub remediation: Option<String>,
+    /// A command that reproduces the observation; secrets appear as `$NAME`.
+    pub reproduce: Option<String>,
+    pub security: bool,
+    pub waiver: Option<WaiverReport>,
+    /// Runs it took (`--wait`).
+    pub attempts: u32,
+    /// It failed in an earlier attempt and passed only on a retry.
+    pub passed_after_retry: bool,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WaiverReport {
+    pub reason: String,
+    pub expires: String,
+    pub expired: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Blocker {
+    pub requirement: String,
+    pub check: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub security: bool,
+    pub message: String,
+    pub cause: Option<String>,
+    pub remediation: Option<String>,
+    pub evidence: BTreeMap<String, Value>,
+    pub reproduce: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RootCauseReport {
+    /// Stable grouping key, e.g. `unreachable:backend`.
+    pub key: String,
+    pub summary: String,
+    /// Points the gate would gain if this were fixed.
+    pub score_impact: f64,
+    pub severity: Severity,
+    pub security: bool,
+    /// Check ids failing or blocked because of it.
+    pub checks: Vec<String>,
+    /// Required requirements that pass once it is fixed.
+    pub unblocks: Vec<String>,
+    pub remediation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FixPathReport {
+    pub already_passing: bool,
+    /// Fixing the steps passes the gate.
+    pub reachable: bool,
+    pub score_after: f64,
+    pub steps: Vec<FixStepReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FixStepReport {
+    pub root_cause: String,
+    pub summary: String,
+    pub score_after: f64,
+}
+
+impl Report {
+    pub fn all_checks(&self) -> impl Iterator<Item = (&RequirementReport, &CheckReport)> {
+        self.requirements.iter().flat_map(|r| r.checks.iter().map(move |c| (r, c)))
+    }
+}

@@ -1,0 +1,456 @@
+//! Root causes and the fix path.
+//!
+//! Every check that did not pass depends on a set of causes: its own cause
+//! key when it failed, or the causes of the checks it `needs` when it was
+//! blocked. A root cause's `score_impact` is what the gate would gain if that
+//! cause were fixed and every check depending only on it then passed. The
+//! fix path is the smallest set of root causes whose fixing passes the gate.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{ReqIn, Rule, gate_score, passes, round1};
+use crate::gate::Severity;
+use crate::probe::Status;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootCause {
+    pub key: String,
+    pub summary: String,
+    /// Checks that fail or are blocked because of it, in gate order.
+    pub checks: Vec<String>,
+    /// Points the gate gains when this alone is fixed.
+    pub score_impact: f64,
+    pub severity: Severity,
+    pub security: bool,
+    /// Required requirements that pass once this alone is fixed.
+    pub unblocks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixStep {
+    pub key: String,
+    pub summary: String,
+    /// Gate score once this and every earlier step are fixed.
+    pub score_after: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixPath {
+    /// The gate passes already: nothing to fix.
+    pub already_passing: bool,
+    /// Fixing the steps passes the gate. False when even fixing every root
+    /// cause would not (waived or advisory-only shortfalls).
+    pub reachable: bool,
+    pub steps: Vec<FixStep>,
+    pub score_after: f64,
+}
+
+/// Exhaustive search is used up to this many root causes, greedy beyond.
+const EXACT_LIMIT: usize = 12;
+
+fn own_key(c: &super::CheckIn) -> String {
+    c.cause_key.clone().unwrap_or_else(|| format!("check:{}", c.id))
+}
+
+/// For each check that did not pass, the causes that must be fixed for it to pass.
+fn cause_sets(reqs: &[ReqIn]) -> BTreeMap<String, BTreeSet<String>> {
+    let by_id: HashMap<&str, &super::CheckIn> = reqs.iter().flat_map(|r| r.checks.iter()).map(|c| (c.id.as_str(), c)).collect();
+    let mut memo: HashMap<String, BTreeSet<String>> = HashMap::new();
+    fn visit(
+        id: &str,
+        by_id: &HashMap<&str, &super::CheckIn>,
+        memo: &mut HashMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+    ) -> BTreeSet<String> {
+        if let Some(s) = memo.get(id) {
+            return s.clone();
+        }
+        let Some(c) = by_id.get(id) else { return BTreeSet::new() };
+        if stack.iter().any(|s| s == id) {
+            // Cycles are rejected when loading; never loop if one slips through.
+            return BTreeSet::new();
+        }
+        let set = match c.status {
+            Status::Pass | Status::Skipped => BTreeSet::new(),
+            Status::Fail | Status::Error | Status::Waived => BTreeSet::from([own_key(c)]),
+            Status::Blocked => {
+                stack.push(id.to_string());
+                let mut s = BTreeSet::new();
+                for dep in &c.needs {
+                    s.extend(visit(dep, by_id, memo, stack));
+                }
+                stack.pop();
+                if s.is_empty() {
+                    s.insert(own_key(c));
+                }
+                s
+            }
+        };
+        memo.insert(id.to_string(), set.clone());
+        set
+    }
+    let mut out = BTreeMap::new();
+    for c in reqs.iter().flat_map(|r| r.checks.iter()) {
+        if !matches!(c.status, Status::Pass | Status::Skipped) {
+            let set = visit(&c.id, &by_id, &mut memo, &mut Vec::new());
+            out.insert(c.id.clone(), set);
+        }
+    }
+    out
+}
+
+/// The gate as it would be with `fixed` causes fixed.
+fn simulate(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<String>>, fixed: &BTreeSet<&str>) -> Vec<ReqIn> {
+    let mut out = reqs.to_vec();
+    for r in &mut out {
+        for c in &mut r.checks {
+            if let Some(set) = sets.get(&c.id)
+                && set.iter().all(|k| fixed.contains(k.as_str()))
+            {
+                c.status = Status::Pass;
+            }
+        }
+    }
+    out
+}
+
+/// Root causes ordered by score impact (then severity, then key).
+pub fn root_causes(reqs: &[ReqIn], rule: Rule) -> Vec<RootCause> {
+    let sets = cause_sets(reqs);
+    let current = gate_score(reqs);
+    let mut order: Vec<String> = Vec::new();
+    let mut causes: BTreeMap<String, RootCause> = BTreeMap::new();
+    for r in reqs {
+        for c in &r.checks {
+            if !matches!(c.status, Status::Fail | Status::Error | Status::Blocked) {
+                continue;
+            }
+            for key in sets.get(&c.id).into_iter().flatten() {
+                let entry = causes.entry(key.clone()).or_insert_with(|| {
+                    order.push(key.clone());
+                    RootCause {
+                        key: key.clone(),
+                        summary: String::new(),
+                        checks: Vec::new(),
+                        score_impact: 0.0,
+                        severity: r.severity,
+                        security: false,
+                        unblocks: Vec::new(),
+                    }
+                });
+                entry.checks.push(c.id.clone());
+                entry.severity = entry.severity.min(r.severity);
+                if own_key(c) == *key && c.status != Status::Blocked {
+                    entry.security |= c.security;
+                    if entry.summary.is_empty() {
+                        entry.summary = c.cause_summary.clone().unwrap_or_else(|| format!("check `{}` failed", c.id));
+                    }
+                }
+            }
+        }
+    }
+    let failed_before: BTreeSet<String> = super::failed_required(reqs).iter().map(|r| r.id.clone()).collect();
+    let mut list: Vec<RootCause> = order
+        .into_iter()
+        .filter_map(|k| causes.remove(&k))
+        .map(|mut rc| {
+            if rc.summary.is_empty() {
+                rc.summary = format!("checks blocked by `{}`", rc.key);
+            }
+            if rc.security {
+                rc.severity = Severity::Critical;
+            }
+            let fixed = BTreeSet::from([rc.key.as_str()]);
+            let after = simulate(reqs, &sets, &fixed);
+            rc.score_impact = round1((gate_score(&after) - current).max(0.0));
+            let failed_after: BTreeSet<String> = super::failed_required(&after).iter().map(|r| r.id.clone()).collect();
+            rc.unblocks = failed_before.difference(&failed_after).cloned().collect();
+            let _ = rule;
+            rc
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.score_impact
+            .total_cmp(&a.score_impact)
+            .then(a.severity.cmp(&b.severity))
+            .then(b.unblocks.len().cmp(&a.unblocks.len()))
+    });
+    list
+}
+
+/// The smallest set of root causes whose fixing passes the gate; among sets
+/// of that size, the one with the highest resulting score.
+pub fn fix_path(reqs: &[ReqIn], rule: Rule) -> FixPath {
+    let current = gate_score(reqs);
+    if passes(reqs, rule) {
+        return FixPath {
+            already_passing: true,
+            reachable: true,
+            steps: Vec::new(),
+            score_after: current,
+        };
+    }
+    let causes = root_causes(reqs, rule);
+    let sets = cause_sets(reqs);
+    let keys: Vec<&str> = causes.iter().map(|c| c.key.as_str()).collect();
+    let eval = |chosen: &BTreeSet<&str>| {
+        let after = simulate(reqs, &sets, chosen);
+        (passes(&after, rule), gate_score(&after))
+    };
+
+    let chosen: Option<BTreeSet<&str>> = if keys.len() <= EXACT_LIMIT {
+        let mut best: Option<(usize, f64, BTreeSet<&str>)> = None;
+        for mask in 1u32..(1u32 << keys.len()) {
+            let size = mask.count_ones() as usize;
+            if best.as_ref().is_some_and(|(s, _, _)| size > *s) {
+                continue;
+            }
+            let set: BTreeSet<&str> = keys.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, k)| *k).collect();
+            let (ok, score) = eval(&set);
+            if ok {
+                let better = match &best {
+                    None => true,
+                    Some((s, sc, _)) => size < *s || (size == *s && score > *sc),
+                };
+                if better {
+                    best = Some((size, score, set));
+                }
+            }
+        }
+        best.map(|(_, _, s)| s)
+    } else {
+        // Greedy: add the cause that gains most (required unblocks first).
+        let mut set: BTreeSet<&str> = BTreeSet::new();
+        loop {
+            if eval(&set).0 {
+                break Some(set);
+            }
+            let next = keys
+                .iter()
+                .filter(|k| !set.contains(*k))
+                .map(|k| {
+                    let mut s = set.clone();
+                    s.insert(k);
+                    let after = simulate(reqs, &sets, &s);
+                    (super::failed_required(&after).len(), gate_score(&after), *k)
+                })
+                .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            match next {
+                Some((_, _, k)) => {
+                    set.insert(k);
+                }
+                None => break None,
+            }
+        }
+    };
+
+    let (reachable, chosen) = match chosen {
+        Some(c) => (true, c),
+        None => (false, keys.iter().copied().collect()),
+    };
+    // Present the steps in impact order with the running score.
+    let mut steps = Vec::new();
+    let mut so_far: BTreeSet<&str> = BTreeSet::new();
+    for rc in causes.iter().filter(|c| chosen.contains(c.key.as_str())) {
+        so_far.insert(&rc.key);
+        steps.push(FixStep {
+            key: rc.key.clone(),
+            summary: rc.summary.clone(),
+            score_after: eval(&so_far).1,
+        });
+    }
+    let score_after = steps.last().map(|s| s.score_after).unwrap_or(current);
+    FixPath {
+        already_passing: false,
+        reachable,
+        steps,
+        score_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{RULE, check, req};
+    use super::*;
+    use crate::score::CheckIn;
+
+    fn with_cause(mut c: CheckIn, key: &str) -> CheckIn {
+        c.cause_key = Some(key.into());
+        c.cause_summary = Some(format!("summary of {key}"));
+        c
+    }
+
+    fn needs(mut c: CheckIn, deps: &[&str]) -> CheckIn {
+        c.needs = deps.iter().map(|d| d.to_string()).collect();
+        c
+    }
+
+    #[test]
+    fn checks_sharing_a_cause_form_one_root_cause() {
+        let reqs = vec![
+            req("metrics", 25.0, true, vec![with_cause(check("m", Status::Error), "unreachable:backend")]),
+            req(
+                "health",
+                10.0,
+                true,
+                vec![
+                    with_cause(check("h1", Status::Error), "unreachable:backend"),
+                    with_cause(check("h2", Status::Error), "unreachable:backend"),
+                ],
+            ),
+            req("grafana", 20.0, true, vec![check("g", Status::Pass)]),
+        ];
+        let rcs = root_causes(&reqs, RULE);
+        assert_eq!(rcs.len(), 1);
+        assert_eq!(rcs[0].checks, vec!["m", "h1", "h2"]);
+        assert_eq!(rcs[0].summary, "summary of unreachable:backend");
+        // 20/55 = 36.4 now; fixed: 100 → impact 63.6
+        assert_eq!(gate_score(&reqs), 36.4);
+        assert_eq!(rcs[0].score_impact, 63.6);
+        assert_eq!(rcs[0].unblocks, vec!["metrics", "health"]);
+    }
+
+    #[test]
+    fn root_causes_are_ordered_by_impact() {
+        let reqs = vec![
+            req("small", 10.0, true, vec![check("s", Status::Fail)]),
+            req("big", 30.0, true, vec![check("b", Status::Fail)]),
+            req("ok", 60.0, true, vec![check("o", Status::Pass)]),
+        ];
+        let rcs = root_causes(&reqs, RULE);
+        assert_eq!(rcs.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["check:b", "check:s"]);
+        assert_eq!(rcs[0].score_impact, 30.0);
+        assert_eq!(rcs[1].score_impact, 10.0);
+    }
+
+    #[test]
+    fn needs_chain_three_deep_groups_under_the_first_failure() {
+        // a fails; b needs a; c needs b; d needs c: all blocked by a's cause.
+        let reqs = vec![req(
+            "chain",
+            40.0,
+            true,
+            vec![
+                with_cause(check("a", Status::Fail), "root"),
+                needs(check("b", Status::Blocked), &["a"]),
+                needs(check("c", Status::Blocked), &["b"]),
+                needs(check("d", Status::Blocked), &["c"]),
+            ],
+        )];
+        let rcs = root_causes(&reqs, RULE);
+        assert_eq!(rcs.len(), 1);
+        assert_eq!(rcs[0].key, "root");
+        assert_eq!(rcs[0].checks, vec!["a", "b", "c", "d"]);
+        assert_eq!(rcs[0].score_impact, 100.0);
+        let fp = fix_path(&reqs, RULE);
+        assert!(fp.reachable);
+        assert_eq!(fp.steps.len(), 1);
+        assert_eq!(fp.score_after, 100.0);
+    }
+
+    #[test]
+    fn blocked_check_needing_two_failures_counts_only_when_both_fixed() {
+        let reqs = vec![req(
+            "r",
+            10.0,
+            true,
+            vec![
+                with_cause(check("a", Status::Fail), "A"),
+                with_cause(check("b", Status::Fail), "B"),
+                needs(check("c", Status::Blocked), &["a", "b"]),
+                check("d", Status::Pass),
+            ],
+        )];
+        let rcs = root_causes(&reqs, RULE);
+        // Fixing A alone: a passes (c still blocked) → 50 from 25.
+        let a = rcs.iter().find(|r| r.key == "A").unwrap();
+        assert_eq!(a.score_impact, 25.0);
+        assert_eq!(a.checks, vec!["a", "c"]);
+        let fp = fix_path(&reqs, RULE);
+        assert_eq!(fp.steps.len(), 2);
+        assert_eq!(fp.score_after, 100.0);
+    }
+
+    #[test]
+    fn fix_path_picks_the_smallest_set_reaching_the_threshold() {
+        let reqs = vec![
+            req("a", 50.0, false, vec![check("a", Status::Fail)]),
+            req("b", 20.0, false, vec![check("b", Status::Fail)]),
+            req("c", 20.0, false, vec![check("c", Status::Fail)]),
+            req("d", 10.0, false, vec![check("d", Status::Pass)]),
+        ];
+        // Need 85: a (50) + one of b/c (20) + d (10) = 80 < 85 → needs a, b and c.
+        let fp = fix_path(&reqs, RULE);
+        assert!(fp.reachable && !fp.already_passing);
+        assert_eq!(fp.steps.len(), 3);
+        assert_eq!(fp.steps[0].key, "check:a");
+        assert_eq!(fp.steps[0].score_after, 60.0);
+        assert_eq!(fp.score_after, 100.0);
+
+        let lower = Rule { min_score: 60.0, ..RULE };
+        let fp = fix_path(&reqs, lower);
+        assert_eq!(fp.steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), vec!["check:a"]);
+    }
+
+    #[test]
+    fn fix_path_must_also_fix_failing_required_requirements() {
+        let reqs = vec![
+            req("big", 95.0, false, vec![check("a", Status::Pass)]),
+            req("small", 5.0, true, vec![check("b", Status::Fail)]),
+        ];
+        let fp = fix_path(&reqs, RULE);
+        assert_eq!(fp.steps.len(), 1);
+        assert_eq!(fp.steps[0].key, "check:b");
+    }
+
+    #[test]
+    fn passing_gate_has_an_empty_fix_path() {
+        let reqs = vec![req("a", 10.0, true, vec![check("a", Status::Pass)])];
+        let fp = fix_path(&reqs, RULE);
+        assert!(fp.already_passing && fp.reachable && fp.steps.is_empty());
+        assert!(root_causes(&reqs, RULE).is_empty());
+    }
+
+    #[test]
+    fn unreachable_threshold_is_reported() {
+        // A waived check earns no credit and is not a root cause: 50 max.
+        let reqs = vec![
+            req("w", 50.0, false, vec![check("w", Status::Waived)]),
+            req("f", 50.0, false, vec![check("f", Status::Fail)]),
+        ];
+        let fp = fix_path(&reqs, RULE);
+        assert!(!fp.reachable);
+        assert_eq!(fp.score_after, 50.0);
+    }
+
+    #[test]
+    fn zero_weight_failures_have_zero_impact() {
+        let reqs = vec![
+            req("a", 10.0, true, vec![check("a", Status::Pass)]),
+            req("adv", 0.0, false, vec![check("x", Status::Fail)]),
+        ];
+        let rcs = root_causes(&reqs, RULE);
+        assert_eq!(rcs.len(), 1);
+        assert_eq!(rcs[0].score_impact, 0.0);
+    }
+
+    #[test]
+    fn security_cause_is_critical() {
+        let mut c = with_cause(check("m", Status::Fail), "security:metrics-open");
+        c.security = true;
+        let reqs = vec![req("m", 25.0, true, vec![c])];
+        let rcs = root_causes(&reqs, RULE);
+        assert_eq!(rcs[0].severity, Severity::Critical);
+        assert!(rcs[0].security);
+    }
+
+    #[test]
+    fn many_causes_fall_back_to_greedy_and_still_pass() {
+        let checks: Vec<CheckIn> = (0..20).map(|i| check(&format!("c{i}"), Status::Fail)).collect();
+        let reqs = vec![req("r", 10.0, false, checks)];
+        let fp = fix_path(&reqs, RULE);
+        assert!(fp.reachable);
+        assert_eq!(fp.steps.len(), 17); // 17/20 = 85 %
+        assert_eq!(fp.score_after, 85.0);
+    }
+}
