@@ -193,7 +193,9 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
-    let format = Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown or junit"))?;
+    let format = Format::parse(f).ok_or_else(|| {
+        format!("unknown report format `{f}`: use table, json, markdown or junit")
+    })?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
@@ -201,7 +203,8 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
     if d.is_zero() {
         return Err("the duration must be greater than zero".to_string());
     }
@@ -209,7 +212,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_pct(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim_end_matches('%').parse().map_err(|_| format!("`{s}` is not a number"))?;
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
@@ -229,7 +235,10 @@ mod tests {
 
     #[test]
     fn pairs_and_reports_parse() {
-        assert_eq!(parse_pair("backend=http://x:1").unwrap(), ("backend".into(), "http://x:1".into()));
+        assert_eq!(
+            parse_pair("backend=http://x:1").unwrap(),
+            ("backend".into(), "http://x:1".into())
+        );
         assert_eq!(parse_pair("a=b=c").unwrap(), ("a".into(), "b=c".into()));
         assert!(parse_pair("novalue").is_err());
         assert!(parse_pair("=x").is_err());

@@ -77,7 +77,8 @@ impl Response {
     /// True when the body looks like an HTML page rather than data.
     pub fn looks_like_html(&self) -> bool {
         let ct_html = self.content_type().is_some_and(|c| c.contains("html"));
-        let head = String::from_utf8_lossy(&self.body[..self.body.len().min(512)]).to_ascii_lowercase();
+        let head =
+            String::from_utf8_lossy(&self.body[..self.body.len().min(512)]).to_ascii_lowercase();
         let head = head.trim_start();
         ct_html || head.starts_with("<!doctype html") || head.starts_with("<html")
     }
@@ -137,7 +138,9 @@ impl FetchError {
             FetchError::Dns { host, detail } => format!("DNS lookup of `{host}` failed: {detail}"),
             FetchError::Tls { detail } => format!("TLS handshake failed: {detail}"),
             FetchError::Timeout { after } => format!("no answer within {}", fmt_duration(*after)),
-            FetchError::TooLarge { cap } => format!("response body exceeds the {} cap", fmt_bytes(*cap)),
+            FetchError::TooLarge { cap } => {
+                format!("response body exceeds the {} cap", fmt_bytes(*cap))
+            }
             FetchError::Redirect { detail } => format!("redirect error: {detail}"),
             FetchError::Other { detail } => detail.clone(),
         }
@@ -161,7 +164,11 @@ impl FetchError {
     pub fn is_target_wide(&self) -> bool {
         matches!(
             self,
-            FetchError::Refused { .. } | FetchError::Dns { .. } | FetchError::Tls { .. } | FetchError::Timeout { .. } | FetchError::Other { .. }
+            FetchError::Refused { .. }
+                | FetchError::Dns { .. }
+                | FetchError::Tls { .. }
+                | FetchError::Timeout { .. }
+                | FetchError::Other { .. }
         )
     }
 }
@@ -177,9 +184,9 @@ pub fn fmt_duration(d: Duration) -> String {
 }
 
 pub fn fmt_bytes(n: usize) -> String {
-    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
-    } else if n >= 1024 && n % 1024 == 0 {
+    } else if n >= 1024 && n.is_multiple_of(1024) {
         format!("{} KiB", n / 1024)
     } else {
         format!("{n} bytes")
@@ -201,9 +208,11 @@ impl HttpClient {
                 path: path.display().to_string(),
                 source,
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| ClientError::ParseCa {
-                path: path.display().to_string(),
-                source,
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                ClientError::ParseCa {
+                    path: path.display().to_string(),
+                    source,
+                }
             })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
@@ -244,8 +253,11 @@ impl HttpClient {
     ) -> Result<Response, FetchError> {
         let mut req = self.inner.get(url);
         if let Some(token) = bearer {
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| FetchError::Other {
-                detail: "the bearer token holds characters that cannot be sent in a header".into(),
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                FetchError::Other {
+                    detail: "the bearer token holds characters that cannot be sent in a header"
+                        .into(),
+                }
             })?;
             value.set_sensitive(true);
             req = req.header(reqwest::header::AUTHORIZATION, value);
@@ -289,13 +301,18 @@ impl HttpClient {
 /// source chain for the I/O, DNS or TLS error underneath.
 fn classify(err: &reqwest::Error, url: &str) -> FetchError {
     let parsed = url::Url::parse(url).ok();
-    let host = parsed.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let host = parsed
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
     let addr = parsed
         .as_ref()
         .map(|u| format!("{}:{}", host, u.port_or_known_default().unwrap_or(0)))
         .unwrap_or_default();
     if err.is_timeout() {
-        return FetchError::Timeout { after: Duration::ZERO };
+        return FetchError::Timeout {
+            after: Duration::ZERO,
+        };
     }
     if err.is_redirect() {
         return FetchError::Redirect {
@@ -308,19 +325,28 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
-                std::io::ErrorKind::TimedOut => return FetchError::Timeout { after: Duration::ZERO },
+                std::io::ErrorKind::TimedOut => {
+                    return FetchError::Timeout {
+                        after: Duration::ZERO,
+                    };
+                }
                 _ => {}
             }
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return FetchError::Tls { detail: tls.to_string() };
+            return FetchError::Tls {
+                detail: tls.to_string(),
+            };
         }
         texts.push(e.to_string());
         source = e.source();
     }
     let all = texts.join(": ");
     let lower = all.to_ascii_lowercase();
-    if lower.contains("dns error") || lower.contains("failed to lookup address") || lower.contains("name or service not known") {
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
         let detail = texts.last().cloned().unwrap_or_default();
         return FetchError::Dns { host, detail };
     }
@@ -329,7 +355,9 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
             detail: texts.last().cloned().unwrap_or(all),
         };
     }
-    FetchError::Other { detail: chain_text(err) }
+    FetchError::Other {
+        detail: chain_text(err),
+    }
 }
 
 fn chain_text(err: &dyn std::error::Error) -> String {
@@ -361,7 +389,10 @@ pub fn join_url(base: &str, path: &str) -> String {
 pub fn is_local(base: &str) -> bool {
     url::Url::parse(base)
         .ok()
-        .and_then(|u| u.host_str().map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]"))
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
+        })
         .unwrap_or(false)
 }
 
@@ -395,8 +426,14 @@ mod tests {
 
     #[test]
     fn status_line_has_reason() {
-        assert_eq!(status_line(reqwest::StatusCode::SERVICE_UNAVAILABLE), "503 Service Unavailable");
-        assert_eq!(status_line(reqwest::StatusCode::from_u16(599).unwrap()), "599");
+        assert_eq!(
+            status_line(reqwest::StatusCode::SERVICE_UNAVAILABLE),
+            "503 Service Unavailable"
+        );
+        assert_eq!(
+            status_line(reqwest::StatusCode::from_u16(599).unwrap()),
+            "599"
+        );
     }
 
     #[test]

@@ -9,6 +9,22 @@ use medianest_gate::error::exit_for;
 fn main() -> ExitCode {
     // One TLS backend for the whole process; reqwest is built without a default.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // A panic is a bug. Probe panics are caught and reported in the check's
+    // outcome; this hook only keeps the stderr line short (no backtrace
+    // flood even where RUST_BACKTRACE is set).
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("medianest-gate: internal error (panic{location}): {message}");
+    }));
     let cli = Cli::parse();
     match medianest_gate::run(cli) {
         Ok(exit) => exit.into(),

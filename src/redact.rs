@@ -26,7 +26,7 @@ impl Redactor {
             .map(|s| (s.value.expose_secret().to_string(), s.placeholder.clone()))
             .filter(|(v, _)| v.len() >= MIN_REDACT_LEN)
             .collect();
-        secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Self { secrets }
     }
 
@@ -79,15 +79,21 @@ mod tests {
     use super::*;
 
     fn redactor(pairs: &[(&str, &str)]) -> Redactor {
-        let mut secrets: Vec<(String, String)> = pairs.iter().map(|(v, p)| (v.to_string(), p.to_string())).collect();
-        secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        let mut secrets: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(v, p)| (v.to_string(), p.to_string()))
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Redactor { secrets }
     }
 
     #[test]
     fn replaces_every_occurrence_with_the_placeholder() {
         let r = redactor(&[("s3cr3t-token", "$METRICS_TOKEN")]);
-        assert_eq!(r.redact("a s3cr3t-token b s3cr3t-token"), "a $METRICS_TOKEN b $METRICS_TOKEN");
+        assert_eq!(
+            r.redact("a s3cr3t-token b s3cr3t-token"),
+            "a $METRICS_TOKEN b $METRICS_TOKEN"
+        );
         assert!(matches!(r.redact("clean"), Cow::Borrowed(_)));
     }
 

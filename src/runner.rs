@@ -66,7 +66,12 @@ pub fn effective_timeout(check: &Check, gate: &Gate, opts: &RunOptions) -> Durat
 }
 
 /// Runs every check of `gate` and returns results in gate order.
-pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, observer: Arc<dyn Observer>) -> Vec<CheckResult> {
+pub async fn run(
+    gate: Arc<Gate>,
+    http: Arc<HttpClient>,
+    opts: Arc<RunOptions>,
+    observer: Arc<dyn Observer>,
+) -> Vec<CheckResult> {
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut senders = HashMap::new();
     let mut receivers = HashMap::new();
@@ -84,13 +89,13 @@ pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, 
             if let Some(tx) = senders.get(&check_id) {
                 let _ = tx.send(Some(Status::Skipped));
             }
-            handles.push(Handle::Ready(CheckResult {
+            handles.push(Handle::Ready(Box::new(CheckResult {
                 check_id,
                 requirement_id,
                 outcome: Outcome::new(Status::Skipped, "skipped by --only/--skip"),
                 duration: Duration::ZERO,
                 waiver_expired: false,
-            }));
+            })));
             continue;
         }
         let deps: Vec<(String, watch::Receiver<Option<Status>>)> = check
@@ -98,14 +103,26 @@ pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, 
             .iter()
             .filter_map(|n| receivers.get(n).map(|rx| (n.clone(), rx.clone())))
             .collect();
-        let Some(tx) = senders.remove(&check_id) else { continue };
+        let Some(tx) = senders.remove(&check_id) else {
+            continue;
+        };
         let gate = Arc::clone(&gate);
         let http = Arc::clone(&http);
         let opts = Arc::clone(&opts);
         let semaphore = Arc::clone(&semaphore);
         let observer = Arc::clone(&observer);
         let task = tokio::spawn(async move {
-            let result = run_one(&gate, &http, &opts, &semaphore, &*observer, &check_id, requirement_id, deps).await;
+            let result = run_one(
+                &gate,
+                &http,
+                &opts,
+                &semaphore,
+                &*observer,
+                &check_id,
+                requirement_id,
+                deps,
+            )
+            .await;
             let _ = tx.send(Some(result.outcome.status));
             observer.finished(&result);
             result
@@ -118,7 +135,7 @@ pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, 
         match h {
             Handle::Ready(r) => {
                 observer.finished(&r);
-                results.push(r);
+                results.push(*r);
             }
             Handle::Task(check_id, requirement_id, task) => match task.await {
                 Ok(r) => results.push(r),
@@ -127,7 +144,9 @@ pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, 
                 Err(e) => results.push(CheckResult {
                     check_id,
                     requirement_id,
-                    outcome: Outcome::error(format!("internal error: the check's task failed: {e}")),
+                    outcome: Outcome::error(format!(
+                        "internal error: the check's task failed: {e}"
+                    )),
                     duration: Duration::ZERO,
                     waiver_expired: false,
                 }),
@@ -138,11 +157,14 @@ pub async fn run(gate: Arc<Gate>, http: Arc<HttpClient>, opts: Arc<RunOptions>, 
 }
 
 enum Handle {
-    Ready(CheckResult),
+    Ready(Box<CheckResult>),
     Task(String, String, tokio::task::JoinHandle<CheckResult>),
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site; bundling would only rename the list")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; bundling would only rename the list"
+)]
 async fn run_one(
     gate: &Gate,
     http: &HttpClient,
@@ -174,11 +196,22 @@ async fn run_one(
         }
     }
     if !failed_deps.is_empty() {
-        let list: Vec<String> = failed_deps.iter().map(|(d, s)| format!("`{d}` ({})", s.as_str())).collect();
-        let mut outcome = Outcome::new(Status::Blocked, format!("not run: it needs {} to pass", list.join(", ")));
+        let list: Vec<String> = failed_deps
+            .iter()
+            .map(|(d, s)| format!("`{d}` ({})", s.as_str()))
+            .collect();
+        let mut outcome = Outcome::new(
+            Status::Blocked,
+            format!("not run: it needs {} to pass", list.join(", ")),
+        );
         outcome.evidence.insert(
             "blocked_by".into(),
-            serde_json::json!(failed_deps.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>()),
+            serde_json::json!(
+                failed_deps
+                    .iter()
+                    .map(|(d, _)| d.clone())
+                    .collect::<Vec<_>>()
+            ),
         );
         return CheckResult {
             check_id: check_id.to_string(),
@@ -203,27 +236,16 @@ async fn run_one(
         timeout,
         deadline,
     };
-    let guarded = tokio::time::timeout_at(deadline + GRACE, AssertUnwindSafe(probe::run(&check.spec, &cx)).catch_unwind()).await;
+    let mut outcome = guarded(
+        probe::run(&check.spec, &cx),
+        deadline,
+        timeout,
+        check_id,
+        check.target.as_deref(),
+        check.spec.kind(),
+    )
+    .await;
     drop(permit);
-    let mut outcome = match guarded {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(panic)) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Outcome::error(format!("internal error: the probe panicked ({what}); this is a bug in medianest-gate"))
-                .cause(format!("panic:{check_id}"), format!("the `{}` probe crashed", check.spec.kind()))
-                .remediation("report this bug with the check's definition and `-v` output")
-        }
-        Err(_) => Outcome::error(format!("no result within the {} timeout", fmt_duration(timeout)))
-            .cause(
-                format!("timeout:{}", check.target.as_deref().unwrap_or(check_id)),
-                format!("the `{}` check did not finish within {}", check_id, fmt_duration(timeout)),
-            )
-            .remediation("find out why the target hangs, or raise the check's `timeout`"),
-    };
     let mut waiver_expired = false;
     if let Some(w) = &check.waiver
         && outcome.status != Status::Pass
@@ -232,9 +254,10 @@ async fn run_one(
             outcome.status = Status::Waived;
         } else {
             waiver_expired = true;
-            outcome
-                .warnings
-                .push(format!("waiver expired on {} and no longer applies: {}", w.expires, w.reason));
+            outcome.warnings.push(format!(
+                "waiver expired on {} and no longer applies: {}",
+                w.expires, w.reason
+            ));
         }
     }
     CheckResult {
@@ -246,8 +269,147 @@ async fn run_one(
     }
 }
 
+/// Awaits a probe, turning a panic or a hang past its deadline (plus
+/// [`GRACE`]) into that check's `error`, so one broken probe never takes the
+/// run down or holds it up.
+async fn guarded(
+    probe: impl std::future::Future<Output = Outcome>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    check_id: &str,
+    target: Option<&str>,
+    kind: &str,
+) -> Outcome {
+    match tokio::time::timeout_at(deadline + GRACE, AssertUnwindSafe(probe).catch_unwind()).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Outcome::error(format!(
+                "internal error: the probe panicked ({what}); this is a bug in medianest-gate"
+            ))
+            .cause(
+                format!("panic:{check_id}"),
+                format!("the `{kind}` probe crashed"),
+            )
+            .remediation("report this bug with the check's definition and `-v` output")
+        }
+        Err(_) => Outcome::error(format!(
+            "no result within the {} timeout",
+            fmt_duration(timeout)
+        ))
+        .cause(
+            format!("timeout:{}", target.unwrap_or(check_id)),
+            format!(
+                "the `{check_id}` check did not finish within {}",
+                fmt_duration(timeout)
+            ),
+        )
+        .remediation("find out why the target hangs, or raise the check's `timeout`"),
+    }
+}
+
 /// Today's date in UTC as `YYYY-MM-DD`.
 pub fn today() -> String {
     let now = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
     now.get(..10).unwrap_or("1970-01-01").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deadline(ms: u64) -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_probe_becomes_an_error_outcome() {
+        let probe = async {
+            let v: Vec<u8> = Vec::new();
+            if v.is_empty() {
+                panic!("index out of range in a probe");
+            }
+            Outcome::pass("unreachable")
+        };
+        let o = guarded(
+            probe,
+            deadline(1000),
+            Duration::from_secs(1),
+            "c1",
+            Some("backend"),
+            "http",
+        )
+        .await;
+        assert_eq!(o.status, Status::Error);
+        assert!(
+            o.message
+                .contains("panicked (index out of range in a probe)"),
+            "{}",
+            o.message
+        );
+        assert_eq!(o.cause.unwrap().key, "panic:c1");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_hanging_probe_is_abandoned_after_its_deadline() {
+        let probe = async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Outcome::pass("never")
+        };
+        let start = std::time::Instant::now();
+        let o = guarded(
+            probe,
+            deadline(50),
+            Duration::from_millis(50),
+            "c1",
+            Some("backend"),
+            "http",
+        )
+        .await;
+        assert_eq!(o.status, Status::Error);
+        assert_eq!(o.cause.unwrap().key, "timeout:backend");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_finished_probe_passes_through_unchanged() {
+        let o = guarded(
+            async { Outcome::fail("x") },
+            deadline(1000),
+            Duration::from_secs(1),
+            "c",
+            None,
+            "http",
+        )
+        .await;
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.message, "x");
+    }
+
+    #[test]
+    fn timeout_precedence_is_check_then_flag_then_gate() {
+        let gate = crate::gate::load(
+            "t.yaml",
+            "schema_version: 1\nid: T\nname: t\ntargets: {b: \"http://127.0.0.1:1\"}\ndefaults: {timeout: 7s}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {id: a, kind: http, target: b, timeout: 2s}\n      - {id: c, kind: http, target: b}\n",
+            &crate::gate::Env::fixed(Default::default()),
+        )
+        .expect("valid gate");
+        let mut opts = RunOptions {
+            concurrency: 1,
+            timeout: None,
+            skipped: Default::default(),
+            today: "2026-01-01".into(),
+        };
+        let a = &gate.requirements[0].checks[0];
+        let c = &gate.requirements[0].checks[1];
+        assert_eq!(effective_timeout(a, &gate, &opts), Duration::from_secs(2));
+        assert_eq!(effective_timeout(c, &gate, &opts), Duration::from_secs(7));
+        opts.timeout = Some(Duration::from_secs(3));
+        assert_eq!(effective_timeout(a, &gate, &opts), Duration::from_secs(2));
+        assert_eq!(effective_timeout(c, &gate, &opts), Duration::from_secs(3));
+    }
 }

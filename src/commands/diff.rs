@@ -48,17 +48,31 @@ pub fn run(args: DiffArgs, _ui: Ui) -> anyhow::Result<Exit> {
             verdict(d.passed_before),
             verdict(d.passed_after)
         );
-        for (title, list) in [("regressions", &d.regressions), ("fixes", &d.fixes), ("other changes", &d.other_changes)] {
+        for (title, list) in [
+            ("regressions", &d.regressions),
+            ("fixes", &d.fixes),
+            ("other changes", &d.other_changes),
+        ] {
             if list.is_empty() {
                 continue;
             }
             println!("{title}:");
             for c in list {
-                println!("  {} / {}: {} → {}", c.requirement, c.check, name(c.before), name(c.after));
+                println!(
+                    "  {} / {}: {} → {}",
+                    c.requirement,
+                    c.check,
+                    name(c.before),
+                    name(c.after)
+                );
             }
         }
     }
-    Ok(if d.regressions.is_empty() { Exit::Passed } else { Exit::Blocked })
+    Ok(if d.regressions.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::Blocked
+    })
 }
 
 fn verdict(p: bool) -> &'static str {
@@ -70,7 +84,8 @@ fn name(s: Option<Status>) -> &'static str {
 }
 
 fn read(path: &Path) -> anyhow::Result<Report> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
         UsageError::new(format!(
             "{}:{}:{}: not a medianest-gate JSON report: {e}",
@@ -84,7 +99,9 @@ fn read(path: &Path) -> anyhow::Result<Report> {
 
 fn diff(a: &Report, b: &Report) -> Diff {
     let index = |r: &Report| -> BTreeMap<String, (String, Status)> {
-        r.all_checks().map(|(q, c)| (c.id.clone(), (q.id.clone(), c.status))).collect()
+        r.all_checks()
+            .map(|(q, c)| (c.id.clone(), (q.id.clone(), c.status)))
+            .collect()
     };
     let (ia, ib) = (index(a), index(b));
     let mut regressions = Vec::new();

@@ -15,20 +15,37 @@ const MAX_INPUT: u64 = 512 * 1024 * 1024;
 
 pub fn run(args: LintMetricsArgs, ui: Ui) -> anyhow::Result<Exit> {
     let from_stdin = args.file.as_os_str() == "-";
-    let name = if from_stdin { "<stdin>".to_string() } else { args.file.display().to_string() };
+    let name = if from_stdin {
+        "<stdin>".to_string()
+    } else {
+        args.file.display().to_string()
+    };
     let mut bytes = Vec::new();
     if from_stdin {
-        std::io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes).context("cannot read stdin")?;
+        std::io::stdin()
+            .lock()
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read stdin")?;
     } else {
         let f = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
-        f.take(MAX_INPUT + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {name}"))?;
+        f.take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {name}"))?;
     }
     if bytes.len() as u64 > MAX_INPUT {
-        anstream::eprintln!("{name}: larger than {} MiB; refusing to lint", MAX_INPUT / 1024 / 1024);
+        anstream::eprintln!(
+            "{name}: larger than {} MiB; refusing to lint",
+            MAX_INPUT / 1024 / 1024
+        );
         return Ok(Exit::Blocked);
     }
     let tail = bytes.trim_ascii_end();
-    let format = if args.openmetrics || tail.ends_with(b"# EOF") { Format::OpenMetrics } else { Format::Text };
+    let format = if args.openmetrics || tail.ends_with(b"# EOF") {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
     let exp = match exposition::parse_bytes(&bytes, format) {
         Ok(e) => e,
         Err(e) => {

@@ -11,22 +11,56 @@ pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.vars.into_iter().collect());
     let source = args.gate.map(Source::File).unwrap_or(Source::Builtin);
     let g = gate::load_source(&source, &env)?;
-    println!("Gate {} · {} (pass at {}%{})", g.id, g.name, g.pass.min_score, if g.pass.required_must_pass { ", required must pass" } else { "" });
+    println!(
+        "Gate {} · {} (pass at {}%{})",
+        g.id,
+        g.name,
+        g.pass.min_score,
+        if g.pass.required_must_pass {
+            ", required must pass"
+        } else {
+            ""
+        }
+    );
     let total: f64 = g.requirements.iter().map(|r| r.weight).sum();
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .force_no_tty();
-    t.set_header(vec!["Requirement", "Weight", "Share", "Required", "Severity", "Check", "Kind", "Target", "Needs"]);
+    t.set_header(vec![
+        "Requirement",
+        "Weight",
+        "Share",
+        "Required",
+        "Severity",
+        "Check",
+        "Kind",
+        "Target",
+        "Needs",
+    ]);
     for r in &g.requirements {
         for (i, c) in r.checks.iter().enumerate() {
             let first = i == 0;
-            let share = if total > 0.0 { format!("{:.1}%", 100.0 * r.weight / total) } else { "-".into() };
+            let share = if total > 0.0 {
+                format!("{:.1}%", 100.0 * r.weight / total)
+            } else {
+                "-".into()
+            };
             t.add_row(vec![
                 comfy_table::Cell::new(if first { r.id.as_str() } else { "" }),
-                comfy_table::Cell::new(if first { crate::report::words_weight(r.weight) } else { String::new() }).set_alignment(CellAlignment::Right),
-                comfy_table::Cell::new(if first { share } else { String::new() }).set_alignment(CellAlignment::Right),
-                comfy_table::Cell::new(if first { if r.required { "yes" } else { "no" } } else { "" }),
+                comfy_table::Cell::new(if first {
+                    crate::report::words_weight(r.weight)
+                } else {
+                    String::new()
+                })
+                .set_alignment(CellAlignment::Right),
+                comfy_table::Cell::new(if first { share } else { String::new() })
+                    .set_alignment(CellAlignment::Right),
+                comfy_table::Cell::new(if first {
+                    if r.required { "yes" } else { "no" }
+                } else {
+                    ""
+                }),
                 comfy_table::Cell::new(if first { r.severity.as_str() } else { "" }),
                 comfy_table::Cell::new(&c.id),
                 comfy_table::Cell::new(c.spec.kind()),

@@ -30,7 +30,10 @@ impl Ui {
         let (out, err) = match cli.color {
             ColorChoice::Always => (true, true),
             ColorChoice::Never => (false, false),
-            ColorChoice::Auto => (auto(std::io::stdout().is_terminal()), auto(std::io::stderr().is_terminal())),
+            ColorChoice::Auto => (
+                auto(std::io::stdout().is_terminal()),
+                auto(std::io::stderr().is_terminal()),
+            ),
         };
         Ui {
             color_stdout: out,

@@ -107,7 +107,10 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
             });
         }
         vars.push(name.to_string());
-        match (env.get(name).filter(|v| !v.is_empty() || default.is_none()), default) {
+        match (
+            env.get(name).filter(|v| !v.is_empty() || default.is_none()),
+            default,
+        ) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
             (None, None) => missing.push(name.to_string()),

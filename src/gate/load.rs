@@ -53,7 +53,11 @@ impl fmt::Display for LoadError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)?;
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  help: {hint}")?;
@@ -146,7 +150,10 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> LoadError {
     let first = rendered.lines().next().unwrap_or_default();
     let message = strip_location_prefix(first).to_string();
     let hint = if message.contains("unknown field") {
-        Some("remove the field or fix its spelling; `medianest-gate schema gate` lists every field".to_string())
+        Some(
+            "remove the field or fix its spelling; `medianest-gate schema gate` lists every field"
+                .to_string(),
+        )
     } else if message.contains("duplicate mapping key") {
         Some("each key may appear once per mapping: merge the two entries".to_string())
     } else if message.contains("missing field") {
@@ -162,7 +169,11 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> LoadError {
         file: file.to_string(),
         line: loc.line,
         column: loc.column,
-        message: if message.is_empty() { "invalid YAML".into() } else { message },
+        message: if message.is_empty() {
+            "invalid YAML".into()
+        } else {
+            message
+        },
         hint,
     }
 }
@@ -207,7 +218,15 @@ impl Cx<'_> {
                 (e.value, e.vars, missing)
             }
             Err(e) => {
-                self.err(sp.loc(), format!("invalid variable reference at character {}: {}", e.offset + 1, e.message), None);
+                self.err(
+                    sp.loc(),
+                    format!(
+                        "invalid variable reference at character {}: {}",
+                        e.offset + 1,
+                        e.message
+                    ),
+                    None,
+                );
                 (sp.get().clone(), Vec::new(), Vec::new())
             }
         }
@@ -216,7 +235,11 @@ impl Cx<'_> {
     fn duration(&mut self, sp: &Sp<String>, what: &str) -> Option<Duration> {
         match humantime::parse_duration(sp.get().trim()) {
             Ok(d) if d.is_zero() => {
-                self.err(sp.loc(), format!("{what} must be greater than zero"), Some("write e.g. `5s` or `750ms`".to_string()));
+                self.err(
+                    sp.loc(),
+                    format!("{what} must be greater than zero"),
+                    Some("write e.g. `5s` or `750ms`".to_string()),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -288,7 +311,11 @@ impl Cx<'_> {
         let reqs_loc = raw.requirements.loc();
         let raw_reqs = raw.requirements.0.value;
         if raw_reqs.is_empty() {
-            self.err(reqs_loc, "the gate has no requirements", Some("add at least one requirement with a check".to_string()));
+            self.err(
+                reqs_loc,
+                "the gate has no requirements",
+                Some("add at least one requirement with a check".to_string()),
+            );
         }
         for rr in raw_reqs {
             let id = rr.id.get().clone();
@@ -297,7 +324,10 @@ impl Cx<'_> {
                 let first = *first;
                 self.err(
                     rr.id.loc(),
-                    format!("duplicate requirement id `{id}` (first defined at line {})", first.line),
+                    format!(
+                        "duplicate requirement id `{id}` (first defined at line {})",
+                        first.line
+                    ),
                     Some("requirement ids must be unique: rename one of them".to_string()),
                 );
             } else {
@@ -307,12 +337,18 @@ impl Cx<'_> {
             if !weight.is_finite() || weight < 0.0 {
                 self.err(
                     rr.weight.loc(),
-                    format!("requirement `{id}` has weight {weight}; weights must be zero or positive"),
+                    format!(
+                        "requirement `{id}` has weight {weight}; weights must be zero or positive"
+                    ),
                     Some("use 0 for an advisory requirement".to_string()),
                 );
             }
             if rr.checks.get().is_empty() {
-                self.err(rr.checks.loc(), format!("requirement `{id}` has no checks"), Some("add a check, or remove the requirement".to_string()));
+                self.err(
+                    rr.checks.loc(),
+                    format!("requirement `{id}` has no checks"),
+                    Some("add a check, or remove the requirement".to_string()),
+                );
             }
             let mut checks = Vec::new();
             for rc in rr.checks.0.value {
@@ -322,14 +358,23 @@ impl Cx<'_> {
                     let first = *first;
                     self.err(
                         rc.id.loc(),
-                        format!("duplicate check id `{cid}` (first defined at line {})", first.line),
-                        Some("check ids must be unique across the gate: rename one of them".to_string()),
+                        format!(
+                            "duplicate check id `{cid}` (first defined at line {})",
+                            first.line
+                        ),
+                        Some(
+                            "check ids must be unique across the gate: rename one of them"
+                                .to_string(),
+                        ),
                     );
                 } else if req_ids.contains_key(&cid) && cid != id {
                     self.err(
                         rc.id.loc(),
                         format!("check id `{cid}` is also a requirement id"),
-                        Some("`--only`/`--skip` accept both kinds of id, so they must not collide".to_string()),
+                        Some(
+                            "`--only`/`--skip` accept both kinds of id, so they must not collide"
+                                .to_string(),
+                        ),
                     );
                 } else {
                     check_ids.insert(cid.clone(), rc.id.loc());
@@ -342,7 +387,11 @@ impl Cx<'_> {
                 id,
                 name: rr.name.get().clone(),
                 description: rr.description,
-                weight: if weight.is_finite() { weight.max(0.0) } else { 0.0 },
+                weight: if weight.is_finite() {
+                    weight.max(0.0)
+                } else {
+                    0.0
+                },
                 severity: rr.severity.unwrap_or_default().into(),
                 required: rr.required.unwrap_or(false),
                 checks,
@@ -379,7 +428,11 @@ impl Cx<'_> {
             if let Some(ms) = &p.min_score {
                 let v = *ms.get();
                 if !(0.0..=100.0).contains(&v) {
-                    self.err(ms.loc(), format!("min_score {v} is outside 0–100"), Some("write a percentage, e.g. `min_score: 85`".to_string()));
+                    self.err(
+                        ms.loc(),
+                        format!("min_score {v} is outside 0–100"),
+                        Some("write a percentage, e.g. `min_score: 85`".to_string()),
+                    );
                 } else {
                     rule.min_score = v;
                 }
@@ -438,8 +491,22 @@ impl Cx<'_> {
             return None;
         }
         let allowed: &[&str] = match kind {
-            "http" => &["path", "token", "expect_status", "samples", "max_latency", "latency_stat", "expect_json"],
-            _ => &["path", "token", "expect_families", "family_types", "anonymous_status"],
+            "http" => &[
+                "path",
+                "token",
+                "expect_status",
+                "samples",
+                "max_latency",
+                "latency_stat",
+                "expect_json",
+            ],
+            _ => &[
+                "path",
+                "token",
+                "expect_families",
+                "family_types",
+                "anonymous_status",
+            ],
         };
         for (field, loc) in kind_fields(&rc) {
             if !allowed.contains(&field) {
@@ -461,13 +528,20 @@ impl Cx<'_> {
                     Some(if known.is_empty() {
                         "declare it under `targets:`".to_string()
                     } else {
-                        format!("declare it under `targets:`, or use one of: {}", known.join(", "))
+                        format!(
+                            "declare it under `targets:`, or use one of: {}",
+                            known.join(", ")
+                        )
                     }),
                 );
                 None
             }
             None => {
-                self.err(rc.id.loc(), format!("check `{id}` of kind `{kind}` needs a `target`"), Some("add `target: <name of an entry in targets>`".to_string()));
+                self.err(
+                    rc.id.loc(),
+                    format!("check `{id}` of kind `{kind}` needs a `target`"),
+                    Some("add `target: <name of an entry in targets>`".to_string()),
+                );
                 None
             }
         };
@@ -481,7 +555,10 @@ impl Cx<'_> {
                     Some(if known.is_empty() {
                         "declare it under `secrets:`".to_string()
                     } else {
-                        format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
+                        format!(
+                            "declare it under `secrets:`, or use one of: {}",
+                            known.join(", ")
+                        )
                     }),
                 );
                 None
@@ -490,21 +567,39 @@ impl Cx<'_> {
         };
         let weight = match &rc.weight {
             Some(w) if !w.get().is_finite() || *w.get() < 0.0 => {
-                self.err(w.loc(), format!("check `{id}` has weight {}; weights must be zero or positive", w.get()), None);
+                self.err(
+                    w.loc(),
+                    format!(
+                        "check `{id}` has weight {}; weights must be zero or positive",
+                        w.get()
+                    ),
+                    None,
+                );
                 0.0
             }
             Some(w) => *w.get(),
             None => 1.0,
         };
-        let timeout = rc.timeout.as_ref().and_then(|t| self.duration(t, "timeout"));
+        let timeout = rc
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "timeout"));
         let waiver = rc.waiver.as_ref().and_then(|w| {
             let exp = w.expires.get().trim();
             if !is_date(exp) {
-                self.err(w.expires.loc(), format!("waiver expiry `{exp}` is not a date"), Some("write `expires: YYYY-MM-DD`".to_string()));
+                self.err(
+                    w.expires.loc(),
+                    format!("waiver expiry `{exp}` is not a date"),
+                    Some("write `expires: YYYY-MM-DD`".to_string()),
+                );
                 return None;
             }
             if w.reason.get().trim().is_empty() {
-                self.err(w.reason.loc(), "a waiver needs a reason", Some("say why the check may fail and who accepted it".to_string()));
+                self.err(
+                    w.reason.loc(),
+                    "a waiver needs a reason",
+                    Some("say why the check may fail and who accepted it".to_string()),
+                );
             }
             Some(Waiver {
                 reason: w.reason.get().clone(),
@@ -517,7 +612,11 @@ impl Cx<'_> {
                 let (v, _, m) = self.expand(p);
                 missing.extend(m);
                 if !v.starts_with('/') {
-                    self.err(p.loc(), format!("path `{v}` must start with `/`"), Some(format!("write `/{v}`")));
+                    self.err(
+                        p.loc(),
+                        format!("path `{v}` must start with `/`"),
+                        Some(format!("write `/{v}`")),
+                    );
                 }
                 v
             }
@@ -545,28 +644,51 @@ impl Cx<'_> {
     fn statuses(&mut self, sp: &Sp<Vec<u16>>) -> Vec<u16> {
         for s in sp.get() {
             if !(100..=599).contains(s) {
-                self.err(sp.loc(), format!("`{s}` is not an HTTP status code"), Some("status codes are 100–599".to_string()));
+                self.err(
+                    sp.loc(),
+                    format!("`{s}` is not an HTTP status code"),
+                    Some("status codes are 100–599".to_string()),
+                );
             }
         }
         sp.get().clone()
     }
 
     fn http_spec(&mut self, rc: &RawCheck, path: String, token: Option<String>) -> HttpSpec {
-        let expect_status = rc.expect_status.as_ref().map(|s| self.statuses(s)).unwrap_or_default();
+        let expect_status = rc
+            .expect_status
+            .as_ref()
+            .map(|s| self.statuses(s))
+            .unwrap_or_default();
         let samples = match &rc.samples {
             Some(s) if *s.get() == 0 || *s.get() > 1000 => {
-                self.err(s.loc(), format!("samples must be between 1 and 1000, not {}", s.get()), None);
+                self.err(
+                    s.loc(),
+                    format!("samples must be between 1 and 1000, not {}", s.get()),
+                    None,
+                );
                 1
             }
             Some(s) => *s.get(),
             None => 1,
         };
-        let max_latency = rc.max_latency.as_ref().and_then(|d| self.duration(d, "max_latency"));
-        let latency_stat = match rc.latency_stat.as_ref().map(|s| (s.get().as_str(), s.loc())) {
+        let max_latency = rc
+            .max_latency
+            .as_ref()
+            .and_then(|d| self.duration(d, "max_latency"));
+        let latency_stat = match rc
+            .latency_stat
+            .as_ref()
+            .map(|s| (s.get().as_str(), s.loc()))
+        {
             None | Some(("max", _)) => LatencyStat::Max,
             Some(("p95", _)) => LatencyStat::P95,
             Some((other, loc)) => {
-                self.err(loc, format!("unknown latency_stat `{other}`"), Some("write `max` or `p95`".to_string()));
+                self.err(
+                    loc,
+                    format!("unknown latency_stat `{other}`"),
+                    Some("write `max` or `p95`".to_string()),
+                );
                 LatencyStat::Max
             }
         };
@@ -577,23 +699,45 @@ impl Cx<'_> {
             samples,
             max_latency,
             latency_stat,
-            expect_json: rc.expect_json.as_ref().map(|j| j.get().clone()).unwrap_or_default(),
+            expect_json: rc
+                .expect_json
+                .as_ref()
+                .map(|j| j.get().clone())
+                .unwrap_or_default(),
         }
     }
 
     fn metrics_spec(&mut self, rc: &RawCheck, path: String, token: Option<String>) -> MetricsSpec {
-        const TYPES: &[&str] = &["counter", "gauge", "histogram", "summary", "untyped", "unknown", "stateset", "info", "gaugehistogram"];
+        const TYPES: &[&str] = &[
+            "counter",
+            "gauge",
+            "histogram",
+            "summary",
+            "untyped",
+            "unknown",
+            "stateset",
+            "info",
+            "gaugehistogram",
+        ];
         let mut family_types = BTreeMap::new();
         if let Some(ft) = &rc.family_types {
             for (name, ty) in ft.get() {
                 if TYPES.contains(&ty.as_str()) {
                     family_types.insert(name.clone(), ty.clone());
                 } else {
-                    self.err(ft.loc(), format!("unknown metric type `{ty}` for `{name}`"), Some(format!("types: {}", TYPES.join(", "))));
+                    self.err(
+                        ft.loc(),
+                        format!("unknown metric type `{ty}` for `{name}`"),
+                        Some(format!("types: {}", TYPES.join(", "))),
+                    );
                 }
             }
         }
-        let expect_families: Vec<String> = rc.expect_families.as_ref().map(|f| f.get().clone()).unwrap_or_default();
+        let expect_families: Vec<String> = rc
+            .expect_families
+            .as_ref()
+            .map(|f| f.get().clone())
+            .unwrap_or_default();
         for f in &expect_families {
             if !family_types.contains_key(f) && f.ends_with("_total") {
                 family_types.insert(f.clone(), "counter".to_string());
@@ -603,7 +747,10 @@ impl Cx<'_> {
             self.err(
                 rc.id.loc(),
                 format!("metrics_endpoint check `{}` needs a `token`", rc.id.get()),
-                Some("name the secret holding the bearer token, e.g. `token: metrics_token`".to_string()),
+                Some(
+                    "name the secret holding the bearer token, e.g. `token: metrics_token`"
+                        .to_string(),
+                ),
             );
         }
         let anonymous_status = rc
@@ -632,10 +779,21 @@ impl Cx<'_> {
                         Some("`needs` lists ids of other checks in this gate".to_string()),
                     );
                 } else if n == &c.id {
-                    self.err(c.loc, format!("check `{}` needs itself", c.id), Some("remove it from its own `needs`".to_string()));
+                    self.err(
+                        c.loc,
+                        format!("check `{}` needs itself", c.id),
+                        Some("remove it from its own `needs`".to_string()),
+                    );
                 }
             }
-            graph.insert(&c.id, c.needs.iter().map(String::as_str).filter(|n| ids.contains_key(*n)).collect());
+            graph.insert(
+                &c.id,
+                c.needs
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| ids.contains_key(*n))
+                    .collect(),
+            );
         }
         // Depth-first search with colours; each cycle is reported once.
         let mut state: HashMap<&str, u8> = HashMap::new();
@@ -659,12 +817,14 @@ impl Cx<'_> {
                             0 => stack.push((n, 0)),
                             1 if n != node => {
                                 let pos = path.iter().position(|p| *p == n).unwrap_or(0);
-                                let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
+                                let mut cycle: Vec<String> =
+                                    path[pos..].iter().map(|s| s.to_string()).collect();
                                 let mut key = cycle.clone();
                                 key.sort();
                                 if reported.insert(key) {
                                     cycle.push(n.to_string());
-                                    let loc = gate.find_check(n).map(|(_, c)| c.loc).unwrap_or_default();
+                                    let loc =
+                                        gate.find_check(n).map(|(_, c)| c.loc).unwrap_or_default();
                                     self.err(
                                         loc,
                                         format!("`needs` cycle: {}", cycle.join(" → ")),
@@ -693,7 +853,18 @@ fn kind_fields(rc: &RawCheck) -> Vec<(&'static str, Loc)> {
             if let Some(f) = &rc.$name { v.push((stringify!($name), f.loc())); }
         )*};
     }
-    field!(path, token, expect_status, samples, max_latency, latency_stat, expect_json, expect_families, family_types, anonymous_status);
+    field!(
+        path,
+        token,
+        expect_status,
+        samples,
+        max_latency,
+        latency_stat,
+        expect_json,
+        expect_families,
+        family_types,
+        anonymous_status
+    );
     v
 }
 

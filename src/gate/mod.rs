@@ -10,5 +10,7 @@ pub mod model;
 pub mod raw;
 
 pub use interpolate::{Env, interpolate};
-pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_token, ensure_env, load, load_source};
+pub use load::{
+    BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_token, ensure_env, load, load_source,
+};
 pub use model::*;

@@ -25,21 +25,26 @@ impl Probe for HttpSpec {
                 }
                 Err(err) => {
                     let mut o = cx.transport_failure(&url, &err);
-                    if matches!(err, crate::http::FetchError::Timeout { .. }) && self.max_latency.is_some() {
+                    if matches!(err, crate::http::FetchError::Timeout { .. })
+                        && self.max_latency.is_some()
+                    {
                         // Too slow is a verdict, not a blind spot: the limit is known to be broken.
                         o.status = Status::Fail;
                     }
                     if !latencies.is_empty() {
                         o = o.evidence("samples_answered", latencies.len());
                     }
-                    return o.expected("max_latency_ms", self.max_latency.map(|d| d.as_millis() as u64));
+                    return o.expected(
+                        "max_latency_ms",
+                        self.max_latency.map(|d| d.as_millis() as u64),
+                    );
                 }
             }
         }
         let Some(resp) = last else {
             return Outcome::error("no request was made (samples is 0)");
         };
-        let latency_ms: Vec<f64> = latencies.iter().map(|d| ms(*d)).collect();
+        let latency_ms: Vec<f64> = latencies.iter().map(|d| round1(ms(*d))).collect();
         let stat = latency_stat(&latencies, self.latency_stat);
         let stat_name = match self.latency_stat {
             LatencyStat::Max => "max",
@@ -52,24 +57,41 @@ impl Probe for HttpSpec {
                 .evidence("latency_samples_ms", json!(latency_ms))
                 .expected(
                     "status",
-                    if self.expect_status.is_empty() { json!("2xx") } else { json!(self.expect_status) },
+                    if self.expect_status.is_empty() {
+                        json!("2xx")
+                    } else {
+                        json!(self.expect_status)
+                    },
                 )
         };
 
         let bad_status = statuses.iter().find(|s| !self.status_ok(**s));
         if let Some(&code) = bad_status {
-            let status_line = crate::http::status_line(reqwest::StatusCode::from_u16(code).unwrap_or(reqwest::StatusCode::OK));
+            let status_line = crate::http::status_line(
+                reqwest::StatusCode::from_u16(code).unwrap_or(reqwest::StatusCode::OK),
+            );
             let expected = if self.expect_status.is_empty() {
                 "2xx".to_string()
             } else {
-                self.expect_status.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                self.expect_status
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            let mut o = base(Outcome::fail(format!("GET {} answered {status_line} (expected {expected})", self.path)))
-                .evidence("body_excerpt", resp.excerpt(200))
-                .cause(
-                    format!("check:{}", cx.check.id),
-                    format!("{} on `{}` answers {status_line}", self.path, cx.target_name()),
-                );
+            let mut o = base(Outcome::fail(format!(
+                "GET {} answered {status_line} (expected {expected})",
+                self.path
+            )))
+            .evidence("body_excerpt", resp.excerpt(200))
+            .cause(
+                format!("check:{}", cx.check.id),
+                format!(
+                    "{} on `{}` answers {status_line}",
+                    self.path,
+                    cx.target_name()
+                ),
+            );
             o = o.remediation(match code {
                 404 => format!("the `{}` service has no route {}: add the endpoint or fix the check's `path`", cx.target_name(), self.path),
                 401 | 403 => "the endpoint demands credentials: give the check a `token`, or make the endpoint public".to_string(),
@@ -110,10 +132,16 @@ impl Probe for HttpSpec {
             let doc: Value = match serde_json::from_slice(&resp.body) {
                 Ok(v) => v,
                 Err(e) => {
-                    return base(Outcome::fail(format!("{} did not answer valid JSON: {e}", self.path)))
-                        .evidence("body_excerpt", resp.excerpt(200))
-                        .cause(format!("check:{}", cx.check.id), format!("{} answers invalid JSON", self.path))
-                        .remediation(format!("make {} return a JSON document", self.path));
+                    return base(Outcome::fail(format!(
+                        "{} did not answer valid JSON: {e}",
+                        self.path
+                    )))
+                    .evidence("body_excerpt", resp.excerpt(200))
+                    .cause(
+                        format!("check:{}", cx.check.id),
+                        format!("{} answers invalid JSON", self.path),
+                    )
+                    .remediation(format!("make {} return a JSON document", self.path));
                 }
             };
             let mut mismatches = Vec::new();
@@ -136,8 +164,13 @@ impl Probe for HttpSpec {
                 o.status = Status::Fail;
                 o.message = format!("{}: {}", self.path, mismatches.join("; "));
                 return o
-                    .cause(format!("check:{}", cx.check.id), format!("{} reports {}", self.path, mismatches.join("; ")))
-                    .remediation("the service reports a degraded state: fix the component the field names");
+                    .cause(
+                        format!("check:{}", cx.check.id),
+                        format!("{} reports {}", self.path, mismatches.join("; ")),
+                    )
+                    .remediation(
+                        "the service reports a degraded state: fix the component the field names",
+                    );
             }
         }
         let mut o = base(Outcome::pass(format!(

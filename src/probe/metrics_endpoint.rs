@@ -112,18 +112,29 @@ impl Probe for MetricsSpec {
             .evidence("body_excerpt", authed.excerpt(200))
             .cause(
                 format!("check:{}", cx.check.id),
-                format!("{} on `{}` answers {} with a valid token", self.path, cx.target_name(), authed.status_line()),
+                format!(
+                    "{} on `{}` answers {} with a valid token",
+                    self.path,
+                    cx.target_name(),
+                    authed.status_line()
+                ),
             )
             .remediation("the metrics handler fails: read the backend's logs around the request")
             .reproduce(repro_auth);
         }
 
-        self.judge_exposition(cx, &authed, base).reproduce(repro_auth)
+        self.judge_exposition(cx, &authed, base)
+            .reproduce(repro_auth)
     }
 }
 
 impl MetricsSpec {
-    fn judge_exposition(&self, cx: &ProbeContext<'_>, resp: &Response, base: impl Fn(Outcome) -> Outcome) -> Outcome {
+    fn judge_exposition(
+        &self,
+        cx: &ProbeContext<'_>,
+        resp: &Response,
+        base: impl Fn(Outcome) -> Outcome,
+    ) -> Outcome {
         let content_type = resp.content_type().map(str::to_string);
         let format = Format::from_content_type(content_type.as_deref());
         let format_name = match format {
@@ -198,10 +209,19 @@ impl MetricsSpec {
         if let Some(first) = problems.first() {
             let mut o = o.evidence(
                 "histogram_problems",
-                json!(problems.iter().take(10).map(|p| format!("line {}: {}", p.line, p.message)).collect::<Vec<_>>()),
+                json!(
+                    problems
+                        .iter()
+                        .take(10)
+                        .map(|p| format!("line {}: {}", p.line, p.message))
+                        .collect::<Vec<_>>()
+                ),
             );
             o.status = Status::Fail;
-            o.message = format!("malformed histogram at line {}: {}", first.line, first.message);
+            o.message = format!(
+                "malformed histogram at line {}: {}",
+                first.line, first.message
+            );
             return o
                 .cause(cause_key, format!("{} exposes a malformed histogram `{}`", self.path, first.family))
                 .remediation("histograms need cumulative buckets, a `+Inf` bucket and `_count` equal to it: use the client library's histogram type rather than hand-written lines");
@@ -210,7 +230,10 @@ impl MetricsSpec {
         o.message = format!(
             "{} refuses anonymous requests ({}) and serves {} families ({format_name}) to the token",
             self.path,
-            o.evidence.get("anonymous_status").cloned().unwrap_or_default(),
+            o.evidence
+                .get("anonymous_status")
+                .cloned()
+                .unwrap_or_default(),
             exp.families.len()
         );
         o
@@ -223,5 +246,9 @@ fn type_matches(got: &str, want: &str) -> bool {
 }
 
 fn list(codes: &[u16]) -> String {
-    codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+    codes
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

@@ -163,7 +163,10 @@ impl ProbeContext<'_> {
             cmd.push_str(&format!(" --cacert '{}'", ca.display()));
         }
         if let Some(name) = token {
-            cmd.push_str(&format!(" -H \"Authorization: Bearer {}\"", self.placeholder(name)));
+            cmd.push_str(&format!(
+                " -H \"Authorization: Bearer {}\"",
+                self.placeholder(name)
+            ));
         }
         cmd.push_str(&format!(" '{url}'"));
         cmd
@@ -218,7 +221,14 @@ impl ProbeContext<'_> {
             FetchError::TooLarge { .. } | FetchError::Redirect { .. } => Status::Fail,
             _ => Status::Error,
         };
-        Outcome::new(status, format!("GET {url}: {}", err.describe()))
+        let described = match err {
+            // The client measures what was left of the budget; people set the timeout.
+            FetchError::Timeout { .. } => {
+                format!("no answer within {}", fmt_duration(self.timeout))
+            }
+            other => other.describe(),
+        };
+        Outcome::new(status, format!("GET {url}: {described}"))
             .evidence("url", url)
             .evidence("error", err.class())
             .cause(key, summary)
@@ -246,7 +256,13 @@ pub async fn run(spec: &CheckSpec, cx: &ProbeContext<'_>) -> Outcome {
 
 fn default_reproduce(spec: &CheckSpec, cx: &ProbeContext<'_>) -> String {
     match spec {
-        CheckSpec::Http(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
-        CheckSpec::MetricsEndpoint(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
+        CheckSpec::Http(s) => cx.curl(
+            &crate::http::join_url(cx.base_url(), &s.path),
+            s.token.as_deref(),
+        ),
+        CheckSpec::MetricsEndpoint(s) => cx.curl(
+            &crate::http::join_url(cx.base_url(), &s.path),
+            s.token.as_deref(),
+        ),
     }
 }

@@ -36,7 +36,11 @@ pub struct BuildInput<'a> {
 /// report is then withheld rather than risk printing a secret.
 pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
     let gate = input.gate;
-    let by_id: BTreeMap<&str, &CheckResult> = input.results.iter().map(|r| (r.check_id.as_str(), r)).collect();
+    let by_id: BTreeMap<&str, &CheckResult> = input
+        .results
+        .iter()
+        .map(|r| (r.check_id.as_str(), r))
+        .collect();
 
     let reqs_in: Vec<ReqIn> = gate
         .requirements
@@ -57,7 +61,8 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                         weight: c.weight,
                         status: outcome.map(|o| o.status).unwrap_or(Status::Error),
                         cause_key: outcome.and_then(|o| o.cause.as_ref().map(|c| c.key.clone())),
-                        cause_summary: outcome.and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
+                        cause_summary: outcome
+                            .and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
                         needs: c.needs.clone(),
                         security: outcome.is_some_and(|o| o.security),
                     }
@@ -68,7 +73,7 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
 
     let score = score::gate_score(&reqs_in);
     let passed = score::passes(&reqs_in, input.rule);
-    let root_causes = score::root_causes(&reqs_in, input.rule);
+    let root_causes = score::root_causes(&reqs_in);
     let fix = score::fix_path(&reqs_in, input.rule);
 
     let mut counts = Counts::default();
@@ -77,7 +82,9 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
     for (req, rin) in gate.requirements.iter().zip(&reqs_in) {
         let mut checks = Vec::new();
         for c in &req.checks {
-            let Some(res) = by_id.get(c.id.as_str()) else { continue };
+            let Some(res) = by_id.get(c.id.as_str()) else {
+                continue;
+            };
             let o = &res.outcome;
             match o.status {
                 Status::Pass => counts.pass += 1,
@@ -108,7 +115,11 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                 evidence: o.evidence.clone(),
                 expected: o.expected.clone(),
                 cause,
-                remediation: if o.status == Status::Pass { None } else { o.remediation.clone() },
+                remediation: if o.status == Status::Pass {
+                    None
+                } else {
+                    o.remediation.clone()
+                },
                 reproduce: o.reproduce.clone(),
                 security: o.security,
                 waiver: c.waiver.as_ref().map(|w| WaiverReport {
@@ -121,13 +132,19 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                 warnings: o.warnings.clone(),
             };
             let counts_toward_verdict = req.required || req.weight > 0.0;
-            if counts_toward_verdict && matches!(o.status, Status::Fail | Status::Error | Status::Blocked) {
+            if counts_toward_verdict
+                && matches!(o.status, Status::Fail | Status::Error | Status::Blocked)
+            {
                 blockers.push((
                     req.weight,
                     Blocker {
                         requirement: req.id.clone(),
                         check: c.id.clone(),
-                        severity: if o.security { Severity::Critical } else { req.severity },
+                        severity: if o.security {
+                            Severity::Critical
+                        } else {
+                            req.severity
+                        },
                         status: o.status,
                         security: o.security,
                         message: report.message.clone(),
@@ -159,7 +176,13 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
         input
             .results
             .iter()
-            .filter_map(|r| r.outcome.cause.as_ref().filter(|c| c.key == key).and(r.outcome.remediation.clone()))
+            .filter_map(|r| {
+                r.outcome
+                    .cause
+                    .as_ref()
+                    .filter(|c| c.key == key)
+                    .and(r.outcome.remediation.clone())
+            })
             .next()
     };
     let root_causes: Vec<RootCauseReport> = root_causes
@@ -176,13 +199,19 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
         })
         .collect();
 
-    let failed_required: Vec<String> = score::failed_required(&reqs_in).iter().map(|r| r.id.clone()).collect();
+    let failed_required: Vec<String> = score::failed_required(&reqs_in)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
     let summary = summarize(score, passed, input.rule, &failed_required, &counts);
     let mut warnings = input.warnings;
     if input.insecure {
         warnings.push("--insecure: TLS certificates were not verified".to_string());
     }
-    for (_, c) in requirements.iter().flat_map(|r| r.checks.iter().map(move |c| (r, c))) {
+    for (_, c) in requirements
+        .iter()
+        .flat_map(|r| r.checks.iter().map(move |c| (r, c)))
+    {
         for w in &c.warnings {
             warnings.push(format!("{}: {w}", c.id));
         }
@@ -234,7 +263,11 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
 
 /// For a blocked check, the summary of the root cause(s) it waits on.
 fn blocked_cause(o: &crate::probe::Outcome, rcs: &[score::RootCause], id: &str) -> String {
-    let causes: Vec<&str> = rcs.iter().filter(|rc| rc.checks.iter().any(|c| c == id)).map(|rc| rc.summary.as_str()).collect();
+    let causes: Vec<&str> = rcs
+        .iter()
+        .filter(|rc| rc.checks.iter().any(|c| c == id))
+        .map(|rc| rc.summary.as_str())
+        .collect();
     if causes.is_empty() {
         o.message.clone()
     } else {
@@ -242,7 +275,13 @@ fn blocked_cause(o: &crate::probe::Outcome, rcs: &[score::RootCause], id: &str) 
     }
 }
 
-fn summarize(score: f64, passed: bool, rule: Rule, failed_required: &[String], counts: &Counts) -> String {
+fn summarize(
+    score: f64,
+    passed: bool,
+    rule: Rule,
+    failed_required: &[String],
+    counts: &Counts,
+) -> String {
     let evaluated = counts.pass + counts.fail + counts.error + counts.blocked + counts.waived;
     if evaluated == 0 {
         return "BLOCKED: no check was evaluated (everything was skipped)".to_string();
@@ -260,7 +299,10 @@ fn summarize(score: f64, passed: bool, rule: Rule, failed_required: &[String], c
         reasons.push(format!("score {score:.1}% ≥ {:.0}%", rule.min_score));
     }
     if rule.required_must_pass && !failed_required.is_empty() {
-        reasons.push(format!("required requirements failing: {}", failed_required.join(", ")));
+        reasons.push(format!(
+            "required requirements failing: {}",
+            failed_required.join(", ")
+        ));
     }
     format!("BLOCKED: {}", reasons.join("; "))
 }

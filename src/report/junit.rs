@@ -5,7 +5,9 @@
 use std::io;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite,
+};
 
 use super::model::CheckReport;
 use super::{RenderOptions, Renderer, Report};

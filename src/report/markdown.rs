@@ -17,12 +17,20 @@ fn cell(s: &str) -> String {
 
 /// Inline code that survives backticks in the content.
 fn code(s: &str) -> String {
-    if s.contains('`') { format!("`` {s} ``") } else { format!("`{s}`") }
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
 }
 
 impl Renderer for Markdown {
     fn render(&self, r: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
-        let verdict = if r.passed { "✅ PASSED" } else { "❌ BLOCKED" };
+        let verdict = if r.passed {
+            "✅ PASSED"
+        } else {
+            "❌ BLOCKED"
+        };
         writeln!(out, "# Gate {} — {}: {verdict}", r.gate.id, r.gate.name)?;
         writeln!(out)?;
         writeln!(
@@ -38,14 +46,20 @@ impl Renderer for Markdown {
         writeln!(out)?;
         writeln!(out, "> {}", r.summary)?;
         if r.insecure {
-            writeln!(out, ">\n> ⚠️ Run with `--insecure`: TLS certificates were not verified.")?;
+            writeln!(
+                out,
+                ">\n> ⚠️ Run with `--insecure`: TLS certificates were not verified."
+            )?;
         }
         writeln!(out)?;
 
         if !r.root_causes.is_empty() {
             writeln!(out, "## Fix first: root causes by score impact")?;
             writeln!(out)?;
-            writeln!(out, "| # | Root cause | Impact | Severity | Affected checks |")?;
+            writeln!(
+                out,
+                "| # | Root cause | Impact | Severity | Affected checks |"
+            )?;
             writeln!(out, "|---|---|---:|---|---|")?;
             for (i, rc) in r.root_causes.iter().enumerate() {
                 let checks: Vec<String> = rc.checks.iter().map(|c| code(c)).collect();
@@ -69,7 +83,11 @@ impl Renderer for Markdown {
                     "**Fix path to {}** ({} fix{}):",
                     pct(r.gate.threshold),
                     r.fix_path.steps.len(),
-                    if r.fix_path.steps.len() == 1 { "" } else { "es" }
+                    if r.fix_path.steps.len() == 1 {
+                        ""
+                    } else {
+                        "es"
+                    }
                 )?;
             } else {
                 writeln!(
@@ -102,15 +120,31 @@ impl Renderer for Markdown {
                 req_status(q.status)
             )?;
         }
-        writeln!(out, "| **Total** | | | **{}** | **{}** |", pct(r.score), if r.passed { "PASS" } else { "BLOCKED" })?;
+        writeln!(
+            out,
+            "| **Total** | | | **{}** | **{}** |",
+            pct(r.score),
+            if r.passed { "PASS" } else { "BLOCKED" }
+        )?;
         writeln!(out)?;
 
         if !r.blockers.is_empty() {
             writeln!(out, "## Blockers")?;
             writeln!(out)?;
             for (i, b) in r.blockers.iter().enumerate() {
-                let tag = if b.security { "🔒 SECURITY".to_string() } else { b.severity.as_str().to_ascii_uppercase() };
-                writeln!(out, "### {}. [{tag}] {} / {} — {}", i + 1, b.requirement, code(&b.check), status(b.status))?;
+                let tag = if b.security {
+                    "🔒 SECURITY".to_string()
+                } else {
+                    b.severity.as_str().to_ascii_uppercase()
+                };
+                writeln!(
+                    out,
+                    "### {}. [{tag}] {} / {} — {}",
+                    i + 1,
+                    b.requirement,
+                    code(&b.check),
+                    status(b.status)
+                )?;
                 writeln!(out)?;
                 writeln!(out, "{}", b.message)?;
                 writeln!(out)?;
@@ -121,7 +155,11 @@ impl Renderer for Markdown {
                     writeln!(out, "- **Remediation:** {f}")?;
                 }
                 if !b.evidence.is_empty() {
-                    let ev: Vec<String> = b.evidence.iter().map(|(k, v)| format!("{}: {}", code(k), code(&compact(v)))).collect();
+                    let ev: Vec<String> = b
+                        .evidence
+                        .iter()
+                        .map(|(k, v)| format!("{}: {}", code(k), code(&compact(v))))
+                        .collect();
                     writeln!(out, "- **Evidence:** {}", ev.join(" · "))?;
                 }
                 if let Some(cmd) = &b.reproduce {
@@ -135,7 +173,10 @@ impl Renderer for Markdown {
 
         writeln!(out, "<details><summary>All checks</summary>")?;
         writeln!(out)?;
-        writeln!(out, "| Requirement | Check | Kind | Status | Time | Detail |")?;
+        writeln!(
+            out,
+            "| Requirement | Check | Kind | Status | Time | Detail |"
+        )?;
         writeln!(out, "|---|---|---|---|---:|---|")?;
         for (q, c) in r.all_checks() {
             let mut st = status(c.status).to_string();
@@ -164,7 +205,11 @@ impl Renderer for Markdown {
             }
         }
         writeln!(out)?;
-        writeln!(out, "<sub>{} {} · gate source: {}</sub>", r.tool.name, r.tool.version, r.gate.source)?;
+        writeln!(
+            out,
+            "<sub>{} {} · gate source: {}</sub>",
+            r.tool.name, r.tool.version, r.gate.source
+        )?;
         Ok(())
     }
 }

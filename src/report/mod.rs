@@ -48,7 +48,12 @@ pub struct RenderOptions {
 
 /// One output format.
 pub trait Renderer {
-    fn render(&self, report: &Report, out: &mut dyn io::Write, opts: RenderOptions) -> io::Result<()>;
+    fn render(
+        &self,
+        report: &Report,
+        out: &mut dyn io::Write,
+        opts: RenderOptions,
+    ) -> io::Result<()>;
 }
 
 pub fn renderer(format: Format) -> Box<dyn Renderer> {
@@ -61,7 +66,11 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
 }
 
 /// Renders to a string (for files and tests).
-pub fn render_to_string(format: Format, report: &Report, opts: RenderOptions) -> io::Result<String> {
+pub fn render_to_string(
+    format: Format,
+    report: &Report,
+    opts: RenderOptions,
+) -> io::Result<String> {
     let mut buf = Vec::new();
     renderer(format).render(report, &mut buf, opts)?;
     String::from_utf8(buf).map_err(io::Error::other)
@@ -97,7 +106,11 @@ pub(crate) mod words {
     }
 
     pub fn weight(w: f64) -> String {
-        if w.fract() == 0.0 { format!("{w:.0}") } else { format!("{w}") }
+        if w.fract() == 0.0 {
+            format!("{w:.0}")
+        } else {
+            format!("{w}")
+        }
     }
 
     pub fn impact(x: f64) -> String {

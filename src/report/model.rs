@@ -166,6 +166,8 @@ pub struct FixStepReport {
 
 impl Report {
     pub fn all_checks(&self) -> impl Iterator<Item = (&RequirementReport, &CheckReport)> {
-        self.requirements.iter().flat_map(|r| r.checks.iter().map(move |c| (r, c)))
+        self.requirements
+            .iter()
+            .flat_map(|r| r.checks.iter().map(move |c| (r, c)))
     }
 }

@@ -3,7 +3,9 @@
 
 use std::io;
 
-use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as CTable, presets};
+use comfy_table::{
+    Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as CTable, presets,
+};
 
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
@@ -41,9 +43,13 @@ impl Renderer for Table {
         let verdict = if r.passed { "PASSED" } else { "BLOCKED" };
         let verdict_text = if opts.color {
             let style = if r.passed {
-                anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Green.into()))
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Green.into()))
             } else {
-                anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Red.into()))
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Red.into()))
             };
             format!("{style}{verdict}{style:#}")
         } else {
@@ -63,7 +69,14 @@ impl Renderer for Table {
         writeln!(out)?;
 
         let mut t = new_table();
-        t.set_header(vec!["Requirement", "Weight", "Required", "Score", "Status", "Checks"]);
+        t.set_header(vec![
+            "Requirement",
+            "Weight",
+            "Required",
+            "Score",
+            "Status",
+            "Checks",
+        ]);
         for q in &r.requirements {
             let color = match q.status {
                 ReqStatus::Pass => Color::Green,
@@ -72,7 +85,11 @@ impl Renderer for Table {
                 ReqStatus::Skipped => Color::DarkGrey,
             };
             let passed = q.checks.iter().filter(|c| c.status == Status::Pass).count();
-            let evaluated = q.checks.iter().filter(|c| c.status != Status::Skipped).count();
+            let evaluated = q
+                .checks
+                .iter()
+                .filter(|c| c.status != Status::Skipped)
+                .count();
             t.add_row(vec![
                 Cell::new(format!("{}\n{}", q.id, q.name)),
                 Cell::new(weight(q.weight)).set_alignment(CellAlignment::Right),
@@ -128,8 +145,18 @@ impl Renderer for Table {
             writeln!(out)?;
             writeln!(out, "Blockers")?;
             for b in &r.blockers {
-                let tag = if b.security { "SECURITY".to_string() } else { b.severity.as_str().to_ascii_uppercase() };
-                writeln!(out, "  [{tag}] {} / {} — {}", b.requirement, b.check, status(b.status))?;
+                let tag = if b.security {
+                    "SECURITY".to_string()
+                } else {
+                    b.severity.as_str().to_ascii_uppercase()
+                };
+                writeln!(
+                    out,
+                    "  [{tag}] {} / {} — {}",
+                    b.requirement,
+                    b.check,
+                    status(b.status)
+                )?;
                 writeln!(out, "      {}", b.message)?;
                 if let Some(cause) = &b.cause {
                     writeln!(out, "      cause: {cause}")?;
@@ -151,7 +178,11 @@ impl Renderer for Table {
                     "Fix path to {}: {} fix{} → {}",
                     pct(r.gate.threshold),
                     r.fix_path.steps.len(),
-                    if r.fix_path.steps.len() == 1 { "" } else { "es" },
+                    if r.fix_path.steps.len() == 1 {
+                        ""
+                    } else {
+                        "es"
+                    },
                     pct(r.fix_path.score_after)
                 )?;
             } else {
@@ -185,6 +216,14 @@ pub(super) fn counts_line(r: &Report) -> String {
         (c.waived, "waived"),
         (c.skipped, "skipped"),
     ];
-    let v: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, w)| format!("{n} {w}")).collect();
-    if v.is_empty() { "none".to_string() } else { v.join(", ") }
+    let v: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
 }

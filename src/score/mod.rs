@@ -43,7 +43,9 @@ pub struct Rule {
 }
 
 /// A requirement's status in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReqStatus {
     Pass,
@@ -66,7 +68,10 @@ pub fn round1(x: f64) -> f64 {
 /// requirement scores 100 if they all passed and 0 otherwise, so an
 /// all-zero-weight requirement still means something.
 pub fn requirement_score(checks: &[CheckIn]) -> Option<f64> {
-    let evaluated: Vec<&CheckIn> = checks.iter().filter(|c| c.status != Status::Skipped).collect();
+    let evaluated: Vec<&CheckIn> = checks
+        .iter()
+        .filter(|c| c.status != Status::Skipped)
+        .collect();
     if evaluated.is_empty() {
         return None;
     }
@@ -75,15 +80,25 @@ pub fn requirement_score(checks: &[CheckIn]) -> Option<f64> {
         let all = evaluated.iter().all(|c| c.status == Status::Pass);
         return Some(if all { 100.0 } else { 0.0 });
     }
-    let passed: f64 = evaluated.iter().filter(|c| c.status == Status::Pass).map(|c| c.weight).sum();
+    let passed: f64 = evaluated
+        .iter()
+        .filter(|c| c.status == Status::Pass)
+        .map(|c| c.weight)
+        .sum();
     Some(100.0 * passed / total)
 }
 
 pub fn requirement_status(checks: &[CheckIn]) -> ReqStatus {
-    let evaluated: Vec<&CheckIn> = checks.iter().filter(|c| c.status != Status::Skipped).collect();
+    let evaluated: Vec<&CheckIn> = checks
+        .iter()
+        .filter(|c| c.status != Status::Skipped)
+        .collect();
     if evaluated.is_empty() {
         ReqStatus::Skipped
-    } else if evaluated.iter().any(|c| matches!(c.status, Status::Fail | Status::Error | Status::Blocked)) {
+    } else if evaluated
+        .iter()
+        .any(|c| matches!(c.status, Status::Fail | Status::Error | Status::Blocked))
+    {
         ReqStatus::Fail
     } else if evaluated.iter().any(|c| c.status == Status::Waived) {
         ReqStatus::Waived
@@ -103,9 +118,14 @@ pub fn gate_score(reqs: &[ReqIn]) -> f64 {
     let mut any_evaluated = false;
     let mut all_ok = true;
     for r in reqs {
-        let Some(score) = requirement_score(&r.checks) else { continue };
+        let Some(score) = requirement_score(&r.checks) else {
+            continue;
+        };
         any_evaluated = true;
-        all_ok &= matches!(requirement_status(&r.checks), ReqStatus::Pass | ReqStatus::Waived);
+        all_ok &= matches!(
+            requirement_status(&r.checks),
+            ReqStatus::Pass | ReqStatus::Waived
+        );
         total += r.weight;
         earned += r.weight * score;
     }
@@ -128,7 +148,9 @@ pub fn failed_required(reqs: &[ReqIn]) -> Vec<&ReqIn> {
 /// The verdict: score over the threshold and no required requirement failing.
 pub fn passes(reqs: &[ReqIn], rule: Rule) -> bool {
     let evaluated = reqs.iter().any(|r| requirement_score(&r.checks).is_some());
-    evaluated && gate_score(reqs) >= rule.min_score && (!rule.required_must_pass || failed_required(reqs).is_empty())
+    evaluated
+        && gate_score(reqs) >= rule.min_score
+        && (!rule.required_must_pass || failed_required(reqs).is_empty())
 }
 
 #[cfg(test)]
@@ -176,7 +198,11 @@ pub(crate) mod tests {
     #[test]
     fn error_blocked_and_waived_earn_no_credit() {
         for s in [Status::Error, Status::Blocked, Status::Waived, Status::Fail] {
-            assert_eq!(requirement_score(&[check("a", Status::Pass), check("b", s)]), Some(50.0), "{s:?}");
+            assert_eq!(
+                requirement_score(&[check("a", Status::Pass), check("b", s)]),
+                Some(50.0),
+                "{s:?}"
+            );
         }
     }
 
@@ -216,7 +242,16 @@ pub(crate) mod tests {
     fn gate_score_is_weighted_mean_with_one_decimal() {
         let reqs = vec![
             req("a", 25.0, true, vec![check("a1", Status::Pass)]),
-            req("b", 10.0, true, vec![check("b1", Status::Pass), check("b2", Status::Fail), check("b3", Status::Pass)]),
+            req(
+                "b",
+                10.0,
+                true,
+                vec![
+                    check("b1", Status::Pass),
+                    check("b2", Status::Fail),
+                    check("b3", Status::Pass),
+                ],
+            ),
         ];
         // (25×100 + 10×66.67) / 35 = 90.476…
         assert_eq!(gate_score(&reqs), 90.5);
@@ -284,7 +319,10 @@ pub(crate) mod tests {
         ];
         assert_eq!(gate_score(&reqs), 85.0);
         assert!(passes(&reqs, RULE));
-        let strict = Rule { min_score: 85.1, ..RULE };
+        let strict = Rule {
+            min_score: 85.1,
+            ..RULE
+        };
         assert!(!passes(&reqs, strict));
     }
 

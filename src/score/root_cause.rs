@@ -49,12 +49,18 @@ pub struct FixPath {
 const EXACT_LIMIT: usize = 12;
 
 fn own_key(c: &super::CheckIn) -> String {
-    c.cause_key.clone().unwrap_or_else(|| format!("check:{}", c.id))
+    c.cause_key
+        .clone()
+        .unwrap_or_else(|| format!("check:{}", c.id))
 }
 
 /// For each check that did not pass, the causes that must be fixed for it to pass.
 fn cause_sets(reqs: &[ReqIn]) -> BTreeMap<String, BTreeSet<String>> {
-    let by_id: HashMap<&str, &super::CheckIn> = reqs.iter().flat_map(|r| r.checks.iter()).map(|c| (c.id.as_str(), c)).collect();
+    let by_id: HashMap<&str, &super::CheckIn> = reqs
+        .iter()
+        .flat_map(|r| r.checks.iter())
+        .map(|c| (c.id.as_str(), c))
+        .collect();
     let mut memo: HashMap<String, BTreeSet<String>> = HashMap::new();
     fn visit(
         id: &str,
@@ -65,7 +71,9 @@ fn cause_sets(reqs: &[ReqIn]) -> BTreeMap<String, BTreeSet<String>> {
         if let Some(s) = memo.get(id) {
             return s.clone();
         }
-        let Some(c) = by_id.get(id) else { return BTreeSet::new() };
+        let Some(c) = by_id.get(id) else {
+            return BTreeSet::new();
+        };
         if stack.iter().any(|s| s == id) {
             // Cycles are rejected when loading; never loop if one slips through.
             return BTreeSet::new();
@@ -100,7 +108,11 @@ fn cause_sets(reqs: &[ReqIn]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// The gate as it would be with `fixed` causes fixed.
-fn simulate(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<String>>, fixed: &BTreeSet<&str>) -> Vec<ReqIn> {
+fn simulate(
+    reqs: &[ReqIn],
+    sets: &BTreeMap<String, BTreeSet<String>>,
+    fixed: &BTreeSet<&str>,
+) -> Vec<ReqIn> {
     let mut out = reqs.to_vec();
     for r in &mut out {
         for c in &mut r.checks {
@@ -115,7 +127,7 @@ fn simulate(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<String>>, fixed: &B
 }
 
 /// Root causes ordered by score impact (then severity, then key).
-pub fn root_causes(reqs: &[ReqIn], rule: Rule) -> Vec<RootCause> {
+pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
     let sets = cause_sets(reqs);
     let current = gate_score(reqs);
     let mut order: Vec<String> = Vec::new();
@@ -143,13 +155,19 @@ pub fn root_causes(reqs: &[ReqIn], rule: Rule) -> Vec<RootCause> {
                 if own_key(c) == *key && c.status != Status::Blocked {
                     entry.security |= c.security;
                     if entry.summary.is_empty() {
-                        entry.summary = c.cause_summary.clone().unwrap_or_else(|| format!("check `{}` failed", c.id));
+                        entry.summary = c
+                            .cause_summary
+                            .clone()
+                            .unwrap_or_else(|| format!("check `{}` failed", c.id));
                     }
                 }
             }
         }
     }
-    let failed_before: BTreeSet<String> = super::failed_required(reqs).iter().map(|r| r.id.clone()).collect();
+    let failed_before: Vec<String> = super::failed_required(reqs)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
     let mut list: Vec<RootCause> = order
         .into_iter()
         .filter_map(|k| causes.remove(&k))
@@ -163,9 +181,15 @@ pub fn root_causes(reqs: &[ReqIn], rule: Rule) -> Vec<RootCause> {
             let fixed = BTreeSet::from([rc.key.as_str()]);
             let after = simulate(reqs, &sets, &fixed);
             rc.score_impact = round1((gate_score(&after) - current).max(0.0));
-            let failed_after: BTreeSet<String> = super::failed_required(&after).iter().map(|r| r.id.clone()).collect();
-            rc.unblocks = failed_before.difference(&failed_after).cloned().collect();
-            let _ = rule;
+            let failed_after: BTreeSet<String> = super::failed_required(&after)
+                .iter()
+                .map(|r| r.id.clone())
+                .collect();
+            rc.unblocks = failed_before
+                .iter()
+                .filter(|id| !failed_after.contains(*id))
+                .cloned()
+                .collect();
             rc
         })
         .collect();
@@ -190,7 +214,7 @@ pub fn fix_path(reqs: &[ReqIn], rule: Rule) -> FixPath {
             score_after: current,
         };
     }
-    let causes = root_causes(reqs, rule);
+    let causes = root_causes(reqs);
     let sets = cause_sets(reqs);
     let keys: Vec<&str> = causes.iter().map(|c| c.key.as_str()).collect();
     let eval = |chosen: &BTreeSet<&str>| {
@@ -205,7 +229,12 @@ pub fn fix_path(reqs: &[ReqIn], rule: Rule) -> FixPath {
             if best.as_ref().is_some_and(|(s, _, _)| size > *s) {
                 continue;
             }
-            let set: BTreeSet<&str> = keys.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, k)| *k).collect();
+            let set: BTreeSet<&str> = keys
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, k)| *k)
+                .collect();
             let (ok, score) = eval(&set);
             if ok {
                 let better = match &best {
@@ -288,7 +317,12 @@ mod tests {
     #[test]
     fn checks_sharing_a_cause_form_one_root_cause() {
         let reqs = vec![
-            req("metrics", 25.0, true, vec![with_cause(check("m", Status::Error), "unreachable:backend")]),
+            req(
+                "metrics",
+                25.0,
+                true,
+                vec![with_cause(check("m", Status::Error), "unreachable:backend")],
+            ),
             req(
                 "health",
                 10.0,
@@ -300,7 +334,7 @@ mod tests {
             ),
             req("grafana", 20.0, true, vec![check("g", Status::Pass)]),
         ];
-        let rcs = root_causes(&reqs, RULE);
+        let rcs = root_causes(&reqs);
         assert_eq!(rcs.len(), 1);
         assert_eq!(rcs[0].checks, vec!["m", "h1", "h2"]);
         assert_eq!(rcs[0].summary, "summary of unreachable:backend");
@@ -317,8 +351,11 @@ mod tests {
             req("big", 30.0, true, vec![check("b", Status::Fail)]),
             req("ok", 60.0, true, vec![check("o", Status::Pass)]),
         ];
-        let rcs = root_causes(&reqs, RULE);
-        assert_eq!(rcs.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec!["check:b", "check:s"]);
+        let rcs = root_causes(&reqs);
+        assert_eq!(
+            rcs.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            vec!["check:b", "check:s"]
+        );
         assert_eq!(rcs[0].score_impact, 30.0);
         assert_eq!(rcs[1].score_impact, 10.0);
     }
@@ -337,7 +374,7 @@ mod tests {
                 needs(check("d", Status::Blocked), &["c"]),
             ],
         )];
-        let rcs = root_causes(&reqs, RULE);
+        let rcs = root_causes(&reqs);
         assert_eq!(rcs.len(), 1);
         assert_eq!(rcs[0].key, "root");
         assert_eq!(rcs[0].checks, vec!["a", "b", "c", "d"]);
@@ -361,7 +398,7 @@ mod tests {
                 check("d", Status::Pass),
             ],
         )];
-        let rcs = root_causes(&reqs, RULE);
+        let rcs = root_causes(&reqs);
         // Fixing A alone: a passes (c still blocked) → 50 from 25.
         let a = rcs.iter().find(|r| r.key == "A").unwrap();
         assert_eq!(a.score_impact, 25.0);
@@ -387,9 +424,15 @@ mod tests {
         assert_eq!(fp.steps[0].score_after, 60.0);
         assert_eq!(fp.score_after, 100.0);
 
-        let lower = Rule { min_score: 60.0, ..RULE };
+        let lower = Rule {
+            min_score: 60.0,
+            ..RULE
+        };
         let fp = fix_path(&reqs, lower);
-        assert_eq!(fp.steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), vec!["check:a"]);
+        assert_eq!(
+            fp.steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            vec!["check:a"]
+        );
     }
 
     #[test]
@@ -408,7 +451,7 @@ mod tests {
         let reqs = vec![req("a", 10.0, true, vec![check("a", Status::Pass)])];
         let fp = fix_path(&reqs, RULE);
         assert!(fp.already_passing && fp.reachable && fp.steps.is_empty());
-        assert!(root_causes(&reqs, RULE).is_empty());
+        assert!(root_causes(&reqs).is_empty());
     }
 
     #[test]
@@ -429,7 +472,7 @@ mod tests {
             req("a", 10.0, true, vec![check("a", Status::Pass)]),
             req("adv", 0.0, false, vec![check("x", Status::Fail)]),
         ];
-        let rcs = root_causes(&reqs, RULE);
+        let rcs = root_causes(&reqs);
         assert_eq!(rcs.len(), 1);
         assert_eq!(rcs[0].score_impact, 0.0);
     }
@@ -439,14 +482,16 @@ mod tests {
         let mut c = with_cause(check("m", Status::Fail), "security:metrics-open");
         c.security = true;
         let reqs = vec![req("m", 25.0, true, vec![c])];
-        let rcs = root_causes(&reqs, RULE);
+        let rcs = root_causes(&reqs);
         assert_eq!(rcs[0].severity, Severity::Critical);
         assert!(rcs[0].security);
     }
 
     #[test]
     fn many_causes_fall_back_to_greedy_and_still_pass() {
-        let checks: Vec<CheckIn> = (0..20).map(|i| check(&format!("c{i}"), Status::Fail)).collect();
+        let checks: Vec<CheckIn> = (0..20)
+            .map(|i| check(&format!("c{i}"), Status::Fail))
+            .collect();
         let reqs = vec![req("r", 10.0, false, checks)];
         let fp = fix_path(&reqs, RULE);
         assert!(fp.reachable);

@@ -1,0 +1,621 @@
+//! Byte-level scanning shared by both text formats: a cursor over one line,
+//! metric and label names, quoted label values, label sets, and the number
+//! grammars (Go's `strconv.ParseFloat` for 0.0.4, the OpenMetrics ABNF).
+//!
+//! Everything here works on one line that has already been split off the
+//! input, never recurses, and reports failures as byte offsets into the whole
+//! input so the caller can turn them into line and column once.
+
+use std::borrow::Cow;
+
+/// A failure before it is turned into a [`super::ParseError`]: where (byte
+/// offset into the whole input) and what.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) at: usize,
+    pub(crate) message: String,
+}
+
+pub(crate) type Res<T> = Result<T, Fail>;
+
+pub(crate) fn fail<T>(at: usize, message: impl Into<String>) -> Res<T> {
+    Err(Fail {
+        at,
+        message: message.into(),
+    })
+}
+
+/// Which escaping and whitespace rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Text,
+    OpenMetrics,
+}
+
+/// A label set being built for one sample.
+pub(crate) type Labels<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
+/// Above this many labels the duplicate check switches from a linear scan per
+/// label to one sort, so a hostile line with thousands of labels stays
+/// `O(n log n)`.
+const LINEAR_DUP_LIMIT: usize = 16;
+
+/// Position within one line; `base` is the line's offset in the whole input.
+pub(crate) struct Cursor<'a> {
+    line: &'a str,
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(line: &'a str, base: usize) -> Self {
+        Cursor { line, pos: 0, base }
+    }
+
+    /// Absolute offset of the current position.
+    pub(crate) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.line.as_bytes().get(self.pos).copied()
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.pos >= self.line.len()
+    }
+
+    pub(crate) fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn eat_str(&mut self, s: &str) -> bool {
+        if self.rest().starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips spaces and tabs; tells whether there were any.
+    pub(crate) fn skip_blanks(&mut self) -> bool {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    pub(crate) fn rest(&self) -> &'a str {
+        self.line.get(self.pos..).unwrap_or("")
+    }
+
+    pub(crate) fn fail<T>(&self, message: impl Into<String>) -> Res<T> {
+        fail(self.offset(), message)
+    }
+
+    /// Advances while `keep` holds and returns what was passed over. Only
+    /// ever stops at an ASCII byte or the end, so the slice is always on
+    /// character boundaries.
+    pub(crate) fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if !keep(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.line.get(start..self.pos).unwrap_or("")
+    }
+
+    /// A token ending at a space (OpenMetrics) or any blank (0.0.4).
+    pub(crate) fn token(&mut self, dialect: Dialect) -> &'a str {
+        match dialect {
+            Dialect::OpenMetrics => self.take_while(|b| b != b' '),
+            Dialect::Text => self.take_while(|b| b != b' ' && b != b'\t'),
+        }
+    }
+
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, or `None` without moving.
+    pub(crate) fn metric_name(&mut self) -> Option<&'a str> {
+        match self.peek() {
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
+                Some(self.take_while(is_metric_name_char))
+            }
+            _ => None,
+        }
+    }
+
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, or `None` without moving.
+    pub(crate) fn label_name(&mut self) -> Option<&'a str> {
+        match self.peek() {
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
+                Some(self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            }
+            _ => None,
+        }
+    }
+
+    /// A double-quoted label value starting at the opening quote, unescaped.
+    /// Borrowed unless an escape had to be rewritten.
+    pub(crate) fn quoted(&mut self, dialect: Dialect) -> Res<Cow<'a, str>> {
+        let open = self.pos;
+        let bytes = self.line.as_bytes();
+        let start = open + 1;
+        let mut i = start;
+        let mut segment = start;
+        let mut owned: Option<String> = None;
+        loop {
+            match bytes.get(i) {
+                None => return fail(self.base + open, "unterminated label value"),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    let replacement = match bytes.get(i + 1) {
+                        Some(b'\\') => "\\",
+                        Some(b'"') => "\"",
+                        Some(b'n') => "\n",
+                        None => return fail(self.base + open, "unterminated label value"),
+                        Some(_) => match dialect {
+                            // The ABNF allows `\` before any other character
+                            // and means it literally (`\a` is `\\a`).
+                            Dialect::OpenMetrics => {
+                                i += 1;
+                                continue;
+                            }
+                            Dialect::Text => {
+                                let shown = self
+                                    .line
+                                    .get(i + 1..)
+                                    .and_then(|s| s.chars().next())
+                                    .unwrap_or('?');
+                                return fail(
+                                    self.base + i,
+                                    format!("invalid escape sequence '\\{shown}' in label value"),
+                                );
+                            }
+                        },
+                    };
+                    let buf = owned.get_or_insert_with(String::new);
+                    buf.push_str(self.line.get(segment..i).unwrap_or(""));
+                    buf.push_str(replacement);
+                    i += 2;
+                    segment = i;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let value = match owned {
+            None => Cow::Borrowed(self.line.get(start..i).unwrap_or("")),
+            Some(mut buf) => {
+                buf.push_str(self.line.get(segment..i).unwrap_or(""));
+                Cow::Owned(buf)
+            }
+        };
+        self.pos = i + 1;
+        Ok(value)
+    }
+
+    /// A `{...}` label set starting at the `{`. 0.0.4 allows blanks around
+    /// tokens and a trailing comma; OpenMetrics allows neither.
+    pub(crate) fn label_set(&mut self, dialect: Dialect, out: &mut Labels<'a>) -> Res<()> {
+        let open = self.offset();
+        let text = dialect == Dialect::Text;
+        self.pos += 1;
+        if text {
+            self.skip_blanks();
+        }
+        if self.eat(b'}') {
+            return Ok(());
+        }
+        loop {
+            let name_at = self.offset();
+            let Some(name) = self.label_name() else {
+                return self.fail("invalid or missing label name");
+            };
+            if text {
+                self.skip_blanks();
+            }
+            if !self.eat(b'=') {
+                return self.fail(format!("expected '=' after label name {name}"));
+            }
+            if text {
+                self.skip_blanks();
+            }
+            if self.peek() != Some(b'"') {
+                return self.fail(format!("expected '\"' to open the value of label {name}"));
+            }
+            let value = self.quoted(dialect)?;
+            if out.len() < LINEAR_DUP_LIMIT && out.iter().any(|(n, _)| *n == name) {
+                return fail(name_at, format!("duplicate label name {name}"));
+            }
+            out.push((name, value));
+            if text {
+                self.skip_blanks();
+            }
+            if self.eat(b'}') {
+                break;
+            }
+            if !self.eat(b',') {
+                return self.fail("expected ',' or '}' after label value");
+            }
+            if text {
+                self.skip_blanks();
+                if self.eat(b'}') {
+                    break;
+                }
+            }
+        }
+        if out.len() > LINEAR_DUP_LIMIT {
+            let mut names: Vec<&str> = out.iter().map(|(n, _)| *n).collect();
+            names.sort_unstable();
+            if let Some(w) = names.windows(2).find(|w| w.first() == w.get(1)) {
+                let name = w.first().copied().unwrap_or("");
+                return fail(open, format!("duplicate label name {name}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn is_metric_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+/// Unescapes a HELP text. Both formats turn `\\` and `\n` into `\` and a
+/// newline; OpenMetrics also `\"`. Any other backslash is kept as written:
+/// Prometheus' own scraper does so for 0.0.4, and the OpenMetrics ABNF
+/// defines `\x` as a literal backslash and `x`.
+pub(crate) fn unescape_help(s: &str, dialect: Dialect) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.clone().next() {
+            Some('\\') => {
+                out.push('\\');
+                chars.next();
+            }
+            Some('n') => {
+                out.push('\n');
+                chars.next();
+            }
+            Some('"') if dialect == Dialect::OpenMetrics => {
+                out.push('"');
+                chars.next();
+            }
+            _ => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Length of a run of ASCII digits starting at `i`.
+fn digits(b: &[u8], i: usize, hex: bool) -> usize {
+    b.get(i..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|c| {
+            if hex {
+                c.is_ascii_hexdigit()
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        .count()
+}
+
+/// `[+-]` at `i`: returns the index after it.
+fn skip_sign(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'+' | b'-') => i + 1,
+        _ => i,
+    }
+}
+
+/// `[+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?` exactly.
+fn is_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = skip_sign(b, 0);
+    let int_digits = digits(b, i, false);
+    i += int_digits;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = digits(b, i, false);
+        i += frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i = skip_sign(b, i + 1);
+        let exp_digits = digits(b, i, false);
+        if exp_digits == 0 {
+            return false;
+        }
+        i += exp_digits;
+    }
+    i == b.len()
+}
+
+/// A finite decimal; overflow to infinity is refused, as Go's `ParseFloat`
+/// reports it as a range error.
+fn decimal(s: &str) -> Option<f64> {
+    if !is_decimal(s) {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `[+-]? (inf | infinity)` or `nan`, case-insensitively.
+fn special(s: &str) -> Option<f64> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, s.get(1..).unwrap_or("")),
+        Some(b'+') => (false, s.get(1..).unwrap_or("")),
+        _ => (false, s),
+    };
+    if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if body.len() == s.len() && s.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    None
+}
+
+/// Go's hexadecimal float syntax: `[+-]? 0x mantissa p [+-]? exponent`. The
+/// `p` exponent is mandatory there, so `0x1` is refused as Go refuses it.
+fn hex_float(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let sign_end = skip_sign(b, 0);
+    let negative = b.first() == Some(&b'-');
+    if !matches!(b.get(sign_end..sign_end + 2), Some([b'0', b'x' | b'X'])) {
+        return None;
+    }
+    let mut i = sign_end + 2;
+    // Keeping 60 bits of mantissa is plenty for f64's 53; the rest only
+    // shifts the exponent and feeds a sticky bit for rounding.
+    let mut mantissa: u64 = 0;
+    let mut exponent: i64 = 0;
+    let mut sticky = false;
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    while let Some(&c) = b.get(i) {
+        if c == b'.' && !seen_dot {
+            seen_dot = true;
+            i += 1;
+            continue;
+        }
+        let Some(d) = (c as char).to_digit(16) else {
+            break;
+        };
+        seen_digit = true;
+        if mantissa < (1 << 56) {
+            mantissa = mantissa * 16 + u64::from(d);
+            if seen_dot {
+                exponent -= 4;
+            }
+        } else {
+            sticky |= d != 0;
+            if !seen_dot {
+                exponent += 4;
+            }
+        }
+        i += 1;
+    }
+    if !seen_digit || !matches!(b.get(i), Some(b'p' | b'P')) {
+        return None;
+    }
+    let exp_start = skip_sign(b, i + 1);
+    let exp_digits = digits(b, exp_start, false);
+    if exp_digits == 0 || exp_start + exp_digits != b.len() {
+        return None;
+    }
+    let mut written: i64 = 0;
+    for &c in b.get(exp_start..).unwrap_or(&[]) {
+        // Saturate: anything this large is infinity or zero anyway.
+        written = (written * 10 + i64::from(c - b'0')).min(100_000);
+    }
+    if b.get(i + 1) == Some(&b'-') {
+        written = -written;
+    }
+    exponent += written;
+    let mut value = (mantissa | u64::from(sticky)) as f64;
+    // Scale in steps that stay within f64's normal exponent range, so no
+    // intermediate factor over- or underflows on its own.
+    while exponent > 0 && value != 0.0 && value.is_finite() {
+        let step = exponent.min(1000);
+        value *= 2f64.powi(step as i32);
+        exponent -= step;
+    }
+    while exponent < 0 && value != 0.0 {
+        let step = exponent.max(-1000);
+        value *= 2f64.powi(step as i32);
+        exponent -= step;
+    }
+    if !value.is_finite() {
+        return None;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// What Go's `strconv.ParseFloat` accepts, which is what the 0.0.4 parsers
+/// use for values and `le`/`quantile` labels. Underscores are refused:
+/// Prometheus' own parser rejects them.
+pub(crate) fn go_float(s: &str) -> Option<f64> {
+    decimal(s).or_else(|| special(s)).or_else(|| hex_float(s))
+}
+
+/// The OpenMetrics `number`: a decimal, `[+-]inf(inity)` or `nan`.
+pub(crate) fn om_number(s: &str) -> Option<f64> {
+    decimal(s).or_else(|| special(s))
+}
+
+/// The OpenMetrics `realnumber` (timestamps, `le`, `quantile`): decimals only.
+pub(crate) fn om_real(s: &str) -> Option<f64> {
+    decimal(s)
+}
+
+/// A 0.0.4 timestamp: a base-10 int64 with an optional sign.
+pub(crate) fn int64(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let start = skip_sign(b, 0);
+    let n = digits(b, start, false);
+    if n == 0 || start + n != b.len() {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(line: &str, dialect: Dialect) -> Result<Vec<(String, String)>, String> {
+        let mut c = Cursor::new(line, 0);
+        let mut out = Vec::new();
+        c.label_set(dialect, &mut out)
+            .map_err(|f| format!("{}: {}", f.at, f.message))?;
+        Ok(out
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.into_owned()))
+            .collect())
+    }
+
+    #[test]
+    fn go_float_accepts_go_syntax_and_refuses_the_rest() {
+        assert_eq!(go_float("1.5e3"), Some(1500.0));
+        assert_eq!(go_float("-.5"), Some(-0.5));
+        assert_eq!(go_float("1."), Some(1.0));
+        assert_eq!(go_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(go_float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(go_float("Infinity"), Some(f64::INFINITY));
+        assert!(go_float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(go_float("0x1p-2"), Some(0.25));
+        assert_eq!(go_float("-0X1.8P1"), Some(-3.0));
+        assert_eq!(go_float("0x.8p0"), Some(0.5));
+        for bad in [
+            "", ".", "e5", "1e", "1_000", "0x1", "0x", "0xp1", "1e400", "+NaN", "inff", "1 ",
+            "--1", "0x1p", "1.2.3",
+        ] {
+            assert_eq!(go_float(bad).map(f64::to_bits), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hex_float_keeps_precision_of_long_mantissas() {
+        assert_eq!(go_float("0x1.fffffffffffffp1023"), Some(f64::MAX));
+        assert_eq!(go_float("0x1p-1074"), Some(f64::from_bits(1)));
+        assert_eq!(go_float("0x1p1024"), None);
+        assert_eq!(go_float("0x0p99999999999"), Some(0.0));
+    }
+
+    #[test]
+    fn om_numbers_follow_the_abnf() {
+        assert_eq!(om_number("0000001.2e-1"), Some(0.12));
+        assert_eq!(om_number("-Infinity"), Some(f64::NEG_INFINITY));
+        assert!(om_number("nan").is_some_and(f64::is_nan));
+        assert_eq!(om_number("0x1p-3"), None);
+        assert_eq!(om_number("-nan"), None);
+        assert_eq!(om_real("Inf"), None);
+        assert_eq!(om_real("NaN"), None);
+        assert_eq!(om_real("1.5E3"), Some(1500.0));
+    }
+
+    #[test]
+    fn int64_timestamps() {
+        assert_eq!(int64("-12"), Some(-12));
+        assert_eq!(int64("+12"), Some(12));
+        assert_eq!(int64("9223372036854775808"), None);
+        assert_eq!(int64("1.5"), None);
+        assert_eq!(int64("-"), None);
+    }
+
+    #[test]
+    fn quoted_values_borrow_unless_escaped() {
+        let mut c = Cursor::new(r#""plain" rest"#, 0);
+        assert!(matches!(
+            c.quoted(Dialect::Text),
+            Ok(Cow::Borrowed("plain"))
+        ));
+        assert_eq!(c.rest(), " rest");
+        let mut c = Cursor::new(r#""a\"b\\c\nd""#, 0);
+        let v = c.quoted(Dialect::Text).map_err(|f| f.message);
+        assert_eq!(v.as_deref(), Ok("a\"b\\c\nd"));
+        assert!(matches!(v, Ok(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn unknown_escapes_differ_by_dialect() {
+        let mut c = Cursor::new(r#""b\z""#, 10);
+        let f = c.quoted(Dialect::Text).err();
+        assert_eq!(f.as_ref().map(|f| f.at), Some(12));
+        let mut c = Cursor::new(r#""b\z""#, 0);
+        assert_eq!(c.quoted(Dialect::OpenMetrics).ok().as_deref(), Some("b\\z"));
+    }
+
+    #[test]
+    fn trailing_backslash_is_unterminated() {
+        let mut c = Cursor::new("\"abc\\", 0);
+        assert!(c.quoted(Dialect::OpenMetrics).is_err());
+    }
+
+    #[test]
+    fn label_sets_by_dialect() {
+        let text = labels(r#"{ a = "1" , b="2", }"#, Dialect::Text);
+        assert_eq!(
+            text,
+            Ok(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+        assert!(labels(r#"{a="1",}"#, Dialect::OpenMetrics).is_err());
+        assert!(labels(r#"{a="1", b="2"}"#, Dialect::OpenMetrics).is_err());
+        assert_eq!(labels("{}", Dialect::OpenMetrics), Ok(vec![]));
+        assert!(labels(r#"{a="1",,b="2"}"#, Dialect::Text).is_err());
+    }
+
+    #[test]
+    fn duplicate_labels_are_found_in_small_and_large_sets() {
+        assert!(
+            labels(r#"{a="1",a="2"}"#, Dialect::Text)
+                .is_err_and(|e| e.contains("duplicate label name a"))
+        );
+        let mut big = String::from("{");
+        for i in 0..40 {
+            big.push_str(&format!("l{i}=\"x\","));
+        }
+        assert!(labels(&format!("{big}}}"), Dialect::Text).is_ok());
+        big.push_str("l7=\"y\"}");
+        assert!(labels(&big, Dialect::Text).is_err_and(|e| e.contains("duplicate label name l7")));
+    }
+
+    #[test]
+    fn help_unescaping() {
+        assert_eq!(unescape_help(r"a\\b\nc\d", Dialect::Text), "a\\b\nc\\d");
+        assert_eq!(unescape_help(r#"\""#, Dialect::Text), "\\\"");
+        assert_eq!(unescape_help(r#"\""#, Dialect::OpenMetrics), "\"");
+        assert_eq!(
+            unescape_help("trailing\\", Dialect::OpenMetrics),
+            "trailing\\"
+        );
+        assert!(matches!(
+            unescape_help("plain", Dialect::Text),
+            Cow::Borrowed(_)
+        ));
+    }
+}

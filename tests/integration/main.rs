@@ -1,0 +1,10 @@
+//! Integration tests: the real `medianest-gate` binary against fixture
+//! servers on 127.0.0.1. One binary, one module per area.
+
+mod support;
+
+mod bad_input;
+mod check_backend;
+mod cli;
+mod gate_errors;
+mod reports;
