@@ -193,9 +193,8 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
-    let format = Format::parse(f).ok_or_else(|| {
-        format!("unknown report format `{f}`: use table, json, markdown or junit")
-    })?;
+    let format =
+        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown or junit"))?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
@@ -203,8 +202,8 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
+    let d =
+        humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
     if d.is_zero() {
         return Err("the duration must be greater than zero".to_string());
     }

@@ -40,11 +40,10 @@ impl UsageError {
 
 /// Picks the exit code for an error that reached `main`.
 pub fn exit_for(err: &anyhow::Error) -> Exit {
-    if err.chain().any(|cause| {
-        cause.is::<UsageError>()
-            || cause.is::<crate::gate::LoadErrors>()
-            || cause.is::<clap::Error>()
-    }) {
+    if err
+        .chain()
+        .any(|cause| cause.is::<UsageError>() || cause.is::<crate::gate::LoadErrors>() || cause.is::<clap::Error>())
+    {
         Exit::Usage
     } else {
         Exit::Internal

@@ -26,15 +26,9 @@ pub struct TlsOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot read CA certificate {path}: {source}")]
-    ReadCa {
-        path: String,
-        source: std::io::Error,
-    },
+    ReadCa { path: String, source: std::io::Error },
     #[error("CA certificate {path} holds no PEM certificate: {source}")]
-    ParseCa {
-        path: String,
-        source: reqwest::Error,
-    },
+    ParseCa { path: String, source: reqwest::Error },
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
 }
@@ -43,6 +37,31 @@ pub enum ClientError {
 pub struct HttpClient {
     inner: reqwest::Client,
     pub tls: TlsOptions,
+}
+
+/// Credentials for one request.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Basic(&'a str, &'a str),
+}
+
+impl std::fmt::Debug for Auth<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the credentials themselves.
+        f.write_str(match self {
+            Auth::None => "Auth::None",
+            Auth::Bearer(_) => "Auth::Bearer(..)",
+            Auth::Basic(..) => "Auth::Basic(..)",
+        })
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Auth<'a> {
+    fn from(token: Option<&'a str>) -> Self {
+        token.map(Auth::Bearer).unwrap_or(Auth::None)
+    }
 }
 
 /// A complete answer, body included.
@@ -77,8 +96,7 @@ impl Response {
     /// True when the body looks like an HTML page rather than data.
     pub fn looks_like_html(&self) -> bool {
         let ct_html = self.content_type().is_some_and(|c| c.contains("html"));
-        let head =
-            String::from_utf8_lossy(&self.body[..self.body.len().min(512)]).to_ascii_lowercase();
+        let head = String::from_utf8_lossy(&self.body[..self.body.len().min(512)]).to_ascii_lowercase();
         let head = head.trim_start();
         ct_html || head.starts_with("<!doctype html") || head.starts_with("<html")
     }
@@ -208,11 +226,9 @@ impl HttpClient {
                 path: path.display().to_string(),
                 source,
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
-                ClientError::ParseCa {
-                    path: path.display().to_string(),
-                    source,
-                }
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| ClientError::ParseCa {
+                path: path.display().to_string(),
+                source,
             })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
@@ -229,14 +245,14 @@ impl HttpClient {
     pub async fn get(
         &self,
         url: &str,
-        bearer: Option<&str>,
+        auth: impl Into<Auth<'_>>,
         extra: &[(&str, &str)],
         cap: usize,
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
         let start = Instant::now();
         let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let fut = self.get_inner(url, bearer, extra, cap, start);
+        let fut = self.get_inner(url, auth.into(), extra, cap, start);
         match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout { after: budget }),
@@ -246,21 +262,23 @@ impl HttpClient {
     async fn get_inner(
         &self,
         url: &str,
-        bearer: Option<&str>,
+        auth: Auth<'_>,
         extra: &[(&str, &str)],
         cap: usize,
         start: Instant,
     ) -> Result<Response, FetchError> {
         let mut req = self.inner.get(url);
-        if let Some(token) = bearer {
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                FetchError::Other {
-                    detail: "the bearer token holds characters that cannot be sent in a header"
-                        .into(),
-                }
-            })?;
-            value.set_sensitive(true);
-            req = req.header(reqwest::header::AUTHORIZATION, value);
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| FetchError::Other {
+                    detail: "the bearer token holds characters that cannot be sent in a header".into(),
+                })?;
+                value.set_sensitive(true);
+                req = req.header(reqwest::header::AUTHORIZATION, value);
+            }
+            // reqwest marks basic credentials sensitive and drops them on cross-host redirects too.
+            Auth::Basic(user, password) => req = req.basic_auth(user, Some(password)),
         }
         for (k, v) in extra {
             req = req.header(*k, *v);
@@ -310,9 +328,7 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
         .map(|u| format!("{}:{}", host, u.port_or_known_default().unwrap_or(0)))
         .unwrap_or_default();
     if err.is_timeout() {
-        return FetchError::Timeout {
-            after: Duration::ZERO,
-        };
+        return FetchError::Timeout { after: Duration::ZERO };
     }
     if err.is_redirect() {
         return FetchError::Redirect {
@@ -326,9 +342,7 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
                 std::io::ErrorKind::TimedOut => {
-                    return FetchError::Timeout {
-                        after: Duration::ZERO,
-                    };
+                    return FetchError::Timeout { after: Duration::ZERO };
                 }
                 _ => {}
             }
@@ -430,10 +444,7 @@ mod tests {
             status_line(reqwest::StatusCode::SERVICE_UNAVAILABLE),
             "503 Service Unavailable"
         );
-        assert_eq!(
-            status_line(reqwest::StatusCode::from_u16(599).unwrap()),
-            "599"
-        );
+        assert_eq!(status_line(reqwest::StatusCode::from_u16(599).unwrap()), "599");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod duration;
 pub mod error;
 pub mod exposition;
 pub mod gate;

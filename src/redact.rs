@@ -79,10 +79,7 @@ mod tests {
     use super::*;
 
     fn redactor(pairs: &[(&str, &str)]) -> Redactor {
-        let mut secrets: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(v, p)| (v.to_string(), p.to_string()))
-            .collect();
+        let mut secrets: Vec<(String, String)> = pairs.iter().map(|(v, p)| (v.to_string(), p.to_string())).collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Redactor { secrets }
     }

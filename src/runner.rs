@@ -144,9 +144,7 @@ pub async fn run(
                 Err(e) => results.push(CheckResult {
                     check_id,
                     requirement_id,
-                    outcome: Outcome::error(format!(
-                        "internal error: the check's task failed: {e}"
-                    )),
+                    outcome: Outcome::error(format!("internal error: the check's task failed: {e}")),
                     duration: Duration::ZERO,
                     waiver_expired: false,
                 }),
@@ -206,12 +204,7 @@ async fn run_one(
         );
         outcome.evidence.insert(
             "blocked_by".into(),
-            serde_json::json!(
-                failed_deps
-                    .iter()
-                    .map(|(d, _)| d.clone())
-                    .collect::<Vec<_>>()
-            ),
+            serde_json::json!(failed_deps.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>()),
         );
         return CheckResult {
             check_id: check_id.to_string(),
@@ -291,24 +284,15 @@ async fn guarded(
             Outcome::error(format!(
                 "internal error: the probe panicked ({what}); this is a bug in medianest-gate"
             ))
-            .cause(
-                format!("panic:{check_id}"),
-                format!("the `{kind}` probe crashed"),
-            )
+            .cause(format!("panic:{check_id}"), format!("the `{kind}` probe crashed"))
             .remediation("report this bug with the check's definition and `-v` output")
         }
-        Err(_) => Outcome::error(format!(
-            "no result within the {} timeout",
-            fmt_duration(timeout)
-        ))
-        .cause(
-            format!("timeout:{}", target.unwrap_or(check_id)),
-            format!(
-                "the `{check_id}` check did not finish within {}",
-                fmt_duration(timeout)
-            ),
-        )
-        .remediation("find out why the target hangs, or raise the check's `timeout`"),
+        Err(_) => Outcome::error(format!("no result within the {} timeout", fmt_duration(timeout)))
+            .cause(
+                format!("timeout:{}", target.unwrap_or(check_id)),
+                format!("the `{check_id}` check did not finish within {}", fmt_duration(timeout)),
+            )
+            .remediation("find out why the target hangs, or raise the check's `timeout`"),
     }
 }
 
@@ -346,8 +330,7 @@ mod tests {
         .await;
         assert_eq!(o.status, Status::Error);
         assert!(
-            o.message
-                .contains("panicked (index out of range in a probe)"),
+            o.message.contains("panicked (index out of range in a probe)"),
             "{}",
             o.message
         );

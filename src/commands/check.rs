@@ -20,12 +20,7 @@ use crate::score::Rule;
 
 pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.gate.vars.iter().cloned().collect());
-    let source = args
-        .gate
-        .gate
-        .clone()
-        .map(Source::File)
-        .unwrap_or(Source::Builtin);
+    let source = args.gate.gate.clone().map(Source::File).unwrap_or(Source::Builtin);
     let mut gate = gate::load_source(&source, &env)?;
     apply_target_overrides(&mut gate, &args.targets)?;
     let skipped = select(&gate, &args.only, &args.skip)?;
@@ -96,23 +91,16 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         color: ui.color_stdout && args.format == report::Format::Table,
         width: None,
     };
-    let text = report::render_to_string(args.format, &report, stdout_opts)
-        .context("cannot render the report")?;
+    let text = report::render_to_string(args.format, &report, stdout_opts).context("cannot render the report")?;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .context("cannot write to stdout")?;
+    out.write_all(text.as_bytes()).context("cannot write to stdout")?;
     out.flush().ok();
     for (format, path) in &args.reports {
-        let text = report::render_to_string(*format, &report, RenderOptions::default())
-            .context("cannot render the report")?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write report {}", path.display()))?;
+        let text =
+            report::render_to_string(*format, &report, RenderOptions::default()).context("cannot render the report")?;
+        std::fs::write(path, text).with_context(|| format!("cannot write report {}", path.display()))?;
     }
-    Ok(if report.passed {
-        Exit::Passed
-    } else {
-        Exit::Blocked
-    })
+    Ok(if report.passed { Exit::Passed } else { Exit::Blocked })
 }
 
 /// Runs the gate, and with `--wait` runs it again every `interval` until it
@@ -190,10 +178,7 @@ fn passes(gate: &Gate, results: &[CheckResult], rule: Rule) -> bool {
     crate::score::passes(&reqs, rule)
 }
 
-fn apply_target_overrides(
-    gate: &mut Gate,
-    overrides: &[(String, String)],
-) -> Result<(), UsageError> {
+fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), UsageError> {
     for (name, url) in overrides {
         let Some(t) = gate.targets.get_mut(name) else {
             let known: Vec<&str> = gate.targets.keys().map(String::as_str).collect();
@@ -202,8 +187,7 @@ fn apply_target_overrides(
                 known.join(", ")
             )));
         };
-        url::Url::parse(url)
-            .map_err(|e| UsageError::new(format!("--target {name}={url}: not a valid URL: {e}")))?;
+        url::Url::parse(url).map_err(|e| UsageError::new(format!("--target {name}={url}: not a valid URL: {e}")))?;
         t.url = url.clone();
         t.missing.clear();
     }
@@ -278,13 +262,10 @@ impl Progress {
     fn new(args: &CheckArgs, ui: Ui, total: u64, redactor: Redactor) -> Self {
         let show = !args.no_progress && !ui.quiet && std::io::stderr().is_terminal();
         let bar = show.then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(total),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} probing {pos}/{len} checks {wide_msg}",
-            ) {
+            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} probing {pos}/{len} checks {wide_msg}")
+            {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(100));

@@ -84,8 +84,7 @@ fn name(s: Option<Status>) -> &'static str {
 }
 
 fn read(path: &Path) -> anyhow::Result<Report> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
         UsageError::new(format!(
             "{}:{}:{}: not a medianest-gate JSON report: {e}",

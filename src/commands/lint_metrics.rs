@@ -34,10 +34,7 @@ pub fn run(args: LintMetricsArgs, ui: Ui) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot read {name}"))?;
     }
     if bytes.len() as u64 > MAX_INPUT {
-        anstream::eprintln!(
-            "{name}: larger than {} MiB; refusing to lint",
-            MAX_INPUT / 1024 / 1024
-        );
+        anstream::eprintln!("{name}: larger than {} MiB; refusing to lint", MAX_INPUT / 1024 / 1024);
         return Ok(Exit::Blocked);
     }
     let tail = bytes.trim_ascii_end();

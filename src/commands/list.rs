@@ -54,8 +54,7 @@ pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
                     String::new()
                 })
                 .set_alignment(CellAlignment::Right),
-                comfy_table::Cell::new(if first { share } else { String::new() })
-                    .set_alignment(CellAlignment::Right),
+                comfy_table::Cell::new(if first { share } else { String::new() }).set_alignment(CellAlignment::Right),
                 comfy_table::Cell::new(if first {
                     if r.required { "yes" } else { "no" }
                 } else {

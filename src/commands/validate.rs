@@ -29,13 +29,7 @@ pub fn run(args: ValidateArgs, ui: Ui) -> anyhow::Result<Exit> {
                     );
                     if let Err(missing) = gate::ensure_env(&g, &|_| true) {
                         for e in missing.0 {
-                            anstream::eprintln!(
-                                "  note: {}:{}:{}: {}",
-                                e.file,
-                                e.line,
-                                e.column,
-                                e.message
-                            );
+                            anstream::eprintln!("  note: {}:{}:{}: {}", e.file, e.line, e.column, e.message);
                         }
                     }
                 }

@@ -125,9 +125,7 @@ impl<'a> Cursor<'a> {
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, or `None` without moving.
     pub(crate) fn metric_name(&mut self) -> Option<&'a str> {
         match self.peek() {
-            Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
-                Some(self.take_while(is_metric_name_char))
-            }
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => Some(self.take_while(is_metric_name_char)),
             _ => None,
         }
     }
@@ -169,11 +167,7 @@ impl<'a> Cursor<'a> {
                                 continue;
                             }
                             Dialect::Text => {
-                                let shown = self
-                                    .line
-                                    .get(i + 1..)
-                                    .and_then(|s| s.chars().next())
-                                    .unwrap_or('?');
+                                let shown = self.line.get(i + 1..).and_then(|s| s.chars().next()).unwrap_or('?');
                                 return fail(
                                     self.base + i,
                                     format!("invalid escape sequence '\\{shown}' in label value"),
@@ -306,13 +300,7 @@ fn digits(b: &[u8], i: usize, hex: bool) -> usize {
     b.get(i..)
         .unwrap_or(&[])
         .iter()
-        .take_while(|c| {
-            if hex {
-                c.is_ascii_hexdigit()
-            } else {
-                c.is_ascii_digit()
-            }
-        })
+        .take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
         .count()
 }
 
@@ -367,11 +355,7 @@ fn special(s: &str) -> Option<f64> {
         _ => (false, s),
     };
     if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
-        return Some(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
+        return Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
     }
     if body.len() == s.len() && s.eq_ignore_ascii_case("nan") {
         return Some(f64::NAN);
@@ -492,10 +476,7 @@ mod tests {
         let mut out = Vec::new();
         c.label_set(dialect, &mut out)
             .map_err(|f| format!("{}: {}", f.at, f.message))?;
-        Ok(out
-            .into_iter()
-            .map(|(n, v)| (n.to_string(), v.into_owned()))
-            .collect())
+        Ok(out.into_iter().map(|(n, v)| (n.to_string(), v.into_owned())).collect())
     }
 
     #[test]
@@ -511,8 +492,7 @@ mod tests {
         assert_eq!(go_float("-0X1.8P1"), Some(-3.0));
         assert_eq!(go_float("0x.8p0"), Some(0.5));
         for bad in [
-            "", ".", "e5", "1e", "1_000", "0x1", "0x", "0xp1", "1e400", "+NaN", "inff", "1 ",
-            "--1", "0x1p", "1.2.3",
+            "", ".", "e5", "1e", "1_000", "0x1", "0x", "0xp1", "1e400", "+NaN", "inff", "1 ", "--1", "0x1p", "1.2.3",
         ] {
             assert_eq!(go_float(bad).map(f64::to_bits), None, "{bad:?}");
         }
@@ -550,10 +530,7 @@ mod tests {
     #[test]
     fn quoted_values_borrow_unless_escaped() {
         let mut c = Cursor::new(r#""plain" rest"#, 0);
-        assert!(matches!(
-            c.quoted(Dialect::Text),
-            Ok(Cow::Borrowed("plain"))
-        ));
+        assert!(matches!(c.quoted(Dialect::Text), Ok(Cow::Borrowed("plain"))));
         assert_eq!(c.rest(), " rest");
         let mut c = Cursor::new(r#""a\"b\\c\nd""#, 0);
         let v = c.quoted(Dialect::Text).map_err(|f| f.message);
@@ -579,10 +556,7 @@ mod tests {
     #[test]
     fn label_sets_by_dialect() {
         let text = labels(r#"{ a = "1" , b="2", }"#, Dialect::Text);
-        assert_eq!(
-            text,
-            Ok(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
-        );
+        assert_eq!(text, Ok(vec![("a".into(), "1".into()), ("b".into(), "2".into())]));
         assert!(labels(r#"{a="1",}"#, Dialect::OpenMetrics).is_err());
         assert!(labels(r#"{a="1", b="2"}"#, Dialect::OpenMetrics).is_err());
         assert_eq!(labels("{}", Dialect::OpenMetrics), Ok(vec![]));
@@ -591,10 +565,7 @@ mod tests {
 
     #[test]
     fn duplicate_labels_are_found_in_small_and_large_sets() {
-        assert!(
-            labels(r#"{a="1",a="2"}"#, Dialect::Text)
-                .is_err_and(|e| e.contains("duplicate label name a"))
-        );
+        assert!(labels(r#"{a="1",a="2"}"#, Dialect::Text).is_err_and(|e| e.contains("duplicate label name a")));
         let mut big = String::from("{");
         for i in 0..40 {
             big.push_str(&format!("l{i}=\"x\","));
@@ -609,13 +580,7 @@ mod tests {
         assert_eq!(unescape_help(r"a\\b\nc\d", Dialect::Text), "a\\b\nc\\d");
         assert_eq!(unescape_help(r#"\""#, Dialect::Text), "\\\"");
         assert_eq!(unescape_help(r#"\""#, Dialect::OpenMetrics), "\"");
-        assert_eq!(
-            unescape_help("trailing\\", Dialect::OpenMetrics),
-            "trailing\\"
-        );
-        assert!(matches!(
-            unescape_help("plain", Dialect::Text),
-            Cow::Borrowed(_)
-        ));
+        assert_eq!(unescape_help("trailing\\", Dialect::OpenMetrics), "trailing\\");
+        assert!(matches!(unescape_help("plain", Dialect::Text), Cow::Borrowed(_)));
     }
 }

@@ -33,10 +33,7 @@ impl Format {
     /// else, including a missing header, since that is what Prometheus
     /// falls back to.
     pub fn from_content_type(ct: Option<&str>) -> Format {
-        let media_type = ct
-            .and_then(|ct| ct.split(';').next())
-            .map(str::trim)
-            .unwrap_or("");
+        let media_type = ct.and_then(|ct| ct.split(';').next()).map(str::trim).unwrap_or("");
         if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
             Format::OpenMetrics
         } else {
@@ -127,10 +124,7 @@ pub struct Sample<'a> {
 impl Sample<'_> {
     /// The value of label `name`, if present.
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_ref())
+        self.labels.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_ref())
     }
 }
 
@@ -151,10 +145,7 @@ impl ParseError {
     /// Locates byte offset `at` of `input`.
     fn at(input: &[u8], at: usize, message: String) -> ParseError {
         let before = input.get(..at).unwrap_or(input);
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
         // Counting bytes that do not continue a UTF-8 sequence counts chars.
         let column = 1 + before
@@ -163,11 +154,7 @@ impl ParseError {
             .iter()
             .filter(|&&b| b & 0xC0 != 0x80)
             .count();
-        ParseError {
-            line,
-            column,
-            message,
-        }
+        ParseError { line, column, message }
     }
 }
 
@@ -188,11 +175,7 @@ pub fn parse(input: &str, format: Format) -> Result<Exposition<'_>, ParseError> 
 pub fn parse_bytes(input: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> {
     match std::str::from_utf8(input) {
         Ok(s) => parse(s, format),
-        Err(e) => Err(ParseError::at(
-            input,
-            e.valid_up_to(),
-            "invalid utf-8".to_string(),
-        )),
+        Err(e) => Err(ParseError::at(input, e.valid_up_to(), "invalid utf-8".to_string())),
     }
 }
 
@@ -282,11 +265,7 @@ latency_seconds_sum 0.3
         let Ok(exp) = exp else {
             panic!("reference example rejected: {exp:?}");
         };
-        let names: Vec<_> = exp
-            .families
-            .iter()
-            .map(|f| (f.name, f.metric_type, f.line))
-            .collect();
+        let names: Vec<_> = exp.families.iter().map(|f| (f.name, f.metric_type, f.line)).collect();
         assert_eq!(
             names,
             vec![
@@ -301,10 +280,7 @@ latency_seconds_sum 0.3
         assert_eq!(hist.samples[2].label("le"), Some("+Inf"));
         assert_eq!(hist.samples[3].value, 1.7);
         let info = &exp.families[1].samples[0];
-        assert_eq!(
-            info.label("msg"),
-            Some("quote \" backslash \\ newline \n end")
-        );
+        assert_eq!(info.label("msg"), Some("quote \" backslash \\ newline \n end"));
         assert_eq!(info.line, 9);
         assert!(exp.families[2].samples[0].value.is_nan());
         assert_eq!(exp.series_count(), 7);
@@ -338,10 +314,7 @@ latency_seconds_sum 0.3
         };
         let found = exp.find_family("http_requests_total");
         assert_eq!(found.map(|f| f.name), Some("http_requests"));
-        assert_eq!(
-            exp.find_family("http_requests").map(|f| f.name),
-            Some("http_requests")
-        );
+        assert_eq!(exp.find_family("http_requests").map(|f| f.name), Some("http_requests"));
         // Only counters expose `_total`.
         assert!(exp.find_family("latency_seconds_total").is_none());
     }
@@ -366,9 +339,7 @@ latency_seconds_sum 0.3
             })
         );
         assert_eq!(
-            parse_bytes(b"\xfe", Format::OpenMetrics)
-                .err()
-                .map(|e| e.to_string()),
+            parse_bytes(b"\xfe", Format::OpenMetrics).err().map(|e| e.to_string()),
             Some("1:1: invalid utf-8".into())
         );
     }

@@ -64,9 +64,7 @@ fn sample_suffixes(metric_type: MetricType) -> &'static [Suffix] {
         MetricType::Histogram => &[Suffix::Bucket, Suffix::Count, Suffix::Sum, Suffix::Created],
         MetricType::GaugeHistogram => &[Suffix::Bucket, Suffix::GCount, Suffix::GSum],
         MetricType::Info => &[Suffix::Info],
-        MetricType::Gauge | MetricType::StateSet | MetricType::Unknown | MetricType::Untyped => {
-            &[Suffix::None]
-        }
+        MetricType::Gauge | MetricType::StateSet | MetricType::Unknown | MetricType::Untyped => &[Suffix::None],
     }
 }
 
@@ -147,16 +145,10 @@ impl Point {
         }
         let has_sum = self.has_sum || self.has_gsum;
         if has_sum && self.count.is_none() {
-            return fail(
-                at,
-                format!("{kind} {family} has {sum_name} but no {count_name}"),
-            );
+            return fail(at, format!("{kind} {family} has {sum_name} but no {count_name}"));
         }
         if !has_sum && self.count.is_some() {
-            return fail(
-                at,
-                format!("{kind} {family} has {count_name} but no {sum_name}"),
-            );
+            return fail(at, format!("{kind} {family} has {count_name} but no {sum_name}"));
         }
         if self.negative_buckets && self.has_sum {
             return fail(
@@ -263,18 +255,14 @@ impl<'a> Parser<'a> {
         } else if c.eat_str("# UNIT ") {
             "UNIT"
         } else {
-            return c.fail(
-                "comments are not allowed in OpenMetrics: '#' lines must be TYPE, HELP, UNIT or EOF",
-            );
+            return c.fail("comments are not allowed in OpenMetrics: '#' lines must be TYPE, HELP, UNIT or EOF");
         };
         let name_at = c.offset();
         let Some(name) = c.metric_name() else {
             return c.fail(format!("invalid or missing metric name in {kind} line"));
         };
         if !c.eat(b' ') {
-            return c.fail(format!(
-                "expected a single space after the metric name in {kind} line"
-            ));
+            return c.fail(format!("expected a single space after the metric name in {kind} line"));
         }
         let rest_at = c.offset();
         let rest = c.rest();
@@ -285,10 +273,7 @@ impl<'a> Parser<'a> {
         match kind {
             "TYPE" => {
                 if open.has_type {
-                    return fail(
-                        name_at,
-                        format!("second TYPE line for metric family {name}"),
-                    );
+                    return fail(name_at, format!("second TYPE line for metric family {name}"));
                 }
                 let Some(metric_type) = parse_type(rest) else {
                     return fail(rest_at, format!("invalid metric type \"{rest}\""));
@@ -298,10 +283,7 @@ impl<'a> Parser<'a> {
             }
             "HELP" => {
                 if open.has_help {
-                    return fail(
-                        name_at,
-                        format!("second HELP line for metric family {name}"),
-                    );
+                    return fail(name_at, format!("second HELP line for metric family {name}"));
                 }
                 open.has_help = true;
                 let help = lexer::unescape_help(rest, Dialect::OpenMetrics);
@@ -309,32 +291,22 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 if open.has_unit {
-                    return fail(
-                        name_at,
-                        format!("second UNIT line for metric family {name}"),
-                    );
+                    return fail(name_at, format!("second UNIT line for metric family {name}"));
                 }
                 open.has_unit = true;
                 if let Some(bad) = rest.bytes().position(|b| !lexer::is_metric_name_char(b)) {
                     return fail(rest_at + bad, "invalid character in unit");
                 }
                 if !rest.is_empty() {
-                    let suffixed = name
-                        .strip_suffix(rest)
-                        .is_some_and(|base| base.ends_with('_'));
+                    let suffixed = name.strip_suffix(rest).is_some_and(|base| base.ends_with('_'));
                     if !suffixed {
-                        return fail(
-                            rest_at,
-                            format!("unit {rest} is not a suffix of metric name {name}"),
-                        );
+                        return fail(rest_at, format!("unit {rest} is not a suffix of metric name {name}"));
                     }
                     family.unit = Some(rest);
                 }
             }
         }
-        if family.unit.is_some()
-            && matches!(family.metric_type, MetricType::Info | MetricType::StateSet)
-        {
+        if family.unit.is_some() && matches!(family.metric_type, MetricType::Info | MetricType::StateSet) {
             return fail(
                 name_at,
                 format!("{} family {name} must not have a unit", family.metric_type),
@@ -358,18 +330,12 @@ impl<'a> Parser<'a> {
                 .and_then(|o| self.families.get(o.idx))
                 .is_some_and(|f| !f.samples.is_empty());
             if has_samples {
-                return fail(
-                    at,
-                    format!("{kind} line for metric family {name} after its samples"),
-                );
+                return fail(at, format!("{kind} line for metric family {name} after its samples"));
             }
         } else {
             self.close()?;
             if self.by_name.contains_key(name) {
-                return fail(
-                    at,
-                    format!("metric family {name} appears twice / is not contiguous"),
-                );
+                return fail(at, format!("metric family {name} appears twice / is not contiguous"));
             }
             self.start_family(name, at);
         }
@@ -530,10 +496,7 @@ impl<'a> Parser<'a> {
             return fail(s.name_at, "internal error: family index out of range");
         };
         let (family_name, metric_type) = (family.name, family.metric_type);
-        let histogram = matches!(
-            metric_type,
-            MetricType::Histogram | MetricType::GaugeHistogram
-        );
+        let histogram = matches!(metric_type, MetricType::Histogram | MetricType::GaugeHistogram);
         let name = s.name;
         let value = s.value;
         let bad_value = |why: &str| fail(s.value_at, format!("{name}: {why}, got {value}"));
@@ -544,15 +507,10 @@ impl<'a> Parser<'a> {
         let not_count = not_counter || value.fract() != 0.0;
         let mut le = None;
         let violation = match (metric_type, suffix) {
-            (MetricType::Counter, Suffix::Total) => {
-                not_counter.then_some("counter totals must not be NaN or negative")
-            }
+            (MetricType::Counter, Suffix::Total) => not_counter.then_some("counter totals must not be NaN or negative"),
             (_, Suffix::Bucket) => {
                 let Some(text) = label(&s.labels, "le") else {
-                    return fail(
-                        s.name_at,
-                        format!("histogram bucket {name} has no le label"),
-                    );
+                    return fail(s.name_at, format!("histogram bucket {name} has no le label"));
                 };
                 // Infinity must be spelled exactly `+Inf`; other bounds are
                 // plain real numbers, canonical or not.
@@ -567,24 +525,17 @@ impl<'a> Parser<'a> {
                 le = Some(bound);
                 not_count.then_some("bucket values must be non-negative integers")
             }
-            (_, Suffix::Count | Suffix::GCount) => {
-                not_count.then_some("counts must be non-negative integers")
-            }
+            (_, Suffix::Count | Suffix::GCount) => not_count.then_some("counts must be non-negative integers"),
             (_, Suffix::Sum) => not_counter.then_some("sums must not be NaN or negative"),
             (_, Suffix::GSum) => value.is_nan().then_some("_gsum must not be NaN"),
             (MetricType::Summary, Suffix::None) => {
                 let Some(text) = label(&s.labels, "quantile") else {
-                    return fail(
-                        s.name_at,
-                        format!("summary sample {name} has no quantile label"),
-                    );
+                    return fail(s.name_at, format!("summary sample {name} has no quantile label"));
                 };
                 if !lexer::om_real(text).is_some_and(|q| (0.0..=1.0).contains(&q)) {
                     return fail(
                         s.name_at,
-                        format!(
-                            "{name} has quantile=\"{text}\": quantiles are numbers from 0 to 1"
-                        ),
+                        format!("{name} has quantile=\"{text}\": quantiles are numbers from 0 to 1"),
                     );
                 }
                 (value < 0.0).then_some("quantile values must not be negative")
@@ -593,9 +544,7 @@ impl<'a> Parser<'a> {
                 if label(&s.labels, family_name).is_none() {
                     return fail(
                         s.name_at,
-                        format!(
-                            "stateset sample {name} has no {family_name} label naming its state"
-                        ),
+                        format!("stateset sample {name} has no {family_name} label naming its state"),
                     );
                 }
                 (value != 0.0 && value != 1.0).then_some("stateset values must be 0 or 1")
@@ -611,17 +560,12 @@ impl<'a> Parser<'a> {
             let allowed = matches!(
                 (metric_type, suffix),
                 (MetricType::Counter, Suffix::Total)
-                    | (
-                        MetricType::Histogram | MetricType::GaugeHistogram,
-                        Suffix::Bucket
-                    )
+                    | (MetricType::Histogram | MetricType::GaugeHistogram, Suffix::Bucket)
             );
             if !allowed {
                 return fail(
                     at,
-                    format!(
-                        "exemplars are only allowed on counter totals and histogram buckets, not on {name}"
-                    ),
+                    format!("exemplars are only allowed on counter totals and histogram buckets, not on {name}"),
                 );
             }
         }
@@ -692,9 +636,7 @@ impl<'a> Parser<'a> {
                     {
                         return fail(
                             s.name_at,
-                            format!(
-                                "{name}: buckets must be sorted by increasing le, got {bound} after {previous}"
-                            ),
+                            format!("{name}: buckets must be sorted by increasing le, got {bound} after {previous}"),
                         );
                     }
                     if value < point.last_bucket {
@@ -724,10 +666,7 @@ impl<'a> Parser<'a> {
 }
 
 fn label<'l>(labels: &'l Labels<'_>, name: &str) -> Option<&'l str> {
-    labels
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.as_ref())
+    labels.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_ref())
 }
 
 /// `name[{labels}] SP value [SP timestamp] [SP # SP {labels} SP value [SP timestamp]]`.
@@ -804,10 +743,7 @@ fn exemplar(c: &mut Cursor<'_>) -> Res<()> {
     }
     let mut labels = Vec::new();
     c.label_set(Dialect::OpenMetrics, &mut labels)?;
-    let chars: usize = labels
-        .iter()
-        .map(|(n, v)| n.chars().count() + v.chars().count())
-        .sum();
+    let chars: usize = labels.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
     if chars > EXEMPLAR_MAX_CHARS {
         return lexer::fail(
             at,
@@ -864,13 +800,8 @@ mod tests {
         let family = exp.as_ref().ok().and_then(|e| e.family("c"));
         assert_eq!(family.map(|f| f.samples.len()), Some(2));
         assert_eq!(family.map(|f| f.metric_type), Some(MetricType::Counter));
-        assert!(
-            message("# TYPE c counter\nc 1\n# EOF\n").contains("expected c_total or c_created")
-        );
-        assert!(
-            message("# TYPE c counter\nc_total -1\n# EOF\n")
-                .contains("must not be NaN or negative")
-        );
+        assert!(message("# TYPE c counter\nc 1\n# EOF\n").contains("expected c_total or c_created"));
+        assert!(message("# TYPE c counter\nc_total -1\n# EOF\n").contains("must not be NaN or negative"));
     }
 
     #[test]
@@ -879,10 +810,7 @@ mod tests {
         let names: Vec<_> = exp
             .map(|e| e.families.iter().map(|f| (f.name, f.metric_type)).collect())
             .unwrap_or_default();
-        assert_eq!(
-            names,
-            [("a", MetricType::Unknown), ("b_total", MetricType::Unknown)]
-        );
+        assert_eq!(names, [("a", MetricType::Unknown), ("b_total", MetricType::Unknown)]);
     }
 
     #[test]
@@ -947,10 +875,10 @@ mod tests {
         assert!(om(good).is_ok());
         let no_inf = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# EOF\n";
         assert!(message(no_inf).contains("no le=\"+Inf\" bucket"));
-        let unsorted = "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n# EOF\n";
+        let unsorted =
+            "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n# EOF\n";
         assert!(message(unsorted).contains("sorted by increasing le"));
-        let decreasing =
-            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n";
+        let decreasing = "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n";
         assert!(message(decreasing).contains("cumulative"));
         let mismatch = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 2\nh_sum 1\n# EOF\n";
         assert!(message(mismatch).contains("_count (2) differs from the +Inf bucket (1)"));
@@ -958,15 +886,14 @@ mod tests {
         assert!(message(fraction).contains("integers"));
         let upper_inf = "# TYPE h histogram\nh_bucket{le=\"+INF\"} 1\n# EOF\n";
         assert!(message(upper_inf).contains("invalid le"));
-        let gauge_hist = "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 1\ng_bucket{le=\"+Inf\"} 1\ng_gcount 1\ng_gsum -3\n# EOF\n";
+        let gauge_hist =
+            "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 1\ng_bucket{le=\"+Inf\"} 1\ng_gcount 1\ng_gsum -3\n# EOF\n";
         assert!(om(gauge_hist).is_ok());
     }
 
     #[test]
     fn summary_stateset_info_rules() {
-        assert!(
-            message("# TYPE s summary\ns{quantile=\"1.5\"} 1\n# EOF\n").contains("from 0 to 1")
-        );
+        assert!(message("# TYPE s summary\ns{quantile=\"1.5\"} 1\n# EOF\n").contains("from 0 to 1"));
         assert!(om("# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_count 1\n# EOF\n").is_ok());
         assert!(message("# TYPE st stateset\nst{x=\"a\"} 1\n# EOF\n").contains("no st label"));
         assert!(message("# TYPE st stateset\nst{st=\"a\"} 0.5\n# EOF\n").contains("0 or 1"));
@@ -984,10 +911,7 @@ mod tests {
             message(on_gauge),
             "2:5: exemplars are only allowed on counter totals and histogram buckets, not on g"
         );
-        let long = format!(
-            "# TYPE c counter\nc_total 1 # {{a=\"{}\"}} 1\n# EOF\n",
-            "x".repeat(128)
-        );
+        let long = format!("# TYPE c counter\nc_total 1 # {{a=\"{}\"}} 1\n# EOF\n", "x".repeat(128));
         assert!(message(&long).contains("129 characters"));
         assert!(om("# TYPE c counter\nc_total 1 #{} 1\n# EOF\n").is_err());
         assert!(om("# TYPE c counter\nc_total 1 # {} 1 NaN\n# EOF\n").is_err());
@@ -1046,11 +970,7 @@ mod tests {
             println!("mismatch: {m}");
         }
         assert!(total > 0, "no cases found in {}", root.to_string_lossy());
-        assert!(
-            mismatches.is_empty(),
-            "{} mismatching cases",
-            mismatches.len()
-        );
+        assert!(mismatches.is_empty(), "{} mismatching cases", mismatches.len());
     }
 
     /// The text after `"key":` up to the next delimiter; enough for the

@@ -120,13 +120,10 @@ impl<'a> Parser<'a> {
         };
         let blank = c.skip_blanks();
         if !blank && !c.is_done() {
-            return c.fail(format!(
-                "invalid character in metric name in {keyword} line"
-            ));
+            return c.fail(format!("invalid character in metric name in {keyword} line"));
         }
         let idx = self.family(name);
-        let (Some(meta), Some(family)) = (self.meta.get_mut(idx), self.families.get_mut(idx))
-        else {
+        let (Some(meta), Some(family)) = (self.meta.get_mut(idx), self.families.get_mut(idx)) else {
             return fail(name_at, "internal error: family index out of range");
         };
         if keyword == "HELP" {
@@ -255,13 +252,7 @@ impl<'a> Parser<'a> {
 }
 
 /// The labels histogram buckets and summary quantiles cannot do without.
-fn check_labels(
-    family: &Family<'_>,
-    suffix: Suffix,
-    name: &str,
-    labels: &Labels<'_>,
-    at: usize,
-) -> Res<()> {
+fn check_labels(family: &Family<'_>, suffix: Suffix, name: &str, labels: &Labels<'_>, at: usize) -> Res<()> {
     let needed = match (family.metric_type, suffix) {
         (MetricType::Histogram, Suffix::Bucket) => "le",
         (MetricType::Summary, Suffix::None) => "quantile",
@@ -280,10 +271,7 @@ fn check_labels(
         return fail(at, format!("{name} has no {needed} label"));
     };
     if lexer::go_float(value).is_none() {
-        return fail(
-            at,
-            format!("{name} has {needed}=\"{value}\", which is not a number"),
-        );
+        return fail(at, format!("{name} has {needed}=\"{value}\", which is not a number"));
     }
     Ok(())
 }
@@ -365,8 +353,7 @@ mod tests {
         assert_eq!(err_at(input), Some((3, 1)));
         assert!(message(input).contains("metric family a appears twice / is not contiguous"));
         // Histogram parts count as one family, in any order.
-        let hist =
-            "# TYPE h histogram\nh_sum 1\nh_count 1\nh_bucket{le=\"+Inf\"} 1\nb 1\nh_sum 2\n";
+        let hist = "# TYPE h histogram\nh_sum 1\nh_count 1\nh_bucket{le=\"+Inf\"} 1\nb 1\nh_sum 2\n";
         assert!(message(hist).contains("metric family h appears twice"));
     }
 
@@ -385,14 +372,7 @@ mod tests {
         assert_eq!(values.len(), 7);
         assert_eq!(
             values[..6],
-            [
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::INFINITY,
-                0.001,
-                0.25,
-                0.5
-            ]
+            [f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, 0.001, 0.25, 0.5]
         );
     }
 
@@ -428,10 +408,7 @@ mod tests {
 
     #[test]
     fn help_is_unescaped_and_other_comments_ignored() {
-        let exp = parse(
-            "# HELP a line\\none \\\\ two \\x\n# random words\na 1\n",
-            Format::Text,
-        );
+        let exp = parse("# HELP a line\\none \\\\ two \\x\n# random words\na 1\n", Format::Text);
         let help = exp.ok().and_then(|e| e.families[0].help.clone());
         assert_eq!(help.as_deref(), Some("line\none \\ two \\x"));
     }
@@ -453,10 +430,7 @@ mod tests {
 
     #[test]
     fn suffixed_samples_of_untyped_families_stay_separate() {
-        let exp = parse(
-            "a_sum 1\na_count 2\n# TYPE c counter\nc_bucket 1\n",
-            Format::Text,
-        );
+        let exp = parse("a_sum 1\na_count 2\n# TYPE c counter\nc_bucket 1\n", Format::Text);
         let names: Vec<_> = exp
             .map(|e| e.families.iter().map(|f| f.name).collect())
             .unwrap_or_default();

@@ -103,12 +103,7 @@ fn collect_series<'e>(family: &'e Family<'e>, count_suffix: &str) -> Vec<Series<
     series
 }
 
-fn check_series(
-    family: &Family<'_>,
-    series: &Series<'_>,
-    count_suffix: &str,
-    problems: &mut Vec<Problem>,
-) {
+fn check_series(family: &Family<'_>, series: &Series<'_>, count_suffix: &str, problems: &mut Vec<Problem>) {
     let mut report = |line: usize, message: String| {
         problems.push(Problem {
             line,
@@ -123,10 +118,7 @@ fn check_series(
         if bucket.le.is_none() {
             report(
                 bucket.line,
-                format!(
-                    "histogram {shown}: bucket le=\"{}\" is not a number",
-                    bucket.le_text
-                ),
+                format!("histogram {shown}: bucket le=\"{}\" is not a number", bucket.le_text),
             );
         } else {
             valid.push(bucket);
@@ -168,15 +160,10 @@ fn check_series(
             format!("histogram {shown} has no le=\"+Inf\" bucket"),
         ),
         Some(inf) => match series.count {
-            None => report(
-                series.first.line,
-                format!("histogram {shown} has no {count_suffix}"),
-            ),
+            None => report(series.first.line, format!("histogram {shown} has no {count_suffix}")),
             Some((count, line)) if count != inf && !(count.is_nan() && inf.is_nan()) => report(
                 line,
-                format!(
-                    "histogram {shown}: {count_suffix} ({count}) differs from the +Inf bucket ({inf})"
-                ),
+                format!("histogram {shown}: {count_suffix} ({count}) differs from the +Inf bucket ({inf})"),
             ),
             Some(_) => {}
         },
@@ -246,9 +233,7 @@ mod tests {
             [Problem {
                 line: 2,
                 family: "http_request_duration_seconds".into(),
-                message:
-                    "histogram http_request_duration_seconds{path=\"/a\"} has no le=\"+Inf\" bucket"
-                        .into(),
+                message: "histogram http_request_duration_seconds{path=\"/a\"} has no le=\"+Inf\" bucket".into(),
             }]
         );
     }
@@ -264,9 +249,11 @@ mod tests {
         let found = problems(&body);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, 2);
-        assert!(found[0].message.ends_with(
-            "bucket le=\"0.5\" (3) is lower than le=\"0.1\" (5): buckets must be cumulative"
-        ));
+        assert!(
+            found[0]
+                .message
+                .ends_with("bucket le=\"0.5\" (3) is lower than le=\"0.1\" (5): buckets must be cumulative")
+        );
     }
 
     #[test]
@@ -311,9 +298,6 @@ mod tests {
         let found = problems(body);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].family, "h");
-        assert_eq!(
-            found[0].message,
-            "histogram h{x=\"a\\\"b\"} has no le=\"+Inf\" bucket"
-        );
+        assert_eq!(found[0].message, "histogram h{x=\"a\\\"b\"} has no le=\"+Inf\" bucket");
     }
 }

@@ -85,11 +85,24 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
             continue;
         };
         let offset = consumed + pos;
-        let Some(end) = body_and_tail.find('}') else {
+        // Match braces so a default may itself hold `{…}` (a LogQL selector).
+        let mut depth = 0usize;
+        let end = body_and_tail.char_indices().find_map(|(i, c)| match c {
+            '{' => {
+                depth += 1;
+                None
+            }
+            '}' if depth == 0 => Some(i),
+            '}' => {
+                depth -= 1;
+                None
+            }
+            _ => None,
+        });
+        let Some(end) = end else {
             return Err(SyntaxError {
                 offset,
-                message: "unclosed `${`: write `${NAME}` or `${NAME:-default}` (or `$$` for a literal `$`)"
-                    .into(),
+                message: "unclosed `${`: write `${NAME}` or `${NAME:-default}` (or `$$` for a literal `$`)".into(),
             });
         };
         let body = &body_and_tail[..end];
@@ -107,10 +120,7 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
             });
         }
         vars.push(name.to_string());
-        match (
-            env.get(name).filter(|v| !v.is_empty() || default.is_none()),
-            default,
-        ) {
+        match (env.get(name).filter(|v| !v.is_empty() || default.is_none()), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
             (None, None) => missing.push(name.to_string()),
@@ -137,12 +147,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::fixed(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Env::fixed(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     #[test]
@@ -181,6 +186,14 @@ mod tests {
     fn dollar_escapes_and_lone_dollars_are_literal() {
         let e = interpolate("a$$b ${X} c$ d$e", &env(&[("X", "1")])).unwrap();
         assert_eq!(e.value, "a$b 1 c$ d$e");
+    }
+
+    #[test]
+    fn defaults_may_hold_braces() {
+        let sel = r#"${APP_LOG_SELECTOR:-{job="medianest-app"}}"#;
+        assert_eq!(interpolate(sel, &env(&[])).unwrap().value, r#"{job="medianest-app"}"#);
+        let set = interpolate(sel, &env(&[("APP_LOG_SELECTOR", r#"{app="x"}"#)])).unwrap();
+        assert_eq!(set.value, r#"{app="x"}"#);
     }
 
     #[test]

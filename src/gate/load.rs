@@ -53,11 +53,7 @@ impl fmt::Display for LoadError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)?;
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )?;
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  help: {hint}")?;
@@ -127,8 +123,8 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    let raw: RawGate = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|e| LoadErrors(vec![yaml_error(file, &e)]))?;
+    let raw: RawGate =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| LoadErrors(vec![yaml_error(file, &e)]))?;
     let mut cx = Cx {
         file,
         env,
@@ -150,10 +146,7 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> LoadError {
     let first = rendered.lines().next().unwrap_or_default();
     let message = strip_location_prefix(first).to_string();
     let hint = if message.contains("unknown field") {
-        Some(
-            "remove the field or fix its spelling; `medianest-gate schema gate` lists every field"
-                .to_string(),
-        )
+        Some("remove the field or fix its spelling; `medianest-gate schema gate` lists every field".to_string())
     } else if message.contains("duplicate mapping key") {
         Some("each key may appear once per mapping: merge the two entries".to_string())
     } else if message.contains("missing field") {
@@ -324,10 +317,7 @@ impl Cx<'_> {
                 let first = *first;
                 self.err(
                     rr.id.loc(),
-                    format!(
-                        "duplicate requirement id `{id}` (first defined at line {})",
-                        first.line
-                    ),
+                    format!("duplicate requirement id `{id}` (first defined at line {})", first.line),
                     Some("requirement ids must be unique: rename one of them".to_string()),
                 );
             } else {
@@ -337,9 +327,7 @@ impl Cx<'_> {
             if !weight.is_finite() || weight < 0.0 {
                 self.err(
                     rr.weight.loc(),
-                    format!(
-                        "requirement `{id}` has weight {weight}; weights must be zero or positive"
-                    ),
+                    format!("requirement `{id}` has weight {weight}; weights must be zero or positive"),
                     Some("use 0 for an advisory requirement".to_string()),
                 );
             }
@@ -358,23 +346,14 @@ impl Cx<'_> {
                     let first = *first;
                     self.err(
                         rc.id.loc(),
-                        format!(
-                            "duplicate check id `{cid}` (first defined at line {})",
-                            first.line
-                        ),
-                        Some(
-                            "check ids must be unique across the gate: rename one of them"
-                                .to_string(),
-                        ),
+                        format!("duplicate check id `{cid}` (first defined at line {})", first.line),
+                        Some("check ids must be unique across the gate: rename one of them".to_string()),
                     );
                 } else if req_ids.contains_key(&cid) && cid != id {
                     self.err(
                         rc.id.loc(),
                         format!("check id `{cid}` is also a requirement id"),
-                        Some(
-                            "`--only`/`--skip` accept both kinds of id, so they must not collide"
-                                .to_string(),
-                        ),
+                        Some("`--only`/`--skip` accept both kinds of id, so they must not collide".to_string()),
                     );
                 } else {
                     check_ids.insert(cid.clone(), rc.id.loc());
@@ -387,11 +366,7 @@ impl Cx<'_> {
                 id,
                 name: rr.name.get().clone(),
                 description: rr.description,
-                weight: if weight.is_finite() {
-                    weight.max(0.0)
-                } else {
-                    0.0
-                },
+                weight: if weight.is_finite() { weight.max(0.0) } else { 0.0 },
                 severity: rr.severity.unwrap_or_default().into(),
                 required: rr.required.unwrap_or(false),
                 checks,
@@ -500,13 +475,7 @@ impl Cx<'_> {
                 "latency_stat",
                 "expect_json",
             ],
-            _ => &[
-                "path",
-                "token",
-                "expect_families",
-                "family_types",
-                "anonymous_status",
-            ],
+            _ => &["path", "token", "expect_families", "family_types", "anonymous_status"],
         };
         for (field, loc) in kind_fields(&rc) {
             if !allowed.contains(&field) {
@@ -528,10 +497,7 @@ impl Cx<'_> {
                     Some(if known.is_empty() {
                         "declare it under `targets:`".to_string()
                     } else {
-                        format!(
-                            "declare it under `targets:`, or use one of: {}",
-                            known.join(", ")
-                        )
+                        format!("declare it under `targets:`, or use one of: {}", known.join(", "))
                     }),
                 );
                 None
@@ -555,10 +521,7 @@ impl Cx<'_> {
                     Some(if known.is_empty() {
                         "declare it under `secrets:`".to_string()
                     } else {
-                        format!(
-                            "declare it under `secrets:`, or use one of: {}",
-                            known.join(", ")
-                        )
+                        format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
                     }),
                 );
                 None
@@ -569,10 +532,7 @@ impl Cx<'_> {
             Some(w) if !w.get().is_finite() || *w.get() < 0.0 => {
                 self.err(
                     w.loc(),
-                    format!(
-                        "check `{id}` has weight {}; weights must be zero or positive",
-                        w.get()
-                    ),
+                    format!("check `{id}` has weight {}; weights must be zero or positive", w.get()),
                     None,
                 );
                 0.0
@@ -580,10 +540,7 @@ impl Cx<'_> {
             Some(w) => *w.get(),
             None => 1.0,
         };
-        let timeout = rc
-            .timeout
-            .as_ref()
-            .and_then(|t| self.duration(t, "timeout"));
+        let timeout = rc.timeout.as_ref().and_then(|t| self.duration(t, "timeout"));
         let waiver = rc.waiver.as_ref().and_then(|w| {
             let exp = w.expires.get().trim();
             if !is_date(exp) {
@@ -608,6 +565,7 @@ impl Cx<'_> {
         });
         let mut missing = Vec::new();
         let path = match &rc.path {
+            Some(p) if !matches!(kind, "http" | "metrics_endpoint") => p.get().clone(),
             Some(p) => {
                 let (v, _, m) = self.expand(p);
                 missing.extend(m);
@@ -625,7 +583,13 @@ impl Cx<'_> {
         };
         let spec = match kind {
             "http" => CheckSpec::Http(self.http_spec(&rc, path, token)),
-            _ => CheckSpec::MetricsEndpoint(self.metrics_spec(&rc, path, token)),
+            "metrics_endpoint" => CheckSpec::MetricsEndpoint(self.metrics_spec(&rc, path, token)),
+            "prometheus_targets" => CheckSpec::PrometheusTargets(self.targets_spec(&rc, targets, &mut missing)),
+            "promql" => CheckSpec::Promql(self.promql_spec(&rc, &mut missing)),
+            "latency_slo" => CheckSpec::LatencySlo(self.latency_spec(&rc, &mut missing)),
+            "prometheus_rules" => CheckSpec::PrometheusRules(self.rules_spec(&rc)),
+            "grafana" => CheckSpec::Grafana(self.grafana_spec(&rc, token, secrets)),
+            _ => CheckSpec::Loki(self.loki_spec(&rc, &mut missing)),
         };
         Some(Check {
             id,
@@ -655,11 +619,7 @@ impl Cx<'_> {
     }
 
     fn http_spec(&mut self, rc: &RawCheck, path: String, token: Option<String>) -> HttpSpec {
-        let expect_status = rc
-            .expect_status
-            .as_ref()
-            .map(|s| self.statuses(s))
-            .unwrap_or_default();
+        let expect_status = rc.expect_status.as_ref().map(|s| self.statuses(s)).unwrap_or_default();
         let samples = match &rc.samples {
             Some(s) if *s.get() == 0 || *s.get() > 1000 => {
                 self.err(
@@ -672,15 +632,8 @@ impl Cx<'_> {
             Some(s) => *s.get(),
             None => 1,
         };
-        let max_latency = rc
-            .max_latency
-            .as_ref()
-            .and_then(|d| self.duration(d, "max_latency"));
-        let latency_stat = match rc
-            .latency_stat
-            .as_ref()
-            .map(|s| (s.get().as_str(), s.loc()))
-        {
+        let max_latency = rc.max_latency.as_ref().and_then(|d| self.duration(d, "max_latency"));
+        let latency_stat = match rc.latency_stat.as_ref().map(|s| (s.get().as_str(), s.loc())) {
             None | Some(("max", _)) => LatencyStat::Max,
             Some(("p95", _)) => LatencyStat::P95,
             Some((other, loc)) => {
@@ -699,11 +652,7 @@ impl Cx<'_> {
             samples,
             max_latency,
             latency_stat,
-            expect_json: rc
-                .expect_json
-                .as_ref()
-                .map(|j| j.get().clone())
-                .unwrap_or_default(),
+            expect_json: rc.expect_json.as_ref().map(|j| j.get().clone()).unwrap_or_default(),
         }
     }
 
@@ -733,11 +682,7 @@ impl Cx<'_> {
                 }
             }
         }
-        let expect_families: Vec<String> = rc
-            .expect_families
-            .as_ref()
-            .map(|f| f.get().clone())
-            .unwrap_or_default();
+        let expect_families: Vec<String> = rc.expect_families.as_ref().map(|f| f.get().clone()).unwrap_or_default();
         for f in &expect_families {
             if !family_types.contains_key(f) && f.ends_with("_total") {
                 family_types.insert(f.clone(), "counter".to_string());
@@ -747,10 +692,7 @@ impl Cx<'_> {
             self.err(
                 rc.id.loc(),
                 format!("metrics_endpoint check `{}` needs a `token`", rc.id.get()),
-                Some(
-                    "name the secret holding the bearer token, e.g. `token: metrics_token`"
-                        .to_string(),
-                ),
+                Some("name the secret holding the bearer token, e.g. `token: metrics_token`".to_string()),
             );
         }
         let anonymous_status = rc
@@ -764,6 +706,290 @@ impl Cx<'_> {
             expect_families,
             family_types,
             anonymous_status,
+        }
+    }
+
+    /// Resolves a field naming a secret.
+    fn secret_ref(
+        &mut self,
+        field: &Option<Sp<String>>,
+        secrets: &BTreeMap<String, Secret>,
+        id: &str,
+    ) -> Option<String> {
+        let t = field.as_ref()?;
+        if secrets.contains_key(t.get()) {
+            return Some(t.get().clone());
+        }
+        let known: Vec<_> = secrets.keys().map(String::as_str).collect();
+        self.err(
+            t.loc(),
+            format!("check `{id}` names unknown secret `{}`", t.get()),
+            Some(if known.is_empty() {
+                "declare it under `secrets:`".to_string()
+            } else {
+                format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
+            }),
+        );
+        None
+    }
+
+    /// A required string field, expanded; records an error when absent.
+    fn required_str(
+        &mut self,
+        rc: &RawCheck,
+        field: &Option<Sp<String>>,
+        name: &str,
+        example: &str,
+        missing: &mut Vec<MissingVar>,
+    ) -> String {
+        match field {
+            Some(v) => {
+                let (value, _, m) = self.expand(v);
+                missing.extend(m);
+                if value.trim().is_empty() && missing.is_empty() {
+                    self.err(
+                        v.loc(),
+                        format!("`{name}` is empty"),
+                        Some(format!("write e.g. `{name}: {example}`")),
+                    );
+                }
+                value
+            }
+            None => {
+                self.err(
+                    rc.id.loc(),
+                    format!("check `{}` of kind `{}` needs `{name}`", rc.id.get(), rc.kind.get()),
+                    Some(format!("add `{name}: {example}`")),
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn optional_str(&mut self, field: &Option<Sp<String>>, default: &str, missing: &mut Vec<MissingVar>) -> String {
+        match field {
+            Some(v) => {
+                let (value, _, m) = self.expand(v);
+                missing.extend(m);
+                value
+            }
+            None => default.to_string(),
+        }
+    }
+
+    fn prom_duration(&mut self, field: &Option<Sp<String>>, default: &str, what: &str) -> (String, Duration) {
+        let Some(sp) = field else {
+            return (default.to_string(), crate::duration::parse(default).unwrap_or_default());
+        };
+        match crate::duration::parse(sp.get()) {
+            Ok(d) if !d.is_zero() => (sp.get().trim().to_string(), d),
+            Ok(_) => {
+                self.err(sp.loc(), format!("{what} must be greater than zero"), None);
+                (default.to_string(), crate::duration::parse(default).unwrap_or_default())
+            }
+            Err(e) => {
+                self.err(
+                    sp.loc(),
+                    format!("invalid {what}: {e}"),
+                    Some("write a Prometheus duration such as `5m`, `7d` or `1w`".to_string()),
+                );
+                (default.to_string(), crate::duration::parse(default).unwrap_or_default())
+            }
+        }
+    }
+
+    fn targets_spec(
+        &mut self,
+        rc: &RawCheck,
+        targets: &BTreeMap<String, Target>,
+        missing: &mut Vec<MissingVar>,
+    ) -> TargetsSpec {
+        let job = self.required_str(rc, &rc.job, "job", "medianest-backend", missing);
+        let backend_target = match &rc.backend_target {
+            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
+            Some(t) => {
+                self.err(
+                    t.loc(),
+                    format!("backend_target names unknown target `{}`", t.get()),
+                    Some("name an entry of `targets:`".to_string()),
+                );
+                None
+            }
+            None => None,
+        };
+        let min_targets = match &rc.min_targets {
+            Some(n) if *n.get() == 0 => {
+                self.err(n.loc(), "min_targets must be at least 1", None);
+                1
+            }
+            Some(n) => *n.get(),
+            None => 1,
+        };
+        TargetsSpec {
+            job,
+            min_targets,
+            backend_target,
+        }
+    }
+
+    fn promql_spec(&mut self, rc: &RawCheck, missing: &mut Vec<MissingVar>) -> PromqlSpec {
+        let query = self.required_str(rc, &rc.query, "query", "up{job=\"api\"}", missing);
+        let op = match &rc.op {
+            Some(o) => Op::parse(o.get().trim()).unwrap_or_else(|| {
+                self.err(
+                    o.loc(),
+                    format!("unknown operator `{}`", o.get()),
+                    Some("use <, <=, >, >= or ==".to_string()),
+                );
+                Op::Lt
+            }),
+            None => {
+                self.err(
+                    rc.id.loc(),
+                    format!("promql check `{}` needs `op`", rc.id.get()),
+                    Some("add e.g. `op: \"<\"`".to_string()),
+                );
+                Op::Lt
+            }
+        };
+        let threshold = match &rc.threshold {
+            Some(t) if t.get().is_finite() => *t.get(),
+            Some(t) => {
+                self.err(t.loc(), "threshold must be a finite number", None);
+                0.0
+            }
+            None => {
+                self.err(
+                    rc.id.loc(),
+                    format!("promql check `{}` needs `threshold`", rc.id.get()),
+                    Some("add e.g. `threshold: 0.05`".to_string()),
+                );
+                0.0
+            }
+        };
+        PromqlSpec { query, op, threshold }
+    }
+
+    fn latency_spec(&mut self, rc: &RawCheck, missing: &mut Vec<MissingVar>) -> LatencySpec {
+        let metric = self.required_str(rc, &rc.metric, "metric", "http_request_duration_seconds", missing);
+        let metric = metric.strip_suffix("_bucket").map(str::to_string).unwrap_or(metric);
+        let selector = self.optional_str(&rc.selector, "", missing);
+        let selector = selector
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_string();
+        let quantile = match &rc.quantile {
+            Some(q) if *q.get() > 0.0 && *q.get() < 1.0 => *q.get(),
+            Some(q) => {
+                self.err(
+                    q.loc(),
+                    format!("quantile {} is outside (0, 1)", q.get()),
+                    Some("write e.g. `quantile: 0.95`".to_string()),
+                );
+                0.95
+            }
+            None => 0.95,
+        };
+        let max = match &rc.max {
+            Some(m) => self.duration(m, "max").unwrap_or_default(),
+            None => {
+                self.err(
+                    rc.id.loc(),
+                    format!("latency_slo check `{}` needs `max`", rc.id.get()),
+                    Some("add e.g. `max: 600ms`".to_string()),
+                );
+                Duration::ZERO
+            }
+        };
+        let (window, _) = self.prom_duration(&rc.window, "5m", "window");
+        let min_requests = match &rc.min_requests {
+            Some(n) if *n.get() >= 0.0 && n.get().is_finite() => *n.get(),
+            Some(n) => {
+                self.err(n.loc(), "min_requests must be zero or positive", None);
+                100.0
+            }
+            None => 100.0,
+        };
+        LatencySpec {
+            metric,
+            selector,
+            quantile,
+            max,
+            window,
+            min_requests,
+        }
+    }
+
+    fn rules_spec(&mut self, rc: &RawCheck) -> RulesSpec {
+        let rules = match &rc.rules {
+            Some(r) if !r.get().is_empty() => r.get().clone(),
+            Some(r) => {
+                self.err(
+                    r.loc(),
+                    "`rules` is empty",
+                    Some("list the alert names, e.g. `rules: [ApplicationDown]`".to_string()),
+                );
+                Vec::new()
+            }
+            None => {
+                self.err(
+                    rc.id.loc(),
+                    format!("prometheus_rules check `{}` needs `rules`", rc.id.get()),
+                    Some("add `rules: [ApplicationDown, HighErrorRate]`".to_string()),
+                );
+                Vec::new()
+            }
+        };
+        RulesSpec { rules }
+    }
+
+    fn grafana_spec(
+        &mut self,
+        rc: &RawCheck,
+        token: Option<String>,
+        secrets: &BTreeMap<String, Secret>,
+    ) -> GrafanaSpec {
+        let id = rc.id.get().clone();
+        let user = self.secret_ref(&rc.user, secrets, &id);
+        let password = self.secret_ref(&rc.password, secrets, &id);
+        if user.is_some() != password.is_some() {
+            self.err(
+                rc.id.loc(),
+                "`user` and `password` go together",
+                Some("name both secrets, or neither".to_string()),
+            );
+        }
+        GrafanaSpec {
+            token,
+            user,
+            password,
+            min_dashboards: rc.min_dashboards.as_ref().map(|n| *n.get()).unwrap_or(1),
+            dashboards: rc.dashboards.as_ref().map(|d| d.get().clone()).unwrap_or_default(),
+            datasources: rc.datasources.as_ref().map(|d| d.get().clone()).unwrap_or_default(),
+        }
+    }
+
+    fn loki_spec(&mut self, rc: &RawCheck, missing: &mut Vec<MissingVar>) -> LokiSpec {
+        let (_, min_retention) = self.prom_duration(&rc.min_retention, "7d", "min_retention");
+        let selector = self.optional_str(&rc.selector, "", missing);
+        if !selector.is_empty()
+            && !selector.trim_start().starts_with('{')
+            && let Some(s) = &rc.selector
+        {
+            self.err(
+                s.loc(),
+                format!("`{selector}` is not a LogQL stream selector"),
+                Some("write e.g. `selector: '{job=\"medianest-app\"}'`".to_string()),
+            );
+        }
+        let (_, logs_window) = self.prom_duration(&rc.logs_window, "1h", "logs_window");
+        let tenant = self.optional_str(&rc.tenant, "", missing);
+        LokiSpec {
+            min_retention,
+            selector,
+            logs_window,
+            tenant,
         }
     }
 
@@ -817,14 +1043,12 @@ impl Cx<'_> {
                             0 => stack.push((n, 0)),
                             1 if n != node => {
                                 let pos = path.iter().position(|p| *p == n).unwrap_or(0);
-                                let mut cycle: Vec<String> =
-                                    path[pos..].iter().map(|s| s.to_string()).collect();
+                                let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
                                 let mut key = cycle.clone();
                                 key.sort();
                                 if reported.insert(key) {
                                     cycle.push(n.to_string());
-                                    let loc =
-                                        gate.find_check(n).map(|(_, c)| c.loc).unwrap_or_default();
+                                    let loc = gate.find_check(n).map(|(_, c)| c.loc).unwrap_or_default();
                                     self.err(
                                         loc,
                                         format!("`needs` cycle: {}", cycle.join(" → ")),
@@ -882,7 +1106,7 @@ pub fn ensure_env(gate: &Gate, will_run: &dyn Fn(&str) -> bool) -> Result<(), Lo
         if let Some(t) = check.target.as_ref().and_then(|t| gate.targets.get(t)) {
             missing.extend(&t.missing);
         }
-        if let Some(s) = check_token(check).and_then(|s| gate.secrets.get(s)) {
+        for s in check.spec.secrets().into_iter().filter_map(|s| gate.secrets.get(s)) {
             missing.extend(&s.missing);
         }
         for m in missing {
@@ -891,7 +1115,10 @@ pub fn ensure_env(gate: &Gate, will_run: &dyn Fn(&str) -> bool) -> Result<(), Lo
                     file: gate.source.clone(),
                     line: m.loc.line,
                     column: m.loc.column,
-                    message: format!("environment variable `{}` is not set (needed by check `{}`)", m.var, check.id),
+                    message: format!(
+                        "environment variable `{}` is not set (needed by check `{}`)",
+                        m.var, check.id
+                    ),
                     hint: Some(format!(
                         "export {}=…, pass `--var {}=…`, give it a default with `${{{}:-…}}`, or `--skip {}`",
                         m.var, m.var, m.var, check.id
@@ -905,13 +1132,5 @@ pub fn ensure_env(gate: &Gate, will_run: &dyn Fn(&str) -> bool) -> Result<(), Lo
     } else {
         errors.sort_by_key(|e| (e.line, e.column));
         Err(LoadErrors(errors))
-    }
-}
-
-/// The secret a check sends, if any.
-pub fn check_token(check: &Check) -> Option<&str> {
-    match &check.spec {
-        CheckSpec::Http(h) => h.token.as_deref(),
-        CheckSpec::MetricsEndpoint(m) => m.token.as_deref(),
     }
 }

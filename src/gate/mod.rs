@@ -10,7 +10,5 @@ pub mod model;
 pub mod raw;
 
 pub use interpolate::{Env, interpolate};
-pub use load::{
-    BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_token, ensure_env, load, load_source,
-};
+pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, ensure_env, load, load_source};
 pub use model::*;

@@ -11,17 +11,7 @@ pub use super::raw::Loc;
 
 /// How bad a failing requirement is; blockers are ordered by it.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -141,6 +131,12 @@ pub struct Check {
 pub enum CheckSpec {
     Http(HttpSpec),
     MetricsEndpoint(MetricsSpec),
+    PrometheusTargets(TargetsSpec),
+    Promql(PromqlSpec),
+    LatencySlo(LatencySpec),
+    PrometheusRules(RulesSpec),
+    Grafana(GrafanaSpec),
+    Loki(LokiSpec),
 }
 
 impl CheckSpec {
@@ -148,12 +144,40 @@ impl CheckSpec {
         match self {
             CheckSpec::Http(_) => "http",
             CheckSpec::MetricsEndpoint(_) => "metrics_endpoint",
+            CheckSpec::PrometheusTargets(_) => "prometheus_targets",
+            CheckSpec::Promql(_) => "promql",
+            CheckSpec::LatencySlo(_) => "latency_slo",
+            CheckSpec::PrometheusRules(_) => "prometheus_rules",
+            CheckSpec::Grafana(_) => "grafana",
+            CheckSpec::Loki(_) => "loki",
+        }
+    }
+
+    /// Names of the secrets the check sends.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            CheckSpec::Http(h) => h.token.as_deref().into_iter().collect(),
+            CheckSpec::MetricsEndpoint(m) => m.token.as_deref().into_iter().collect(),
+            CheckSpec::Grafana(g) => [&g.token, &g.user, &g.password]
+                .into_iter()
+                .filter_map(|s| s.as_deref())
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
 
 /// The kinds a gate file may name.
-pub const KINDS: &[&str] = &["http", "metrics_endpoint"];
+pub const KINDS: &[&str] = &[
+    "http",
+    "metrics_endpoint",
+    "prometheus_targets",
+    "promql",
+    "latency_slo",
+    "prometheus_rules",
+    "grafana",
+    "loki",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LatencyStat {
@@ -192,4 +216,105 @@ impl Gate {
     pub fn find_check(&self, id: &str) -> Option<(&Requirement, &Check)> {
         self.checks().find(|(_, c)| c.id == id)
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetsSpec {
+    /// The scrape job (`scrapePool`) that must be healthy.
+    pub job: String,
+    pub min_targets: u32,
+    /// The gate target the job is meant to scrape, to attribute "connection
+    /// refused" to the backend and to spot port mismatches.
+    pub backend_target: Option<String>,
+}
+
+/// Comparison operators for thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+impl Op {
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "==" => Op::Eq,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+        }
+    }
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Lt => value < threshold,
+            Op::Le => value <= threshold,
+            Op::Gt => value > threshold,
+            Op::Ge => value >= threshold,
+            Op::Eq => value == threshold,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PromqlSpec {
+    pub query: String,
+    pub op: Op,
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LatencySpec {
+    /// Histogram base name, e.g. `http_request_duration_seconds`.
+    pub metric: String,
+    /// Label matchers without braces, e.g. `job="medianest-backend"`.
+    pub selector: String,
+    pub quantile: f64,
+    pub max: Duration,
+    /// PromQL range, e.g. `5m`.
+    pub window: String,
+    /// Fewer requests than this in the window make the quantile untrustworthy.
+    pub min_requests: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RulesSpec {
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GrafanaSpec {
+    /// Secret holding a service account token (Bearer); used when non-empty.
+    pub token: Option<String>,
+    /// Secrets holding basic-auth credentials; used when no token is set.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub min_dashboards: u32,
+    /// Dashboard titles that must exist.
+    pub dashboards: Vec<String>,
+    /// Datasource names to health-check; empty means all.
+    pub datasources: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LokiSpec {
+    pub min_retention: Duration,
+    /// LogQL stream selector whose logs must be arriving; empty skips that part.
+    pub selector: String,
+    pub logs_window: Duration,
+    /// Sent as `X-Scope-OrgID` when non-empty.
+    pub tenant: String,
 }

@@ -144,7 +144,8 @@ pub struct RawWaiver {
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
     pub id: Sp<String>,
-    /// `http` or `metrics_endpoint`.
+    /// `http`, `metrics_endpoint`, `prometheus_targets`, `promql`,
+    /// `latency_slo`, `prometheus_rules`, `grafana` or `loki`.
     pub kind: Sp<String>,
     #[serde(default)]
     pub name: Option<String>,
@@ -187,4 +188,57 @@ pub struct RawCheck {
     pub family_types: Option<Sp<BTreeMap<String, String>>>,
     /// Statuses that count as "refused without a token" (default `[401, 403]`).
     pub anonymous_status: Option<Sp<Vec<u16>>>,
+
+    // --- prometheus_targets ---
+    /// The scrape job whose targets must be up.
+    pub job: Option<Sp<String>>,
+    /// Minimum number of active targets for the job (default 1).
+    pub min_targets: Option<Sp<u32>>,
+    /// The gate target the job scrapes (to tie "connection refused" to it and spot port mismatches).
+    pub backend_target: Option<Sp<String>>,
+
+    // --- promql ---
+    /// An instant PromQL query.
+    pub query: Option<Sp<String>>,
+    /// `<`, `<=`, `>`, `>=` or `==`.
+    pub op: Option<Sp<String>>,
+    pub threshold: Option<Sp<f64>>,
+
+    // --- latency_slo ---
+    /// Histogram base name, e.g. `http_request_duration_seconds`.
+    pub metric: Option<Sp<String>>,
+    /// latency_slo: label matchers without braces (`job="api"`); loki: a LogQL stream selector (`{job="app"}`).
+    pub selector: Option<Sp<String>>,
+    /// Quantile to compute (default 0.95).
+    pub quantile: Option<Sp<f64>>,
+    /// Limit for the quantile, e.g. `600ms`.
+    pub max: Option<Sp<String>>,
+    /// PromQL range window (default `5m`).
+    pub window: Option<Sp<String>>,
+    /// Requests needed in the window to trust the quantile (default 100).
+    pub min_requests: Option<Sp<f64>>,
+
+    // --- prometheus_rules ---
+    /// Alert rule names that must be loaded and healthy.
+    pub rules: Option<Sp<Vec<String>>>,
+
+    // --- grafana ---
+    /// Secret holding the basic-auth user (used when `token` is empty).
+    pub user: Option<Sp<String>>,
+    /// Secret holding the basic-auth password.
+    pub password: Option<Sp<String>>,
+    /// Minimum number of dashboards (default 1).
+    pub min_dashboards: Option<Sp<u32>>,
+    /// Dashboard titles that must exist.
+    pub dashboards: Option<Sp<Vec<String>>>,
+    /// Datasource names to health-check (default: all).
+    pub datasources: Option<Sp<Vec<String>>>,
+
+    // --- loki ---
+    /// Minimum effective retention, e.g. `7d`.
+    pub min_retention: Option<Sp<String>>,
+    /// How recent application logs must be (default `1h`).
+    pub logs_window: Option<Sp<String>>,
+    /// Tenant sent as `X-Scope-OrgID` (empty: none).
+    pub tenant: Option<Sp<String>>,
 }

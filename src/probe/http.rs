@@ -25,19 +25,14 @@ impl Probe for HttpSpec {
                 }
                 Err(err) => {
                     let mut o = cx.transport_failure(&url, &err);
-                    if matches!(err, crate::http::FetchError::Timeout { .. })
-                        && self.max_latency.is_some()
-                    {
+                    if matches!(err, crate::http::FetchError::Timeout { .. }) && self.max_latency.is_some() {
                         // Too slow is a verdict, not a blind spot: the limit is known to be broken.
                         o.status = Status::Fail;
                     }
                     if !latencies.is_empty() {
                         o = o.evidence("samples_answered", latencies.len());
                     }
-                    return o.expected(
-                        "max_latency_ms",
-                        self.max_latency.map(|d| d.as_millis() as u64),
-                    );
+                    return o.expected("max_latency_ms", self.max_latency.map(|d| d.as_millis() as u64));
                 }
             }
         }
@@ -67,9 +62,8 @@ impl Probe for HttpSpec {
 
         let bad_status = statuses.iter().find(|s| !self.status_ok(**s));
         if let Some(&code) = bad_status {
-            let status_line = crate::http::status_line(
-                reqwest::StatusCode::from_u16(code).unwrap_or(reqwest::StatusCode::OK),
-            );
+            let status_line =
+                crate::http::status_line(reqwest::StatusCode::from_u16(code).unwrap_or(reqwest::StatusCode::OK));
             let expected = if self.expect_status.is_empty() {
                 "2xx".to_string()
             } else {
@@ -86,16 +80,20 @@ impl Probe for HttpSpec {
             .evidence("body_excerpt", resp.excerpt(200))
             .cause(
                 format!("check:{}", cx.check.id),
-                format!(
-                    "{} on `{}` answers {status_line}",
-                    self.path,
-                    cx.target_name()
-                ),
+                format!("{} on `{}` answers {status_line}", self.path, cx.target_name()),
             );
             o = o.remediation(match code {
-                404 => format!("the `{}` service has no route {}: add the endpoint or fix the check's `path`", cx.target_name(), self.path),
-                401 | 403 => "the endpoint demands credentials: give the check a `token`, or make the endpoint public".to_string(),
-                500..=599 => format!("{} reports itself unhealthy or crashes: read the service's logs for the failing dependency", self.path),
+                404 => format!(
+                    "the `{}` service has no route {}: add the endpoint or fix the check's `path`",
+                    cx.target_name(),
+                    self.path
+                ),
+                401 | 403 => "the endpoint demands credentials: give the check a `token`, or make the endpoint public"
+                    .to_string(),
+                500..=599 => format!(
+                    "{} reports itself unhealthy or crashes: read the service's logs for the failing dependency",
+                    self.path
+                ),
                 _ => format!("make {} answer {expected}", self.path),
             });
             return o;
@@ -113,7 +111,12 @@ impl Probe for HttpSpec {
             .expected("max_latency_ms", limit.as_millis() as u64)
             .cause(
                 format!("check:{}", cx.check.id),
-                format!("{} on `{}` is slow ({stat_name} {})", self.path, cx.target_name(), fmt_duration(stat)),
+                format!(
+                    "{} on `{}` is slow ({stat_name} {})",
+                    self.path,
+                    cx.target_name(),
+                    fmt_duration(stat)
+                ),
             )
             .remediation(format!(
                 "profile {}: a health endpoint should answer from memory, not wait on slow dependencies",
@@ -123,25 +126,30 @@ impl Probe for HttpSpec {
 
         if !self.expect_json.is_empty() {
             if resp.looks_like_html() {
-                return base(Outcome::fail(format!("{} answered an HTML page where JSON was expected", self.path)))
-                    .evidence("content_type", resp.content_type().unwrap_or("").to_string())
-                    .evidence("body_excerpt", resp.excerpt(200))
-                    .cause(format!("check:{}", cx.check.id), format!("{} serves HTML, not JSON", self.path))
-                    .remediation("a proxy or login page may be answering instead of the service: fix the route or the target URL");
+                return base(Outcome::fail(format!(
+                    "{} answered an HTML page where JSON was expected",
+                    self.path
+                )))
+                .evidence("content_type", resp.content_type().unwrap_or("").to_string())
+                .evidence("body_excerpt", resp.excerpt(200))
+                .cause(
+                    format!("check:{}", cx.check.id),
+                    format!("{} serves HTML, not JSON", self.path),
+                )
+                .remediation(
+                    "a proxy or login page may be answering instead of the service: fix the route or the target URL",
+                );
             }
             let doc: Value = match serde_json::from_slice(&resp.body) {
                 Ok(v) => v,
                 Err(e) => {
-                    return base(Outcome::fail(format!(
-                        "{} did not answer valid JSON: {e}",
-                        self.path
-                    )))
-                    .evidence("body_excerpt", resp.excerpt(200))
-                    .cause(
-                        format!("check:{}", cx.check.id),
-                        format!("{} answers invalid JSON", self.path),
-                    )
-                    .remediation(format!("make {} return a JSON document", self.path));
+                    return base(Outcome::fail(format!("{} did not answer valid JSON: {e}", self.path)))
+                        .evidence("body_excerpt", resp.excerpt(200))
+                        .cause(
+                            format!("check:{}", cx.check.id),
+                            format!("{} answers invalid JSON", self.path),
+                        )
+                        .remediation(format!("make {} return a JSON document", self.path));
                 }
             };
             let mut mismatches = Vec::new();
@@ -168,9 +176,7 @@ impl Probe for HttpSpec {
                         format!("check:{}", cx.check.id),
                         format!("{} reports {}", self.path, mismatches.join("; ")),
                     )
-                    .remediation(
-                        "the service reports a degraded state: fix the component the field names",
-                    );
+                    .remediation("the service reports a degraded state: fix the component the field names");
             }
         }
         let mut o = base(Outcome::pass(format!(

@@ -19,7 +19,8 @@ impl Probe for MetricsSpec {
         let token = token_name.and_then(|t| cx.secret(t));
         // Both requests at once: the check costs one round trip, not two.
         let (anon, authed) = tokio::join!(
-            cx.http.get(&url, None, &[], METRICS_CAP, cx.deadline),
+            cx.http
+                .get(&url, crate::http::Auth::None, &[], METRICS_CAP, cx.deadline),
             cx.http.get(&url, token, &[], METRICS_CAP, cx.deadline),
         );
         let anon = match anon {
@@ -76,12 +77,23 @@ impl Probe for MetricsSpec {
             .evidence("anonymous_body_excerpt", anon.excerpt(200))
             .cause(
                 format!("check:{}", cx.check.id),
-                format!("{} on `{}` answers {} to anonymous requests", self.path, cx.target_name(), anon.status_line()),
+                format!(
+                    "{} on `{}` answers {} to anonymous requests",
+                    self.path,
+                    cx.target_name(),
+                    anon.status_line()
+                ),
             )
             .remediation(if anon_code == 404 {
-                format!("no route {}: mount the metrics handler there or fix the check's `path`", self.path)
+                format!(
+                    "no route {}: mount the metrics handler there or fix the check's `path`",
+                    self.path
+                )
             } else {
-                format!("anonymous requests should get 401 (or 403); {} suggests the endpoint is broken", anon.status_line())
+                format!(
+                    "anonymous requests should get 401 (or 403); {} suggests the endpoint is broken",
+                    anon.status_line()
+                )
             })
             .reproduce(cx.curl(&url, None));
         }
@@ -123,18 +135,12 @@ impl Probe for MetricsSpec {
             .reproduce(repro_auth);
         }
 
-        self.judge_exposition(cx, &authed, base)
-            .reproduce(repro_auth)
+        self.judge_exposition(cx, &authed, base).reproduce(repro_auth)
     }
 }
 
 impl MetricsSpec {
-    fn judge_exposition(
-        &self,
-        cx: &ProbeContext<'_>,
-        resp: &Response,
-        base: impl Fn(Outcome) -> Outcome,
-    ) -> Outcome {
+    fn judge_exposition(&self, cx: &ProbeContext<'_>, resp: &Response, base: impl Fn(Outcome) -> Outcome) -> Outcome {
         let content_type = resp.content_type().map(str::to_string);
         let format = Format::from_content_type(content_type.as_deref());
         let format_name = match format {
@@ -143,11 +149,14 @@ impl MetricsSpec {
         };
         let cause_key = format!("check:{}", cx.check.id);
         if resp.looks_like_html() {
-            return base(Outcome::fail(format!("{} answered an HTML page, not an exposition", self.path)))
-                .evidence("content_type", content_type.unwrap_or_default())
-                .evidence("body_excerpt", resp.excerpt(200))
-                .cause(cause_key, format!("{} serves HTML instead of metrics", self.path))
-                .remediation("a proxy, SPA fallback or login page answers this path: route it to the metrics handler");
+            return base(Outcome::fail(format!(
+                "{} answered an HTML page, not an exposition",
+                self.path
+            )))
+            .evidence("content_type", content_type.unwrap_or_default())
+            .evidence("body_excerpt", resp.excerpt(200))
+            .cause(cause_key, format!("{} serves HTML instead of metrics", self.path))
+            .remediation("a proxy, SPA fallback or login page answers this path: route it to the metrics handler");
         }
         let exp = match exposition::parse_bytes(&resp.body, format) {
             Ok(e) => e,
@@ -204,7 +213,9 @@ impl MetricsSpec {
             o.message = format!("wrong metric types: {}", wrong_type.join("; "));
             return o
                 .cause(cause_key, format!("{}: {}", self.path, wrong_type.join("; ")))
-                .remediation("declare the metric with the expected type; p95 needs a histogram, not a summary or gauge");
+                .remediation(
+                    "declare the metric with the expected type; p95 needs a histogram, not a summary or gauge",
+                );
         }
         if let Some(first) = problems.first() {
             let mut o = o.evidence(
@@ -218,10 +229,7 @@ impl MetricsSpec {
                 ),
             );
             o.status = Status::Fail;
-            o.message = format!(
-                "malformed histogram at line {}: {}",
-                first.line, first.message
-            );
+            o.message = format!("malformed histogram at line {}: {}", first.line, first.message);
             return o
                 .cause(cause_key, format!("{} exposes a malformed histogram `{}`", self.path, first.family))
                 .remediation("histograms need cumulative buckets, a `+Inf` bucket and `_count` equal to it: use the client library's histogram type rather than hand-written lines");
@@ -230,10 +238,7 @@ impl MetricsSpec {
         o.message = format!(
             "{} refuses anonymous requests ({}) and serves {} families ({format_name}) to the token",
             self.path,
-            o.evidence
-                .get("anonymous_status")
-                .cloned()
-                .unwrap_or_default(),
+            o.evidence.get("anonymous_status").cloned().unwrap_or_default(),
             exp.families.len()
         );
         o
@@ -246,9 +251,5 @@ fn type_matches(got: &str, want: &str) -> bool {
 }
 
 fn list(codes: &[u16]) -> String {
-    codes
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(" or ")
+    codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
 }

@@ -4,8 +4,15 @@
 //! garbage body) becomes an [`Outcome`] with a status, evidence, a cause and a
 //! remediation, because a failed probe is a finding, not a crash.
 
+mod grafana;
 mod http;
+mod latency_slo;
+mod loki;
 mod metrics_endpoint;
+mod prometheus_api;
+mod prometheus_rules;
+mod prometheus_targets;
+mod promql;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -163,10 +170,7 @@ impl ProbeContext<'_> {
             cmd.push_str(&format!(" --cacert '{}'", ca.display()));
         }
         if let Some(name) = token {
-            cmd.push_str(&format!(
-                " -H \"Authorization: Bearer {}\"",
-                self.placeholder(name)
-            ));
+            cmd.push_str(&format!(" -H \"Authorization: Bearer {}\"", self.placeholder(name)));
         }
         cmd.push_str(&format!(" '{url}'"));
         cmd
@@ -247,6 +251,12 @@ pub async fn run(spec: &CheckSpec, cx: &ProbeContext<'_>) -> Outcome {
     let mut outcome = match spec {
         CheckSpec::Http(s) => s.run(cx).await,
         CheckSpec::MetricsEndpoint(s) => s.run(cx).await,
+        CheckSpec::PrometheusTargets(s) => s.run(cx).await,
+        CheckSpec::Promql(s) => s.run(cx).await,
+        CheckSpec::LatencySlo(s) => s.run(cx).await,
+        CheckSpec::PrometheusRules(s) => s.run(cx).await,
+        CheckSpec::Grafana(s) => s.run(cx).await,
+        CheckSpec::Loki(s) => s.run(cx).await,
     };
     if outcome.reproduce.is_none() {
         outcome.reproduce = Some(default_reproduce(spec, cx));
@@ -256,13 +266,8 @@ pub async fn run(spec: &CheckSpec, cx: &ProbeContext<'_>) -> Outcome {
 
 fn default_reproduce(spec: &CheckSpec, cx: &ProbeContext<'_>) -> String {
     match spec {
-        CheckSpec::Http(s) => cx.curl(
-            &crate::http::join_url(cx.base_url(), &s.path),
-            s.token.as_deref(),
-        ),
-        CheckSpec::MetricsEndpoint(s) => cx.curl(
-            &crate::http::join_url(cx.base_url(), &s.path),
-            s.token.as_deref(),
-        ),
+        CheckSpec::Http(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
+        CheckSpec::MetricsEndpoint(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
+        _ => cx.curl(cx.base_url(), None),
     }
 }

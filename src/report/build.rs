@@ -36,11 +36,7 @@ pub struct BuildInput<'a> {
 /// report is then withheld rather than risk printing a secret.
 pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
     let gate = input.gate;
-    let by_id: BTreeMap<&str, &CheckResult> = input
-        .results
-        .iter()
-        .map(|r| (r.check_id.as_str(), r))
-        .collect();
+    let by_id: BTreeMap<&str, &CheckResult> = input.results.iter().map(|r| (r.check_id.as_str(), r)).collect();
 
     let reqs_in: Vec<ReqIn> = gate
         .requirements
@@ -61,8 +57,7 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                         weight: c.weight,
                         status: outcome.map(|o| o.status).unwrap_or(Status::Error),
                         cause_key: outcome.and_then(|o| o.cause.as_ref().map(|c| c.key.clone())),
-                        cause_summary: outcome
-                            .and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
+                        cause_summary: outcome.and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
                         needs: c.needs.clone(),
                         security: outcome.is_some_and(|o| o.security),
                     }
@@ -132,19 +127,13 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                 warnings: o.warnings.clone(),
             };
             let counts_toward_verdict = req.required || req.weight > 0.0;
-            if counts_toward_verdict
-                && matches!(o.status, Status::Fail | Status::Error | Status::Blocked)
-            {
+            if counts_toward_verdict && matches!(o.status, Status::Fail | Status::Error | Status::Blocked) {
                 blockers.push((
                     req.weight,
                     Blocker {
                         requirement: req.id.clone(),
                         check: c.id.clone(),
-                        severity: if o.security {
-                            Severity::Critical
-                        } else {
-                            req.severity
-                        },
+                        severity: if o.security { Severity::Critical } else { req.severity },
                         status: o.status,
                         security: o.security,
                         message: report.message.clone(),
@@ -199,19 +188,13 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
         })
         .collect();
 
-    let failed_required: Vec<String> = score::failed_required(&reqs_in)
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
+    let failed_required: Vec<String> = score::failed_required(&reqs_in).iter().map(|r| r.id.clone()).collect();
     let summary = summarize(score, passed, input.rule, &failed_required, &counts);
     let mut warnings = input.warnings;
     if input.insecure {
         warnings.push("--insecure: TLS certificates were not verified".to_string());
     }
-    for (_, c) in requirements
-        .iter()
-        .flat_map(|r| r.checks.iter().map(move |c| (r, c)))
-    {
+    for (_, c) in requirements.iter().flat_map(|r| r.checks.iter().map(move |c| (r, c))) {
         for w in &c.warnings {
             warnings.push(format!("{}: {w}", c.id));
         }
@@ -275,13 +258,7 @@ fn blocked_cause(o: &crate::probe::Outcome, rcs: &[score::RootCause], id: &str) 
     }
 }
 
-fn summarize(
-    score: f64,
-    passed: bool,
-    rule: Rule,
-    failed_required: &[String],
-    counts: &Counts,
-) -> String {
+fn summarize(score: f64, passed: bool, rule: Rule, failed_required: &[String], counts: &Counts) -> String {
     let evaluated = counts.pass + counts.fail + counts.error + counts.blocked + counts.waived;
     if evaluated == 0 {
         return "BLOCKED: no check was evaluated (everything was skipped)".to_string();
@@ -299,10 +276,7 @@ fn summarize(
         reasons.push(format!("score {score:.1}% ≥ {:.0}%", rule.min_score));
     }
     if rule.required_must_pass && !failed_required.is_empty() {
-        reasons.push(format!(
-            "required requirements failing: {}",
-            failed_required.join(", ")
-        ));
+        reasons.push(format!("required requirements failing: {}", failed_required.join(", ")));
     }
     format!("BLOCKED: {}", reasons.join("; "))
 }

@@ -7,12 +7,7 @@ use super::{RenderOptions, Renderer, Report};
 pub struct Json;
 
 impl Renderer for Json {
-    fn render(
-        &self,
-        report: &Report,
-        out: &mut dyn io::Write,
-        _opts: RenderOptions,
-    ) -> io::Result<()> {
+    fn render(&self, report: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
         writeln!(out)
     }

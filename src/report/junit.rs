@@ -5,9 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use quick_junit::{
-    NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite,
-};
+use quick_junit::{NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::CheckReport;
 use super::{RenderOptions, Renderer, Report};

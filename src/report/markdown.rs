@@ -26,11 +26,7 @@ fn code(s: &str) -> String {
 
 impl Renderer for Markdown {
     fn render(&self, r: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
-        let verdict = if r.passed {
-            "✅ PASSED"
-        } else {
-            "❌ BLOCKED"
-        };
+        let verdict = if r.passed { "✅ PASSED" } else { "❌ BLOCKED" };
         writeln!(out, "# Gate {} — {}: {verdict}", r.gate.id, r.gate.name)?;
         writeln!(out)?;
         writeln!(
@@ -56,10 +52,7 @@ impl Renderer for Markdown {
         if !r.root_causes.is_empty() {
             writeln!(out, "## Fix first: root causes by score impact")?;
             writeln!(out)?;
-            writeln!(
-                out,
-                "| # | Root cause | Impact | Severity | Affected checks |"
-            )?;
+            writeln!(out, "| # | Root cause | Impact | Severity | Affected checks |")?;
             writeln!(out, "|---|---|---:|---|---|")?;
             for (i, rc) in r.root_causes.iter().enumerate() {
                 let checks: Vec<String> = rc.checks.iter().map(|c| code(c)).collect();
@@ -83,11 +76,7 @@ impl Renderer for Markdown {
                     "**Fix path to {}** ({} fix{}):",
                     pct(r.gate.threshold),
                     r.fix_path.steps.len(),
-                    if r.fix_path.steps.len() == 1 {
-                        ""
-                    } else {
-                        "es"
-                    }
+                    if r.fix_path.steps.len() == 1 { "" } else { "es" }
                 )?;
             } else {
                 writeln!(
@@ -116,7 +105,11 @@ impl Renderer for Markdown {
                 code(&q.id),
                 weight(q.weight),
                 if q.required { "yes" } else { "no" },
-                pct(q.score),
+                if q.status == crate::score::ReqStatus::Skipped {
+                    "-".to_string()
+                } else {
+                    pct(q.score)
+                },
                 req_status(q.status)
             )?;
         }
@@ -173,10 +166,7 @@ impl Renderer for Markdown {
 
         writeln!(out, "<details><summary>All checks</summary>")?;
         writeln!(out)?;
-        writeln!(
-            out,
-            "| Requirement | Check | Kind | Status | Time | Detail |"
-        )?;
+        writeln!(out, "| Requirement | Check | Kind | Status | Time | Detail |")?;
         writeln!(out, "|---|---|---|---|---:|---|")?;
         for (q, c) in r.all_checks() {
             let mut st = status(c.status).to_string();

@@ -48,12 +48,7 @@ pub struct RenderOptions {
 
 /// One output format.
 pub trait Renderer {
-    fn render(
-        &self,
-        report: &Report,
-        out: &mut dyn io::Write,
-        opts: RenderOptions,
-    ) -> io::Result<()>;
+    fn render(&self, report: &Report, out: &mut dyn io::Write, opts: RenderOptions) -> io::Result<()>;
 }
 
 pub fn renderer(format: Format) -> Box<dyn Renderer> {
@@ -66,11 +61,7 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
 }
 
 /// Renders to a string (for files and tests).
-pub fn render_to_string(
-    format: Format,
-    report: &Report,
-    opts: RenderOptions,
-) -> io::Result<String> {
+pub fn render_to_string(format: Format, report: &Report, opts: RenderOptions) -> io::Result<String> {
     let mut buf = Vec::new();
     renderer(format).render(report, &mut buf, opts)?;
     String::from_utf8(buf).map_err(io::Error::other)

@@ -3,9 +3,7 @@
 
 use std::io;
 
-use comfy_table::{
-    Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as CTable, presets,
-};
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as CTable, presets};
 
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
@@ -69,14 +67,7 @@ impl Renderer for Table {
         writeln!(out)?;
 
         let mut t = new_table();
-        t.set_header(vec![
-            "Requirement",
-            "Weight",
-            "Required",
-            "Score",
-            "Status",
-            "Checks",
-        ]);
+        t.set_header(vec!["Requirement", "Weight", "Required", "Score", "Status", "Checks"]);
         for q in &r.requirements {
             let color = match q.status {
                 ReqStatus::Pass => Color::Green,
@@ -85,18 +76,23 @@ impl Renderer for Table {
                 ReqStatus::Skipped => Color::DarkGrey,
             };
             let passed = q.checks.iter().filter(|c| c.status == Status::Pass).count();
-            let evaluated = q
-                .checks
-                .iter()
-                .filter(|c| c.status != Status::Skipped)
-                .count();
+            let evaluated = q.checks.iter().filter(|c| c.status != Status::Skipped).count();
             t.add_row(vec![
                 Cell::new(format!("{}\n{}", q.id, q.name)),
                 Cell::new(weight(q.weight)).set_alignment(CellAlignment::Right),
                 Cell::new(if q.required { "yes" } else { "no" }),
-                Cell::new(pct(q.score)).set_alignment(CellAlignment::Right),
+                Cell::new(if q.status == ReqStatus::Skipped {
+                    "-".to_string()
+                } else {
+                    pct(q.score)
+                })
+                .set_alignment(CellAlignment::Right),
                 paint(req_status(q.status).to_string(), color, true),
-                Cell::new(format!("{passed}/{evaluated} pass")),
+                Cell::new(if evaluated == 0 {
+                    "skipped".to_string()
+                } else {
+                    format!("{passed}/{evaluated} pass")
+                }),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -150,13 +146,7 @@ impl Renderer for Table {
                 } else {
                     b.severity.as_str().to_ascii_uppercase()
                 };
-                writeln!(
-                    out,
-                    "  [{tag}] {} / {} — {}",
-                    b.requirement,
-                    b.check,
-                    status(b.status)
-                )?;
+                writeln!(out, "  [{tag}] {} / {} — {}", b.requirement, b.check, status(b.status))?;
                 writeln!(out, "      {}", b.message)?;
                 if let Some(cause) = &b.cause {
                     writeln!(out, "      cause: {cause}")?;
@@ -178,11 +168,7 @@ impl Renderer for Table {
                     "Fix path to {}: {} fix{} → {}",
                     pct(r.gate.threshold),
                     r.fix_path.steps.len(),
-                    if r.fix_path.steps.len() == 1 {
-                        ""
-                    } else {
-                        "es"
-                    },
+                    if r.fix_path.steps.len() == 1 { "" } else { "es" },
                     pct(r.fix_path.score_after)
                 )?;
             } else {
@@ -221,9 +207,5 @@ pub(super) fn counts_line(r: &Report) -> String {
         .filter(|(n, _)| *n > 0)
         .map(|(n, w)| format!("{n} {w}"))
         .collect();
-    if v.is_empty() {
-        "none".to_string()
-    } else {
-        v.join(", ")
-    }
+    if v.is_empty() { "none".to_string() } else { v.join(", ") }
 }

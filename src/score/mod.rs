@@ -43,9 +43,7 @@ pub struct Rule {
 }
 
 /// A requirement's status in the report.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReqStatus {
     Pass,
@@ -68,10 +66,7 @@ pub fn round1(x: f64) -> f64 {
 /// requirement scores 100 if they all passed and 0 otherwise, so an
 /// all-zero-weight requirement still means something.
 pub fn requirement_score(checks: &[CheckIn]) -> Option<f64> {
-    let evaluated: Vec<&CheckIn> = checks
-        .iter()
-        .filter(|c| c.status != Status::Skipped)
-        .collect();
+    let evaluated: Vec<&CheckIn> = checks.iter().filter(|c| c.status != Status::Skipped).collect();
     if evaluated.is_empty() {
         return None;
     }
@@ -89,10 +84,7 @@ pub fn requirement_score(checks: &[CheckIn]) -> Option<f64> {
 }
 
 pub fn requirement_status(checks: &[CheckIn]) -> ReqStatus {
-    let evaluated: Vec<&CheckIn> = checks
-        .iter()
-        .filter(|c| c.status != Status::Skipped)
-        .collect();
+    let evaluated: Vec<&CheckIn> = checks.iter().filter(|c| c.status != Status::Skipped).collect();
     if evaluated.is_empty() {
         ReqStatus::Skipped
     } else if evaluated
@@ -122,10 +114,7 @@ pub fn gate_score(reqs: &[ReqIn]) -> f64 {
             continue;
         };
         any_evaluated = true;
-        all_ok &= matches!(
-            requirement_status(&r.checks),
-            ReqStatus::Pass | ReqStatus::Waived
-        );
+        all_ok &= matches!(requirement_status(&r.checks), ReqStatus::Pass | ReqStatus::Waived);
         total += r.weight;
         earned += r.weight * score;
     }
@@ -148,9 +137,7 @@ pub fn failed_required(reqs: &[ReqIn]) -> Vec<&ReqIn> {
 /// The verdict: score over the threshold and no required requirement failing.
 pub fn passes(reqs: &[ReqIn], rule: Rule) -> bool {
     let evaluated = reqs.iter().any(|r| requirement_score(&r.checks).is_some());
-    evaluated
-        && gate_score(reqs) >= rule.min_score
-        && (!rule.required_must_pass || failed_required(reqs).is_empty())
+    evaluated && gate_score(reqs) >= rule.min_score && (!rule.required_must_pass || failed_required(reqs).is_empty())
 }
 
 #[cfg(test)]

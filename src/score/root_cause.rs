@@ -49,9 +49,7 @@ pub struct FixPath {
 const EXACT_LIMIT: usize = 12;
 
 fn own_key(c: &super::CheckIn) -> String {
-    c.cause_key
-        .clone()
-        .unwrap_or_else(|| format!("check:{}", c.id))
+    c.cause_key.clone().unwrap_or_else(|| format!("check:{}", c.id))
 }
 
 /// For each check that did not pass, the causes that must be fixed for it to pass.
@@ -108,11 +106,7 @@ fn cause_sets(reqs: &[ReqIn]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// The gate as it would be with `fixed` causes fixed.
-fn simulate(
-    reqs: &[ReqIn],
-    sets: &BTreeMap<String, BTreeSet<String>>,
-    fixed: &BTreeSet<&str>,
-) -> Vec<ReqIn> {
+fn simulate(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<String>>, fixed: &BTreeSet<&str>) -> Vec<ReqIn> {
     let mut out = reqs.to_vec();
     for r in &mut out {
         for c in &mut r.checks {
@@ -164,10 +158,7 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
             }
         }
     }
-    let failed_before: Vec<String> = super::failed_required(reqs)
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
+    let failed_before: Vec<String> = super::failed_required(reqs).iter().map(|r| r.id.clone()).collect();
     let mut list: Vec<RootCause> = order
         .into_iter()
         .filter_map(|k| causes.remove(&k))
@@ -181,10 +172,7 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
             let fixed = BTreeSet::from([rc.key.as_str()]);
             let after = simulate(reqs, &sets, &fixed);
             rc.score_impact = round1((gate_score(&after) - current).max(0.0));
-            let failed_after: BTreeSet<String> = super::failed_required(&after)
-                .iter()
-                .map(|r| r.id.clone())
-                .collect();
+            let failed_after: BTreeSet<String> = super::failed_required(&after).iter().map(|r| r.id.clone()).collect();
             rc.unblocks = failed_before
                 .iter()
                 .filter(|id| !failed_after.contains(*id))
@@ -489,9 +477,7 @@ mod tests {
 
     #[test]
     fn many_causes_fall_back_to_greedy_and_still_pass() {
-        let checks: Vec<CheckIn> = (0..20)
-            .map(|i| check(&format!("c{i}"), Status::Fail))
-            .collect();
+        let checks: Vec<CheckIn> = (0..20).map(|i| check(&format!("c{i}"), Status::Fail)).collect();
         let reqs = vec![req("r", 10.0, false, checks)];
         let fp = fix_path(&reqs, RULE);
         assert!(fp.reachable);

@@ -47,13 +47,7 @@ fn gigabyte_metrics_body_is_capped() {
     assert_eq!(code, 1);
     let c = check(&r, "m");
     assert_eq!(c["status"], "fail", "{c}");
-    assert!(
-        c["message"]
-            .as_str()
-            .unwrap()
-            .contains("exceeds the 16 MiB cap"),
-        "{c}"
-    );
+    assert!(c["message"].as_str().unwrap().contains("exceeds the 16 MiB cap"), "{c}");
     // Stopping at the cap, not reading the whole gigabyte.
     assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
 }
@@ -68,10 +62,7 @@ fn truncated_json_is_an_error_not_a_hang() {
     );
     assert_eq!(code, 1);
     let c = check(&r, "j");
-    assert!(
-        matches!(c["status"].as_str(), Some("error") | Some("fail")),
-        "{c}"
-    );
+    assert!(matches!(c["status"].as_str(), Some("error") | Some("fail")), "{c}");
     assert!(!c["message"].as_str().unwrap().is_empty());
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }
@@ -85,13 +76,7 @@ fn silent_host_costs_one_timeout() {
     for id in ["a", "b", "c"] {
         let c = check(&r, id);
         assert_eq!(c["status"], "error", "{c}");
-        assert!(
-            c["message"]
-                .as_str()
-                .unwrap()
-                .contains("no answer within 1s"),
-            "{c}"
-        );
+        assert!(c["message"].as_str().unwrap().contains("no answer within 1s"), "{c}");
     }
     let rcs = r["root_causes"].as_array().unwrap();
     assert_eq!(rcs.len(), 1, "{rcs:?}");

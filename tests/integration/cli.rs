@@ -76,13 +76,7 @@ fn schemas_are_json_schemas_with_the_contract_fields() {
     assert_eq!(code, 0);
     let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(s["properties"]["requirements"].is_object());
-    assert!(
-        s["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v == "schema_version")
-    );
+    assert!(s["required"].as_array().unwrap().iter().any(|v| v == "schema_version"));
 }
 
 #[test]
@@ -99,22 +93,17 @@ fn diff_reports_regressions_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let before = dir.path().join("before.json");
     let after = dir.path().join("after.json");
-    let (_, stdout, _) =
-        output(crate::support::check_backend(&backend.url).args(["--format", "json"]));
+    let (_, stdout, _) = output(crate::support::check_backend(&backend.url).args(["--format", "json"]));
     std::fs::write(&before, stdout).unwrap();
     backend.set(|b| {
         b.health.insert("/health".into(), Endpoint::json(500, "{}"));
     });
-    let (_, stdout, _) =
-        output(crate::support::check_backend(&backend.url).args(["--format", "json"]));
+    let (_, stdout, _) = output(crate::support::check_backend(&backend.url).args(["--format", "json"]));
     std::fs::write(&after, stdout).unwrap();
     let (code, stdout, _) = output(bin().arg("diff").arg(&before).arg(&after));
     assert_eq!(code, 1);
     assert!(stdout.contains("score 100.0% → 90.5% (-9.5)"), "{stdout}");
-    assert!(
-        stdout.contains("health-checks / health: pass → fail"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("health-checks / health: pass → fail"), "{stdout}");
     let (code, _, _) = output(bin().arg("diff").arg(&after).arg(&before));
     assert_eq!(code, 0);
 }

@@ -23,13 +23,9 @@ requirements:
 /// every fragment; returns stderr.
 fn rejects(yaml: &str, line: u32, col: u32, fragments: &[&str]) -> String {
     let (_dir, path) = gate_file(yaml);
-    let (code, stdout, stderr) =
-        output(bin().args(["check", "--no-progress", "--gate"]).arg(&path));
+    let (code, stdout, stderr) = output(bin().args(["check", "--no-progress", "--gate"]).arg(&path));
     assert_eq!(code, 2, "stderr: {stderr}");
-    assert!(
-        stdout.is_empty(),
-        "nothing is probed or printed on stdout: {stdout}"
-    );
+    assert!(stdout.is_empty(), "nothing is probed or printed on stdout: {stdout}");
     let loc = format!("gate.yaml:{line}:{col}:");
     assert!(stderr.contains(&loc), "expected {loc} in:\n{stderr}");
     for f in fragments {
@@ -79,12 +75,7 @@ fn unknown_target_lists_the_known_ones() {
     let yaml = gate_with(
         "  - id: r1\n    name: r\n    weight: 1\n    checks:\n      - { id: c1, kind: http, target: prometheus }\n",
     );
-    rejects(
-        &yaml,
-        13,
-        39,
-        &["unknown target `prometheus`", "use one of: backend"],
-    );
+    rejects(&yaml, 13, 39, &["unknown target `prometheus`", "use one of: backend"]);
 }
 
 #[test]
@@ -92,12 +83,7 @@ fn unknown_secret_is_an_error() {
     let yaml = gate_with(
         "  - id: r1\n    name: r\n    weight: 1\n    checks:\n      - { id: c1, kind: metrics_endpoint, target: backend, token: nope }\n",
     );
-    rejects(
-        &yaml,
-        13,
-        67,
-        &["unknown secret `nope`", "use one of: token"],
-    );
+    rejects(&yaml, 13, 67, &["unknown secret `nope`", "use one of: token"]);
 }
 
 #[test]
@@ -126,9 +112,7 @@ fn negative_weight_is_an_error() {
 
 #[test]
 fn all_zero_gate_is_an_error() {
-    let yaml = gate_with(&format!(
-        "  - id: r1\n    name: r\n    weight: 0\n    checks:\n{CHECK}"
-    ));
+    let yaml = gate_with(&format!("  - id: r1\n    name: r\n    weight: 0\n    checks:\n{CHECK}"));
     rejects(&yaml, 9, 3, &["every requirement has weight 0"]);
 }
 
@@ -141,10 +125,7 @@ fn unknown_kind_lists_known_kinds() {
         &yaml,
         13,
         25,
-        &[
-            "unknown check kind `ping`",
-            "known kinds: http, metrics_endpoint",
-        ],
+        &["unknown check kind `ping`", "known kinds: http, metrics_endpoint"],
     );
 }
 
@@ -202,20 +183,14 @@ requirements:
     let (code, _, stderr) = output(bin().args(["check", "--gate"]).arg(&path));
     assert_eq!(code, 2);
     assert!(stderr.contains("gate.yaml:5:12:"), "{stderr}");
-    assert!(
-        stderr.contains("`TEST_GATE_BACKEND_URL` is not set"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("`TEST_GATE_BACKEND_URL` is not set"), "{stderr}");
     // With the variable provided by --var, it runs (and is blocked: nothing listens).
     let (code, _, stderr) = output(
         bin()
             .args(["check", "--format", "json", "--gate"])
             .arg(&path)
             .arg("--var")
-            .arg(format!(
-                "TEST_GATE_BACKEND_URL=http://127.0.0.1:{}",
-                closed_port()
-            )),
+            .arg(format!("TEST_GATE_BACKEND_URL=http://127.0.0.1:{}", closed_port())),
     );
     assert_eq!(code, 1, "{stderr}");
 }
@@ -232,11 +207,7 @@ fn missing_gate_file_is_a_usage_error() {
 
 #[test]
 fn unknown_only_id_and_target_override_are_usage_errors() {
-    let (code, _, stderr) = output(
-        bin()
-            .args(["check", "--only", "nope"])
-            .env("METRICS_TOKEN", "abcdefgh"),
-    );
+    let (code, _, stderr) = output(bin().args(["check", "--only", "nope"]).env("METRICS_TOKEN", "abcdefgh"));
     assert_eq!(code, 2);
     assert!(
         stderr.contains("--only nope: no requirement or check has that id"),

@@ -5,8 +5,7 @@ use crate::support::backend::{Backend, Endpoint};
 use crate::support::{check_backend, closed_port, normalize_table, output, snapshot_settings};
 
 fn render(url: &str, format: &str) -> String {
-    let (_, stdout, stderr) =
-        output(check_backend(url).args(["--format", format, "--color", "never"]));
+    let (_, stdout, stderr) = output(check_backend(url).args(["--format", format, "--color", "never"]));
     assert!(!stdout.is_empty(), "no {format} output; stderr: {stderr}");
     if format == "table" {
         normalize_table(&stdout)
@@ -20,10 +19,8 @@ fn mixed_backend() -> Backend {
     let backend = Backend::healthy();
     backend.set(|b| {
         b.token = None;
-        b.health.insert(
-            "/api/health".into(),
-            Endpoint::json(503, r#"{"status":"down"}"#),
-        );
+        b.health
+            .insert("/api/health".into(), Endpoint::json(503, r#"{"status":"down"}"#));
     });
     backend
 }

@@ -88,9 +88,7 @@ impl Backend {
                 port_tx
                     .send(listener.local_addr().expect("addr").port())
                     .expect("report port");
-                let app = Router::new().fallback(move |req: Request<Body>| {
-                    handle(req, Arc::clone(&b), Arc::clone(&a))
-                });
+                let app = Router::new().fallback(move |req: Request<Body>| handle(req, Arc::clone(&b), Arc::clone(&a)));
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;
@@ -98,9 +96,7 @@ impl Backend {
                     .await;
             });
         });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("fixture started");
+        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("fixture started");
         Backend {
             url: format!("http://127.0.0.1:{port}"),
             behaviour,
@@ -154,9 +150,7 @@ async fn handle(
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {

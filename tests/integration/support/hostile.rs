@@ -34,7 +34,9 @@ fn serve(mut s: std::net::TcpStream, kind: Misbehaviour) {
     match kind {
         Misbehaviour::Silent => std::thread::sleep(Duration::from_secs(60)),
         Misbehaviour::Endless { total } => {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\n\r\n",
+            );
             let line = b"http_requests_total{method=\"GET\",route=\"/padding/for/size\"} 1\n";
             let chunk: Vec<u8> = line.iter().copied().cycle().take(64 * 1024).collect();
             let mut sent = 0u64;
@@ -51,7 +53,9 @@ fn serve(mut s: std::net::TcpStream, kind: Misbehaviour) {
             let _ = s.write_all(b"0\r\n\r\n");
         }
         Misbehaviour::TruncatedJson => {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\":\"o");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\":\"o",
+            );
         }
     }
 }

@@ -61,9 +61,7 @@ pub fn closed_port() -> u16 {
 }
 
 pub fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
 }
 
 pub fn read_fixture(path: &str) -> String {
@@ -117,10 +115,7 @@ pub fn snapshot_settings() -> insta::Settings {
         r#""latency_samples_ms": ["[LATENCY]"]"#,
     );
     s.add_filter(r"(`latency_\w+_ms`: )`[^`]*`", "$1`[LATENCY]`");
-    s.add_filter(
-        r"(&quot;latency_\w+_ms&quot;:)(\[[^\]]*\]|[0-9.]+)",
-        "$1[LATENCY]",
-    );
+    s.add_filter(r"(&quot;latency_\w+_ms&quot;:)(\[[^\]]*\]|[0-9.]+)", "$1[LATENCY]");
     s.add_filter(r"\b\d+(\.\d+)?(ms| ms)\b", "[DURATION]");
     s.add_filter(r#"time="[0-9.]+""#, r#"time="[DURATION]""#);
     s.add_filter(r"\b\d+(\.\d+)?s\b", "[DURATION]");

@@ -1,0 +1,336 @@
+//! `grafana`: the database is ok (`/api/health`), every datasource passes
+//! its own health check (run concurrently), and enough dashboards exist.
+//! Rejected credentials are diagnosed as credentials, a redirect to the
+//! login page as an unauthenticated API call, never as "Grafana down".
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::gate::GrafanaSpec;
+use crate::http::{Auth, JSON_CAP, Response, join_url};
+
+/// The outcome of one authenticated API call.
+enum Api {
+    Ok(Response, Value),
+    Failed(Outcome),
+}
+
+impl GrafanaSpec {
+    fn auth<'a>(&self, cx: &'a ProbeContext<'_>) -> (Auth<'a>, &'static str) {
+        let token = self
+            .token
+            .as_deref()
+            .and_then(|t| cx.secret(t))
+            .filter(|t| !t.is_empty());
+        if let Some(t) = token {
+            return (Auth::Bearer(t), "service account token");
+        }
+        let user = self
+            .user
+            .as_deref()
+            .and_then(|u| cx.secret(u))
+            .filter(|u| !u.is_empty());
+        let password = self.password.as_deref().and_then(|p| cx.secret(p)).unwrap_or_default();
+        match user {
+            Some(u) => (Auth::Basic(u, password), "basic auth"),
+            None => (Auth::None, "no credentials"),
+        }
+    }
+
+    async fn api(&self, cx: &ProbeContext<'_>, path: &str) -> Api {
+        let url = join_url(cx.base_url(), path);
+        let (auth, how) = self.auth(cx);
+        let resp = match cx.http.get(&url, auth, &[], JSON_CAP, cx.deadline).await {
+            Ok(r) => r,
+            Err(e) => return Api::Failed(cx.transport_failure(&url, &e)),
+        };
+        let target = cx.target_name();
+        let redirected_to_login = resp.final_url.contains("/login") && !url.contains("/login");
+        if redirected_to_login || (resp.status.is_success() && resp.looks_like_html()) {
+            return Api::Failed(
+                Outcome::error(format!("{path} redirected to the login page ({}) instead of answering JSON", resp.final_url))
+                    .evidence("url", url)
+                    .evidence("final_url", resp.final_url.clone())
+                    .evidence("auth", how)
+                    .cause(format!("auth:{target}"), format!("Grafana (`{target}`) treats the API call as unauthenticated and redirects to its login page ({how})"))
+                    .remediation("create a service account token with the Viewer role and set GRAFANA_TOKEN (or GRAFANA_USER/GRAFANA_PASSWORD); if an auth proxy fronts Grafana, point GRAFANA_URL past it"),
+            );
+        }
+        let message = || error_message(&resp);
+        match resp.status.as_u16() {
+            401 => {
+                return Api::Failed(
+                    Outcome::fail(format!("Grafana rejected the credentials ({how}): 401 {}", message()))
+                        .evidence("url", url)
+                        .evidence("status", 401)
+                        .evidence("auth", how)
+                        .cause(format!("auth:{target}"), format!("Grafana (`{target}`) rejects the gate's credentials ({how}): {}", message()))
+                        .remediation(if how == "no credentials" {
+                            "set GRAFANA_TOKEN to a service account token (Viewer role), or GRAFANA_USER and GRAFANA_PASSWORD".to_string()
+                        } else {
+                            "the token is invalid, expired or revoked, or the password is wrong: issue a new service account token".to_string()
+                        }),
+                );
+            }
+            403 => {
+                return Api::Failed(
+                    Outcome::fail(format!("Grafana denied {path}: 403 {}", message()))
+                        .evidence("url", url)
+                        .evidence("status", 403)
+                        .cause(
+                            format!("auth:{target}"),
+                            format!("the gate's Grafana identity lacks permissions: {}", message()),
+                        )
+                        .remediation(
+                            "give the service account at least the Viewer role (datasources:read, dashboards:read)",
+                        ),
+                );
+            }
+            _ => {}
+        }
+        match serde_json::from_slice::<Value>(&resp.body) {
+            Ok(v) => Api::Ok(resp, v),
+            Err(e) => Api::Failed(
+                Outcome::error(format!(
+                    "{path} answered {} with invalid JSON ({e})",
+                    resp.status_line()
+                ))
+                .evidence("url", url)
+                .evidence("body_excerpt", resp.excerpt(200))
+                .cause(
+                    format!("api:{target}"),
+                    format!("`{target}` does not answer like Grafana's API on {path}"),
+                )
+                .remediation("point GRAFANA_URL at Grafana itself"),
+            ),
+        }
+    }
+}
+
+/// Grafana's error text: any JSON body with a `message` string.
+fn error_message(resp: &Response) -> String {
+    serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| resp.excerpt(100))
+}
+
+impl Probe for GrafanaSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let target = cx.target_name().to_string();
+        let key = format!("check:{}", cx.check.id);
+        let health_url = join_url(cx.base_url(), "/api/health");
+        let health = cx.http.get(&health_url, Auth::None, &[], JSON_CAP, cx.deadline);
+        let (health, datasources, search) = tokio::join!(
+            health,
+            self.api(cx, "/api/datasources"),
+            self.api(cx, "/api/search?type=dash-db&limit=5000")
+        );
+        let repro = cx.curl(&health_url, None);
+
+        // 1. Is Grafana up, and is its database ok?
+        let health = match health {
+            Ok(r) => r,
+            Err(e) => return cx.transport_failure(&health_url, &e),
+        };
+        let health_doc: Option<Value> = serde_json::from_slice(&health.body).ok();
+        let database = health_doc
+            .as_ref()
+            .and_then(|d| d.get("database"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let version = health_doc
+            .as_ref()
+            .and_then(|d| d.get("version"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut evidence = vec![
+            ("health_status", json!(health.status.as_u16())),
+            ("database", json!(database)),
+            ("version", json!(version)),
+        ];
+        let with_evidence = |mut o: Outcome, ev: &[(&str, Value)]| {
+            for (k, v) in ev {
+                o.evidence.insert(k.to_string(), v.clone());
+            }
+            o.expected("database", "ok")
+                .expected("min_dashboards", self.min_dashboards)
+        };
+        if database.is_none() {
+            return with_evidence(
+                Outcome::error(format!(
+                    "/api/health answered {} without a `database` field",
+                    health.status_line()
+                ))
+                .evidence("body_excerpt", health.excerpt(200))
+                .cause(
+                    format!("api:{target}"),
+                    format!("`{target}` ({}) does not answer like Grafana", cx.base_url()),
+                )
+                .remediation("point GRAFANA_URL at Grafana itself (Grafana's /api/health is public)")
+                .reproduce(repro),
+                &evidence,
+            );
+        }
+        if database.as_deref() != Some("ok") {
+            return with_evidence(
+                Outcome::fail(format!("Grafana's database is {} (/api/health answered {})", database.unwrap_or_default(), health.status_line()))
+                    .cause(key, "Grafana cannot query its database (/api/health reports \"failing\")".to_string())
+                    .remediation("check Grafana's database: for SQLite, that /var/lib/grafana is writable by UID 472; for MySQL/Postgres, that it is reachable")
+                    .reproduce(repro),
+                &evidence,
+            );
+        }
+
+        // 2. Datasources, each health-checked concurrently.
+        let (_, list) = match datasources {
+            Api::Ok(r, v) => (r, v),
+            Api::Failed(o) => return with_evidence(o, &evidence),
+        };
+        let Some(list) = list.as_array() else {
+            return with_evidence(
+                Outcome::error("/api/datasources did not answer a JSON array").cause(
+                    format!("api:{target}"),
+                    "unexpected /api/datasources answer".to_string(),
+                ),
+                &evidence,
+            );
+        };
+        let selected: Vec<(String, String, String)> = list
+            .iter()
+            .filter_map(|d| {
+                let name = d.get("name")?.as_str()?.to_string();
+                let uid = d.get("uid")?.as_str()?.to_string();
+                let ty = d.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+                Some((name, uid, ty))
+            })
+            .filter(|(name, _, _)| self.datasources.is_empty() || self.datasources.contains(name))
+            .collect();
+        let absent: Vec<&String> = self
+            .datasources
+            .iter()
+            .filter(|n| !selected.iter().any(|(name, _, _)| name == *n))
+            .collect();
+        let paths: Vec<String> = selected
+            .iter()
+            .map(|(_, uid, _)| format!("/api/datasources/uid/{}/health", encode(uid)))
+            .collect();
+        let results = join_all(paths.iter().map(|p| self.api(cx, p))).await;
+        let mut ds_evidence = serde_json::Map::new();
+        let mut ds_errors = Vec::new();
+        for ((name, _, ty), result) in selected.iter().zip(results) {
+            let (status, message) = match result {
+                Api::Ok(_, v) => (
+                    v.get("status").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string(),
+                    v.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                ),
+                Api::Failed(o) if o.cause.as_ref().is_some_and(|c| c.key.starts_with("auth:")) => {
+                    return with_evidence(o, &evidence);
+                }
+                Api::Failed(o) => ("ERROR".to_string(), o.message),
+            };
+            ds_evidence.insert(name.clone(), json!({"type": ty, "status": status, "message": message}));
+            if status != "OK" {
+                ds_errors.push(format!("{name} ({ty}): {status}: {message}"));
+            }
+        }
+        evidence.push(("datasources", Value::Object(ds_evidence)));
+        if !absent.is_empty() {
+            let msg = format!(
+                "datasources not configured: {}",
+                absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            return with_evidence(
+                Outcome::fail(msg.clone()).cause(key, msg).remediation(
+                    "provision the datasource (grafana/provisioning/datasources/*.yaml) and restart Grafana",
+                ),
+                &evidence,
+            );
+        }
+        if selected.is_empty() {
+            return with_evidence(
+                Outcome::fail("Grafana has no datasources")
+                    .cause(key, "Grafana has no datasources configured".to_string())
+                    .remediation("provision the Prometheus and Loki datasources"),
+                &evidence,
+            );
+        }
+        if let Some(first) = ds_errors.first() {
+            let msg = format!("datasource health check failed: {}", ds_errors.join("; "));
+            return with_evidence(
+                Outcome::fail(msg).cause(key, format!("Grafana datasource unhealthy: {first}")).remediation(
+                    "fix the datasource URL to the service name on Grafana's Docker network (e.g. http://prometheus:9090), and its credentials; Grafana's Connections → Data sources → Test shows the same message",
+                ),
+                &evidence,
+            );
+        }
+
+        // 3. Dashboards.
+        let hits = match search {
+            Api::Ok(_, v) => v,
+            Api::Failed(o) => return with_evidence(o, &evidence),
+        };
+        let titles: Vec<String> = hits
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|h| h.get("type").and_then(Value::as_str).is_none_or(|t| t == "dash-db"))
+                    .filter_map(|h| h.get("title").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        evidence.push(("dashboards", json!(titles.len())));
+        evidence.push(("dashboard_titles", json!(titles.iter().take(20).collect::<Vec<_>>())));
+        let missing: Vec<&String> = self.dashboards.iter().filter(|t| !titles.contains(t)).collect();
+        if (titles.len() as u32) < self.min_dashboards || !missing.is_empty() {
+            let msg = if missing.is_empty() {
+                format!("{} dashboard(s), need at least {}", titles.len(), self.min_dashboards)
+            } else {
+                format!(
+                    "missing dashboards: {}",
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            let mut o = with_evidence(
+                Outcome::fail(msg.clone())
+                    .cause(key, format!("Grafana: {msg}"))
+                    .remediation("provision the MediaNest dashboards (grafana/provisioning/dashboards) or import them, then re-run"),
+                &evidence,
+            );
+            o.status = Status::Fail;
+            return o;
+        }
+        with_evidence(
+            Outcome::pass(format!(
+                "database ok, {} datasource(s) healthy, {} dashboard(s){}",
+                selected.len(),
+                titles.len(),
+                version.map(|v| format!(" (Grafana {v})")).unwrap_or_default()
+            ))
+            .reproduce(repro),
+            &evidence,
+        )
+    }
+}
+
+/// Percent-encodes a UID for a path segment.
+fn encode(uid: &str) -> String {
+    uid.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_are_encoded_for_paths() {
+        assert_eq!(encode("prom-main_1"), "prom-main_1");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,280 @@
+//! `latency_slo`: a latency quantile from a Prometheus histogram, under a
+//! limit, with enough requests in the window to trust it.
+//!
+//! Three queries run at once: the quantile
+//! (`histogram_quantile(q, sum by (le) (rate(m_bucket{sel}[w])))`), the request
+//! count (`sum(increase(m_count{sel}[w]))`) and the bucket bounds. Too little
+//! traffic is "insufficient traffic" (an `error`), never a pass; a limit that
+//! falls between two bucket bounds is flagged, because the quantile there is
+//! a linear interpolation, not a measurement.
+
+use serde_json::json;
+
+use super::prometheus_api::{QueryResult, promql_curl, query};
+use super::promql::fmt_num;
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::gate::LatencySpec;
+
+impl LatencySpec {
+    fn selector_braces(&self) -> String {
+        if self.selector.is_empty() {
+            String::new()
+        } else {
+            format!("{{{}}}", self.selector)
+        }
+    }
+
+    pub fn quantile_query(&self) -> String {
+        format!(
+            "histogram_quantile({}, sum by (le) (rate({}_bucket{}[{}])))",
+            self.quantile,
+            self.metric,
+            self.selector_braces(),
+            self.window
+        )
+    }
+
+    fn count_query(&self) -> String {
+        format!(
+            "sum(increase({}_count{}[{}]))",
+            self.metric,
+            self.selector_braces(),
+            self.window
+        )
+    }
+
+    fn buckets_query(&self) -> String {
+        format!("count by (le) ({}_bucket{})", self.metric, self.selector_braces())
+    }
+
+    fn label(&self) -> String {
+        format!("p{}", fmt_num(self.quantile * 100.0))
+    }
+}
+
+impl Probe for LatencySpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let (qq, cq, bq) = (self.quantile_query(), self.count_query(), self.buckets_query());
+        let (quantile, count, buckets) = tokio::join!(query(cx, &qq), query(cx, &cq), query(cx, &bq));
+        let repro = promql_curl(cx, &qq);
+        let label = self.label();
+        let limit_s = self.max.as_secs_f64();
+        let key = format!("check:{}", cx.check.id);
+        let base = |o: Outcome| {
+            o.evidence("query", qq.clone())
+                .evidence("window", self.window.clone())
+                .expected(&format!("{label}_ms"), format!("< {}", fmt_num(limit_s * 1000.0)))
+                .expected("min_requests", self.min_requests)
+                .reproduce(repro.clone())
+        };
+        let (quantile, count, buckets) = match (quantile, count, buckets) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            (Err(o), _, _) | (_, Err(o), _) | (_, _, Err(o)) => return base(o),
+        };
+
+        let bounds = bucket_bounds(&buckets);
+        let requests = match &count {
+            QueryResult::Vector(v) if v.is_empty() => None,
+            QueryResult::Vector(v) => Some(v.iter().map(|(_, x)| *x).sum::<f64>()),
+            QueryResult::Scalar(x) => Some(*x),
+            _ => None,
+        };
+        let Some(requests) = requests else {
+            return base(Outcome::error(format!("no data: no `{}_count{}` series in Prometheus", self.metric, self.selector_braces())))
+                .cause(key, format!("Prometheus has no `{}` histogram for {}", self.metric, self.selector_braces()))
+                .remediation("the backend does not expose the histogram, or Prometheus does not scrape it: check the `prometheus-scrape` requirement and the selector");
+        };
+        let base = |o: Outcome| {
+            base(o)
+                .evidence("requests_in_window", fmt_num(requests.round()))
+                .evidence(
+                    "bucket_bounds",
+                    json!(bounds.iter().map(|b| fmt_num(*b)).collect::<Vec<_>>()),
+                )
+        };
+        if !bounds.is_empty() && !bounds.iter().any(|b| b.is_infinite()) {
+            return base(Outcome::error(format!(
+                "`{}` has no le=\"+Inf\" bucket: the quantile is undefined",
+                self.metric
+            )))
+            .cause(key, format!("the `{}` histogram lacks its +Inf bucket", self.metric))
+            .remediation(
+                "expose the histogram with the client library's histogram type, which always adds le=\"+Inf\"",
+            );
+        }
+        if requests < self.min_requests {
+            return base(Outcome::new(
+                Status::Error,
+                format!(
+                    "insufficient traffic: {} requests in {} (need ≥ {}) to trust the {label}",
+                    fmt_num(requests.round()),
+                    self.window,
+                    fmt_num(self.min_requests)
+                ),
+            ))
+            .cause(
+                key,
+                format!("too little traffic in the last {} to judge the {label}", self.window),
+            )
+            .remediation("run the smoke/load test against staging first, or widen `window`");
+        }
+        let value = match &quantile {
+            QueryResult::Vector(v) if v.len() == 1 => v[0].1,
+            QueryResult::Scalar(x) => *x,
+            QueryResult::Vector(v) if v.is_empty() => {
+                return base(Outcome::error(format!("no data: `{qq}` returned an empty result")))
+                    .cause(key, "the quantile query returns nothing".to_string())
+                    .remediation("check that the bucket series exist for the selector");
+            }
+            _ => {
+                return base(Outcome::error(format!("`{qq}` did not return one value")))
+                    .cause(key, "the quantile query returns several series".to_string())
+                    .remediation("aggregate with `sum by (le)` (the gate's query does) and check the selector");
+            }
+        };
+        if value.is_nan() {
+            return base(Outcome::error(format!(
+                "the {label} is NaN: no requests were observed in the window"
+            )))
+            .cause(key, format!("the {label} cannot be computed (NaN)"))
+            .remediation("make sure requests reach the backend during the window");
+        }
+        let interpolated = limit_between_buckets(limit_s, &bounds);
+        let mut o = if value > limit_s {
+            let shown = if value.is_infinite() {
+                format!(
+                    "beyond the largest finite bucket ({})",
+                    bounds
+                        .iter()
+                        .rev()
+                        .find(|b| b.is_finite())
+                        .map(|b| format!("{}s", fmt_num(*b)))
+                        .unwrap_or_default()
+                )
+            } else {
+                format!("{} ms", fmt_num((value * 1000.0).round()))
+            };
+            let msg = format!("{label} is {shown}, over the {} ms limit", fmt_num(limit_s * 1000.0));
+            base(Outcome::fail(msg.clone()))
+                .cause(key, format!("{label} latency of `{}` is {shown} (limit {} ms)", self.metric, fmt_num(limit_s * 1000.0)))
+                .remediation("profile the slowest routes (`topk(5, histogram_quantile(0.95, sum by (le, route) (rate(…))))`) and fix the slow dependency before release")
+        } else {
+            base(Outcome::pass(format!(
+                "{label} is {} ms (limit {} ms) over {} requests",
+                fmt_num((value * 1000.0).round()),
+                fmt_num(limit_s * 1000.0),
+                fmt_num(requests.round())
+            )))
+        };
+        o = o.evidence(
+            &format!("{label}_ms"),
+            if value.is_finite() {
+                json!((value * 100_000.0).round() / 100.0)
+            } else {
+                json!("+Inf")
+            },
+        );
+        if let Some((lo, hi)) = interpolated {
+            o.warnings.push(format!(
+                "the {} ms limit falls between the buckets le=\"{}\" and le=\"{}\": the {label} near it is interpolated linearly, not measured; add a bucket at {} for an exact verdict",
+                fmt_num(limit_s * 1000.0),
+                fmt_num(lo),
+                fmt_num(hi),
+                fmt_num(limit_s)
+            ));
+            o = o.evidence("interpolated_between", json!([fmt_num(lo), fmt_num(hi)]));
+        }
+        o
+    }
+}
+
+/// The `le` bounds present, sorted.
+fn bucket_bounds(r: &QueryResult) -> Vec<f64> {
+    let mut v: Vec<f64> = match r {
+        QueryResult::Vector(items) => items
+            .iter()
+            .filter_map(|(labels, _)| labels.get("le"))
+            .filter_map(|le| match le.as_str() {
+                "+Inf" | "Inf" => Some(f64::INFINITY),
+                other => other.parse().ok(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
+}
+
+/// The bucket bounds around `limit` when it is not itself a bound.
+fn limit_between_buckets(limit: f64, bounds: &[f64]) -> Option<(f64, f64)> {
+    if bounds.iter().any(|b| (b - limit).abs() < 1e-9) {
+        return None;
+    }
+    let hi = bounds.iter().copied().find(|b| *b > limit)?;
+    let lo = bounds.iter().copied().rev().find(|b| *b < limit).unwrap_or(0.0);
+    Some((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn spec() -> LatencySpec {
+        LatencySpec {
+            metric: "http_request_duration_seconds".into(),
+            selector: r#"job="medianest-backend""#.into(),
+            quantile: 0.95,
+            max: Duration::from_millis(600),
+            window: "5m".into(),
+            min_requests: 100.0,
+        }
+    }
+
+    #[test]
+    fn queries_are_built_as_documented() {
+        let s = spec();
+        assert_eq!(
+            s.quantile_query(),
+            r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="medianest-backend"}[5m])))"#
+        );
+        assert_eq!(
+            s.count_query(),
+            r#"sum(increase(http_request_duration_seconds_count{job="medianest-backend"}[5m]))"#
+        );
+        assert_eq!(s.label(), "p95");
+        let mut s = s;
+        s.selector.clear();
+        assert_eq!(
+            s.count_query(),
+            "sum(increase(http_request_duration_seconds_count[5m]))"
+        );
+    }
+
+    fn le(bounds: &[&str]) -> QueryResult {
+        QueryResult::Vector(
+            bounds
+                .iter()
+                .map(|b| (BTreeMap::from([("le".to_string(), b.to_string())]), 1.0))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn bounds_are_sorted_with_inf_last() {
+        assert_eq!(
+            bucket_bounds(&le(&["+Inf", "0.5", "0.1", "1"])),
+            vec![0.1, 0.5, 1.0, f64::INFINITY]
+        );
+    }
+
+    #[test]
+    fn limit_between_buckets_is_detected() {
+        let b = [0.1, 0.5, 1.0, f64::INFINITY];
+        assert_eq!(limit_between_buckets(0.6, &b), Some((0.5, 1.0)));
+        assert_eq!(limit_between_buckets(0.5, &b), None);
+        assert_eq!(limit_between_buckets(0.05, &b), Some((0.0, 0.1)));
+    }
+}

@@ -1,0 +1,522 @@
+//! `loki`: Loki is ready, its *effective* retention is long enough, and
+//! application logs are arriving.
+//!
+//! Effective retention is what Loki actually deletes, read from the running
+//! `/config`: `limits_config.retention_period` counts only when
+//! `compactor.retention_enabled` is true; the legacy table manager only with
+//! `retention_deletes_enabled`; `0s` keeps logs forever. A period that is set
+//! but not enforced passes (nothing is deleted) with a warning, because the
+//! configuration says something it does not do.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+#[cfg(test)]
+use serde_json::json;
+
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::duration;
+use crate::gate::LokiSpec;
+use crate::http::{Auth, JSON_CAP, Response, join_url};
+
+/// What Loki's configuration actually enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retention {
+    /// `None`: logs are kept forever.
+    pub effective: Option<Duration>,
+    /// Which setting decides it.
+    pub source: String,
+    pub warnings: Vec<String>,
+}
+
+fn get<'a>(cfg: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(cfg, |v, k| v.get(*k))
+}
+
+fn as_bool(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+fn as_duration(v: Option<&Value>, what: &str) -> Result<Duration, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Duration::ZERO),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(Duration::ZERO),
+        Some(Value::String(s)) => duration::parse(s).map_err(|e| format!("{what}: {e}")),
+        Some(other) => Err(format!("{what} is {other}, not a duration")),
+    }
+}
+
+/// Works out the retention Loki enforces from its `/config`.
+pub fn effective_retention(cfg: &Value) -> Result<Retention, String> {
+    let global = as_duration(
+        get(cfg, &["limits_config", "retention_period"]),
+        "limits_config.retention_period",
+    )?;
+    let compactor_on = as_bool(get(cfg, &["compactor", "retention_enabled"]));
+    let tm_on = as_bool(get(cfg, &["table_manager", "retention_deletes_enabled"]));
+    let tm_period = as_duration(
+        get(cfg, &["table_manager", "retention_period"]),
+        "table_manager.retention_period",
+    )?;
+    let mut warnings = Vec::new();
+
+    if compactor_on {
+        if let Some(streams) = get(cfg, &["limits_config", "retention_stream"]).and_then(Value::as_array) {
+            for s in streams {
+                let sel = s.get("selector").and_then(Value::as_str).unwrap_or("?");
+                if let Ok(p) = as_duration(s.get("period"), "retention_stream.period")
+                    && !p.is_zero()
+                    && (global.is_zero() || p < global)
+                {
+                    warnings.push(format!(
+                        "retention_stream keeps streams matching {sel} for only {}",
+                        duration::format(p)
+                    ));
+                }
+            }
+        }
+        let store = get(cfg, &["compactor", "delete_request_store"])
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if store.is_empty() {
+            warnings.push("compactor.retention_enabled is true but delete_request_store is empty (Loki 3 refuses to start that way)".into());
+        }
+        return Ok(Retention {
+            effective: (!global.is_zero()).then_some(global),
+            source: if global.is_zero() {
+                "compactor retention enabled, limits_config.retention_period 0s (keep forever)".into()
+            } else {
+                format!(
+                    "compactor retention, limits_config.retention_period {}",
+                    duration::format(global)
+                )
+            },
+            warnings,
+        });
+    }
+    if tm_on && !tm_period.is_zero() {
+        return Ok(Retention {
+            effective: Some(tm_period),
+            source: format!(
+                "table_manager retention_deletes_enabled, retention_period {}",
+                duration::format(tm_period)
+            ),
+            warnings,
+        });
+    }
+    if !global.is_zero() {
+        warnings.push(format!(
+            "limits_config.retention_period is {} but compactor.retention_enabled is false: it is not enforced and logs are kept forever",
+            duration::format(global)
+        ));
+    }
+    if !tm_period.is_zero() && !tm_on {
+        warnings.push(format!(
+            "table_manager.retention_period is {} but retention_deletes_enabled is false: it is not enforced",
+            duration::format(tm_period)
+        ));
+    }
+    Ok(Retention {
+        effective: None,
+        source: "no retention enforced (logs are kept forever)".into(),
+        warnings,
+    })
+}
+
+/// Explains Loki's `/ready` 503 texts.
+fn explain_not_ready(body: &str) -> &'static str {
+    if body.contains("waiting for") {
+        "the ingester is warming up after start (typically the first ~15 s)"
+    } else if body.contains("Some services are not Running") {
+        "some Loki modules have not started; read Loki's log for the failing module"
+    } else if body.contains("Application is stopping") {
+        "Loki is shutting down"
+    } else {
+        "Loki reports itself not ready"
+    }
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn text(resp: &Response) -> String {
+    String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
+        .trim()
+        .to_string()
+}
+
+impl Probe for LokiSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let target = cx.target_name().to_string();
+        let key = format!("check:{}", cx.check.id);
+        let tenant = self.tenant.trim();
+        let headers: Vec<(&str, &str)> = if tenant.is_empty() {
+            vec![]
+        } else {
+            vec![("X-Scope-OrgID", tenant)]
+        };
+        let ready_url = join_url(cx.base_url(), "/ready");
+        let config_url = join_url(cx.base_url(), "/config");
+        let end = now_ns();
+        let start = end.saturating_sub(self.logs_window.as_nanos());
+        let query_url = {
+            let base = join_url(cx.base_url(), "/loki/api/v1/query_range");
+            let mut u = url::Url::parse(&base)
+                .unwrap_or_else(|_| url::Url::parse("http://invalid/").expect("static URL parses"));
+            u.query_pairs_mut()
+                .append_pair("query", &self.selector)
+                .append_pair("start", &start.to_string())
+                .append_pair("end", &end.to_string())
+                .append_pair("limit", "10")
+                .append_pair("direction", "backward");
+            u.to_string()
+        };
+        let want_logs = !self.selector.is_empty();
+        let (ready, config, logs) = tokio::join!(
+            cx.http.get(&ready_url, Auth::None, &headers, JSON_CAP, cx.deadline),
+            cx.http.get(&config_url, Auth::None, &headers, JSON_CAP, cx.deadline),
+            async {
+                if want_logs {
+                    Some(
+                        cx.http
+                            .get(&query_url, Auth::None, &headers, JSON_CAP, cx.deadline)
+                            .await,
+                    )
+                } else {
+                    None
+                }
+            }
+        );
+        let mut o = Outcome::pass(String::new())
+            .expected("min_retention", duration::format(self.min_retention))
+            .expected("logs_window", duration::format(self.logs_window))
+            .reproduce(format!(
+                "curl -sG '{}'{} --data-urlencode 'query={}' --data-urlencode 'limit=10'",
+                join_url(cx.base_url(), "/loki/api/v1/query_range"),
+                if tenant.is_empty() {
+                    String::new()
+                } else {
+                    " -H 'X-Scope-OrgID: $LOKI_TENANT'".to_string()
+                },
+                self.selector.replace('\'', r"'\''")
+            ));
+
+        // 1. Ready?
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => return cx.transport_failure(&ready_url, &e),
+        };
+        o = o.evidence("ready_status", ready.status.as_u16());
+        if !ready.status.is_success() {
+            let body = text(&ready);
+            let why = explain_not_ready(&body);
+            o.status = Status::Fail;
+            o.message = format!("Loki is not ready ({}): {body}", ready.status_line());
+            return o
+                .evidence("ready_body", body)
+                .cause(format!("unready:{target}"), format!("Loki (`{target}`) is not ready: {why}"))
+                .remediation("wait for /ready to answer 200 (`--wait` re-runs the gate), or read Loki's log for the module that fails");
+        }
+
+        // 2. Effective retention from the running config.
+        let config = match config {
+            Ok(r) => r,
+            Err(e) => return cx.transport_failure(&config_url, &e),
+        };
+        let cfg: Value = if config.status.is_success() && !config.looks_like_html() {
+            match std::str::from_utf8(&config.body)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_saphyr::from_str::<Value>(t).map_err(|e| e.without_snippet().to_string()))
+            {
+                Ok(v) if v.is_object() => v,
+                Ok(_) => Value::Null,
+                Err(e) => {
+                    o.status = Status::Error;
+                    o.message = format!("Loki's /config is not YAML: {}", e.lines().next().unwrap_or_default());
+                    return o
+                        .evidence("config_excerpt", config.excerpt(200))
+                        .cause(
+                            format!("api:{target}"),
+                            format!("`{target}` does not serve Loki's /config"),
+                        )
+                        .remediation(
+                            "point LOKI_URL at Loki itself (port 3100), not a proxy or gateway that hides /config",
+                        );
+                }
+            }
+        } else {
+            Value::Null
+        };
+        if !cfg.is_object() {
+            o.status = Status::Error;
+            o.message = format!(
+                "Loki's /config answered {} without a YAML configuration",
+                config.status_line()
+            );
+            return o
+                .evidence("config_excerpt", config.excerpt(200))
+                .cause(
+                    format!("api:{target}"),
+                    format!("`{target}` does not serve Loki's /config"),
+                )
+                .remediation("point LOKI_URL at Loki itself (port 3100), not a proxy or gateway that hides /config");
+        }
+        let retention = match effective_retention(&cfg) {
+            Ok(r) => r,
+            Err(e) => {
+                o.status = Status::Error;
+                o.message = format!("cannot read Loki's retention settings: {e}");
+                return o
+                    .cause(key, format!("Loki's retention settings are unreadable: {e}"))
+                    .remediation("check limits_config and compactor in Loki's config");
+            }
+        };
+        o.warnings.extend(retention.warnings.iter().cloned());
+        o = o
+            .evidence(
+                "retention_effective",
+                retention
+                    .effective
+                    .map(duration::format)
+                    .unwrap_or_else(|| "forever".into()),
+            )
+            .evidence("retention_source", retention.source.clone());
+        if let Some(eff) = retention.effective
+            && eff < self.min_retention
+        {
+            o.status = Status::Fail;
+            o.message = format!(
+                "effective log retention is {}, shorter than the required {} ({})",
+                duration::format(eff),
+                duration::format(self.min_retention),
+                retention.source
+            );
+            return o
+                .cause(key, format!("Loki deletes logs after {} (required ≥ {})", duration::format(eff), duration::format(self.min_retention)))
+                .remediation(format!(
+                    "set `limits_config.retention_period: {}` (with `compactor.retention_enabled: true` and `delete_request_store` set) and restart Loki",
+                    duration::format(self.min_retention.max(Duration::from_secs(7 * 86_400)))
+                ));
+        }
+
+        // 3. Logs arriving?
+        let Some(logs) = logs else {
+            o.message = format!(
+                "ready; effective retention {}",
+                retention
+                    .effective
+                    .map(duration::format)
+                    .unwrap_or_else(|| "forever".into())
+            );
+            return o;
+        };
+        let logs = match logs {
+            Ok(r) => r,
+            Err(e) => return cx.transport_failure(&query_url, &e),
+        };
+        if logs.status.as_u16() == 401 {
+            let body = text(&logs);
+            o.status = Status::Fail;
+            o.message = format!("Loki refused the log query: 401 {body}");
+            return o
+                .cause(
+                    key,
+                    "Loki runs multi-tenant and the query carried no (or a wrong) tenant".to_string(),
+                )
+                .remediation("set LOKI_TENANT to the tenant MediaNest's Promtail pushes as (sent as X-Scope-OrgID)");
+        }
+        if !logs.status.is_success() {
+            let body = text(&logs);
+            o.status = if logs.status.as_u16() == 400 {
+                Status::Fail
+            } else {
+                Status::Error
+            };
+            o.message = format!("Loki rejected the log query ({}): {body}", logs.status_line());
+            return o
+                .evidence("query_error", body.clone())
+                .cause(key, format!("Loki rejects `{}`: {body}", self.selector))
+                .remediation("fix the LogQL selector (APP_LOG_SELECTOR), e.g. `{job=\"medianest-app\"}`");
+        }
+        let doc: Value = match serde_json::from_slice(&logs.body) {
+            Ok(v) => v,
+            Err(e) => {
+                o.status = Status::Error;
+                o.message = format!("Loki's query_range answered invalid JSON ({e})");
+                return o
+                    .cause(
+                        format!("api:{target}"),
+                        "Loki's query API answered invalid JSON".to_string(),
+                    )
+                    .remediation("point LOKI_URL at Loki itself");
+            }
+        };
+        let (lines, newest) = count_lines(&doc);
+        o = o.evidence("log_lines_found", lines);
+        if lines == 0 {
+            o.status = Status::Fail;
+            o.message = format!(
+                "no log lines for {} in the last {}",
+                self.selector,
+                duration::format(self.logs_window)
+            );
+            return o.cause(key, format!("no application logs reach Loki for {}", self.selector)).remediation(
+                "check Promtail: its scrape config must match the app's containers and label them as the selector expects, and it must reach Loki (`docker logs promtail`)",
+            );
+        }
+        if let Some(ns) = newest {
+            let age = end.saturating_sub(ns) / 1_000_000_000;
+            o = o.evidence("newest_line_age_s", age as u64);
+        }
+        o.message = format!(
+            "ready; effective retention {}; {lines} recent log line(s) for {}",
+            retention
+                .effective
+                .map(duration::format)
+                .unwrap_or_else(|| "forever".into()),
+            self.selector
+        );
+        o
+    }
+}
+
+/// Lines in a streams result, and the newest timestamp (ns).
+fn count_lines(doc: &Value) -> (usize, Option<u128>) {
+    let mut n = 0;
+    let mut newest: Option<u128> = None;
+    for stream in doc
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for entry in stream.get("values").and_then(Value::as_array).into_iter().flatten() {
+            n += 1;
+            if let Some(ts) = entry
+                .get(0)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<u128>().ok())
+            {
+                newest = Some(newest.map_or(ts, |x| x.max(ts)));
+            }
+        }
+    }
+    (n, newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> Value {
+        serde_saphyr::from_str(yaml).expect("test YAML parses")
+    }
+
+    const DAY: u64 = 86_400;
+
+    #[test]
+    fn compactor_retention_is_enforced() {
+        let r = effective_retention(&cfg(
+            "limits_config:\n  retention_period: 30d\ncompactor:\n  retention_enabled: true\n  delete_request_store: filesystem\n",
+        ))
+        .unwrap();
+        assert_eq!(r.effective, Some(Duration::from_secs(30 * DAY)));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn retention_period_without_compactor_is_not_enforced() {
+        let r = effective_retention(&cfg(
+            "limits_config:\n  retention_period: 3d\ncompactor:\n  retention_enabled: false\n",
+        ))
+        .unwrap();
+        assert_eq!(r.effective, None);
+        assert!(r.warnings[0].contains("not enforced"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn zero_means_forever_even_when_enabled() {
+        let r = effective_retention(&cfg("limits_config:\n  retention_period: 0s\ncompactor:\n  retention_enabled: true\n  delete_request_store: s3\n")).unwrap();
+        assert_eq!(r.effective, None);
+    }
+
+    #[test]
+    fn durations_compare_as_durations() {
+        let a = effective_retention(&cfg("limits_config:\n  retention_period: 720h\ncompactor:\n  retention_enabled: true\n  delete_request_store: x\n")).unwrap();
+        let b = effective_retention(&cfg("limits_config:\n  retention_period: 4w2d\ncompactor:\n  retention_enabled: true\n  delete_request_store: x\n")).unwrap();
+        assert_eq!(a.effective, b.effective);
+        let w = effective_retention(&cfg("limits_config:\n  retention_period: 1w\ncompactor:\n  retention_enabled: true\n  delete_request_store: x\n")).unwrap();
+        assert_eq!(w.effective, Some(Duration::from_secs(7 * DAY)));
+    }
+
+    #[test]
+    fn table_manager_needs_deletes_enabled() {
+        let on = effective_retention(&cfg(
+            "table_manager:\n  retention_deletes_enabled: true\n  retention_period: 2w\n",
+        ))
+        .unwrap();
+        assert_eq!(on.effective, Some(Duration::from_secs(14 * DAY)));
+        let off = effective_retention(&cfg(
+            "table_manager:\n  retention_deletes_enabled: false\n  retention_period: 2w\n",
+        ))
+        .unwrap();
+        assert_eq!(off.effective, None);
+        assert!(!off.warnings.is_empty());
+    }
+
+    #[test]
+    fn shorter_stream_retention_warns() {
+        let r = effective_retention(&cfg(
+            "limits_config:\n  retention_period: 30d\n  retention_stream:\n    - selector: '{level=\"debug\"}'\n      priority: 1\n      period: 1d\ncompactor:\n  retention_enabled: true\n  delete_request_store: x\n",
+        ))
+        .unwrap();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("{level=\"debug\"}") && w.contains("1d")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn enabled_without_delete_store_warns() {
+        let r = effective_retention(&cfg(
+            "limits_config:\n  retention_period: 30d\ncompactor:\n  retention_enabled: true\n",
+        ))
+        .unwrap();
+        assert!(r.warnings.iter().any(|w| w.contains("delete_request_store")));
+    }
+
+    #[test]
+    fn garbage_durations_are_errors() {
+        assert!(effective_retention(&cfg("limits_config:\n  retention_period: soon\n")).is_err());
+        assert!(effective_retention(&cfg("limits_config:\n  retention_period: [1]\n")).is_err());
+    }
+
+    #[test]
+    fn lines_and_newest_timestamp_are_counted() {
+        let doc = json!({"status":"success","data":{"resultType":"streams","result":[
+            {"stream":{"job":"app"},"values":[["1731600001000000000","b"],["1731600000000000000","a"]]},
+            {"stream":{"job":"app","level":"error"},"values":[["1731600002000000000","c"]]}]}});
+        assert_eq!(count_lines(&doc), (3, Some(1_731_600_002_000_000_000)));
+        assert_eq!(
+            count_lines(&json!({"status":"success","data":{"result":[]}})),
+            (0, None)
+        );
+    }
+
+    #[test]
+    fn not_ready_texts_are_explained() {
+        assert!(explain_not_ready("Ingester not ready: waiting for 15s after being ready").contains("warming up"));
+        assert!(explain_not_ready("Some services are not Running:\nStarting: 1\n").contains("modules"));
+    }
+}

@@ -1,0 +1,298 @@
+//! Talking to the Prometheus HTTP API: the `status`/`data` envelope, its
+//! error types, instant queries with string-encoded sample values, and the
+//! ways a "Prometheus" URL can turn out to be something else.
+//!
+//! Every failure here is already an [`Outcome`] keyed on the Prometheus
+//! target, so all checks against an unusable Prometheus share one root cause.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Outcome, ProbeContext, Status};
+use crate::http::{Auth, JSON_CAP, Response, join_url};
+
+/// An instant query's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryResult {
+    Vector(Vec<(BTreeMap<String, String>, f64)>),
+    Scalar(f64),
+    Text(String),
+    /// A range vector: the query needs an aggregation to be compared.
+    Matrix(usize),
+}
+
+/// Builds an API URL with properly encoded query parameters.
+pub fn api_url(cx: &ProbeContext<'_>, path: &str, params: &[(&str, &str)]) -> String {
+    let base = join_url(cx.base_url(), path);
+    match url::Url::parse(&base) {
+        Ok(mut u) => {
+            if !params.is_empty() {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => base,
+    }
+}
+
+/// A `curl` line that runs a PromQL query by hand.
+pub fn promql_curl(cx: &ProbeContext<'_>, query: &str) -> String {
+    let quoted = query.replace('\'', r"'\''");
+    format!(
+        "curl -sG '{}' --data-urlencode 'query={quoted}'",
+        join_url(cx.base_url(), "/api/v1/query")
+    )
+}
+
+/// Outcome for an answer that is not the Prometheus API at all.
+fn not_the_api(cx: &ProbeContext<'_>, url: &str, resp: &Response, what: &str) -> Outcome {
+    let target = cx.target_name();
+    Outcome::error(format!("{url}: {what}"))
+        .evidence("url", url)
+        .evidence("status", resp.status.as_u16())
+        .evidence("content_type", resp.content_type().unwrap_or("").to_string())
+        .evidence("body_excerpt", resp.excerpt(200))
+        .cause(
+            format!("api:{target}"),
+            format!("target `{target}` ({}) does not answer like the Prometheus API: {what}", cx.base_url()),
+        )
+        .remediation(format!(
+            "point the `{target}` target at Prometheus itself (e.g. http://prometheus:9090), not a proxy, login page or another service"
+        ))
+}
+
+/// GETs an API path and returns `data` from a `"status":"success"` envelope.
+pub async fn get_data(cx: &ProbeContext<'_>, path: &str, params: &[(&str, &str)]) -> Result<Value, Outcome> {
+    let url = api_url(cx, path, params);
+    let resp = cx
+        .http
+        .get(&url, Auth::None, &[], JSON_CAP, cx.deadline)
+        .await
+        .map_err(|e| cx.transport_failure(&url, &e))?;
+    if resp.status.as_u16() == 503 && !resp.body.starts_with(b"{") {
+        return Err(unready(cx, &url, &resp));
+    }
+    if resp.looks_like_html() {
+        return Err(not_the_api(cx, &url, &resp, "answered an HTML page, not JSON"));
+    }
+    let doc: Value = match serde_json::from_slice(&resp.body) {
+        Ok(v) => v,
+        Err(e) => {
+            let what = if resp.status.as_u16() == 404 {
+                format!(
+                    "answered {} with a non-JSON body: no Prometheus API at this address",
+                    resp.status_line()
+                )
+            } else {
+                format!("answered {} with invalid JSON ({e})", resp.status_line())
+            };
+            return Err(not_the_api(cx, &url, &resp, &what));
+        }
+    };
+    match doc.get("status").and_then(Value::as_str) {
+        Some("success") => doc
+            .get("data")
+            .cloned()
+            .ok_or_else(|| not_the_api(cx, &url, &resp, "a success envelope without `data`")),
+        Some("error") => {
+            let kind = doc.get("errorType").and_then(Value::as_str).unwrap_or("unknown");
+            let msg = doc.get("error").and_then(Value::as_str).unwrap_or("no message");
+            Err(Outcome::error(format!("Prometheus rejected the request ({kind}): {msg}"))
+                .evidence("url", url.clone())
+                .evidence("status", resp.status.as_u16())
+                .evidence("error_type", kind)
+                .evidence("error", msg)
+                .cause(
+                    format!("check:{}", cx.check.id),
+                    format!("Prometheus answers `{kind}` for check `{}`: {msg}", cx.check.id),
+                )
+                .remediation(match kind {
+                    "bad_data" => "fix the query or parameters in the gate file (Prometheus cannot parse them)".to_string(),
+                    "timeout" | "canceled" => "the query is too expensive for Prometheus' query timeout: narrow the selector or the window".to_string(),
+                    _ => "see Prometheus' log for the failing query".to_string(),
+                }))
+        }
+        _ => Err(not_the_api(cx, &url, &resp, "JSON without a Prometheus `status` field")),
+    }
+}
+
+fn unready(cx: &ProbeContext<'_>, url: &str, resp: &Response) -> Outcome {
+    let target = cx.target_name();
+    Outcome::error(format!(
+        "Prometheus is not ready: {url} answered {}",
+        resp.status_line()
+    ))
+    .evidence("url", url)
+    .evidence("status", resp.status.as_u16())
+    .evidence("body_excerpt", resp.excerpt(100))
+    .cause(
+        format!("unready:{target}"),
+        format!("Prometheus (`{target}`) is starting up or replaying its WAL and answers 503"),
+    )
+    .remediation("wait for Prometheus to finish starting (`/-/ready` turns 200), or re-run with `--wait`")
+}
+
+/// Checks `/-/ready`.
+pub async fn ready(cx: &ProbeContext<'_>) -> Result<(), Outcome> {
+    let url = join_url(cx.base_url(), "/-/ready");
+    let resp = cx
+        .http
+        .get(&url, Auth::None, &[], JSON_CAP, cx.deadline)
+        .await
+        .map_err(|e| cx.transport_failure(&url, &e))?;
+    match resp.status.as_u16() {
+        200 => Ok(()),
+        503 => Err(unready(cx, &url, &resp)),
+        _ if resp.looks_like_html() => Err(not_the_api(cx, &url, &resp, "answered an HTML page on /-/ready")),
+        _ => Err(not_the_api(
+            cx,
+            &url,
+            &resp,
+            &format!("answered {} on /-/ready", resp.status_line()),
+        )),
+    }
+}
+
+/// Parses a sample value: Prometheus sends `[<ts>, "<value>"]` with values
+/// as strings, including `NaN`, `+Inf` and `-Inf`.
+pub fn sample_value(v: &Value) -> Option<f64> {
+    let s = v.as_array()?.get(1)?.as_str()?;
+    match s {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+/// Runs an instant query.
+pub async fn query(cx: &ProbeContext<'_>, promql: &str) -> Result<QueryResult, Outcome> {
+    let data = get_data(cx, "/api/v1/query", &[("query", promql)]).await?;
+    parse_query_data(&data).map_err(|what| {
+        Outcome::error(format!("unexpected answer to `{promql}`: {what}"))
+            .cause(
+                format!("api:{}", cx.target_name()),
+                format!("Prometheus answered a query with an unexpected shape: {what}"),
+            )
+            .remediation("check that the target is a Prometheus-compatible server")
+    })
+}
+
+pub fn parse_query_data(data: &Value) -> Result<QueryResult, String> {
+    let result = data.get("result").ok_or("no `result` in `data`")?;
+    match data.get("resultType").and_then(Value::as_str) {
+        Some("vector") => {
+            let items = result.as_array().ok_or("vector `result` is not an array")?;
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let labels = item
+                    .get("metric")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let value = item
+                    .get("value")
+                    .and_then(sample_value)
+                    .ok_or("a vector sample without a `[ts, \"value\"]` pair")?;
+                out.push((labels, value));
+            }
+            Ok(QueryResult::Vector(out))
+        }
+        Some("scalar") => sample_value(result)
+            .map(QueryResult::Scalar)
+            .ok_or_else(|| "a malformed scalar".to_string()),
+        Some("string") => Ok(QueryResult::Text(
+            result
+                .as_array()
+                .and_then(|a| a.get(1))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )),
+        Some("matrix") => Ok(QueryResult::Matrix(result.as_array().map(Vec::len).unwrap_or(0))),
+        other => Err(format!("unknown resultType {other:?}")),
+    }
+}
+
+/// Formats labels like PromQL: `{job="api",instance="x"}`.
+pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "{}".into();
+    }
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// Marks an outcome as "no data", which is never a pass.
+pub fn no_data(message: String) -> Outcome {
+    Outcome::new(Status::Error, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sample_values_are_strings_including_special_floats() {
+        assert_eq!(sample_value(&json!([1795283994.267, "1"])), Some(1.0));
+        assert!(sample_value(&json!([1.0, "NaN"])).unwrap().is_nan());
+        assert_eq!(sample_value(&json!([1.0, "+Inf"])), Some(f64::INFINITY));
+        assert_eq!(sample_value(&json!([1.0, "-Inf"])), Some(f64::NEG_INFINITY));
+        assert_eq!(
+            sample_value(&json!([1.0, 1])),
+            None,
+            "numbers are not Prometheus' encoding"
+        );
+        assert_eq!(sample_value(&json!("x")), None);
+    }
+
+    #[test]
+    fn query_results_of_every_type_parse() {
+        let v = json!({"resultType":"vector","result":[{"metric":{"__name__":"up","job":"p"},"value":[1795283994.267,"1"]}]});
+        let QueryResult::Vector(items) = parse_query_data(&v).unwrap() else {
+            panic!("vector")
+        };
+        assert_eq!(items[0].0["job"], "p");
+        assert_eq!(items[0].1, 1.0);
+        let empty = json!({"resultType":"vector","result":[]});
+        assert_eq!(parse_query_data(&empty).unwrap(), QueryResult::Vector(vec![]));
+        let s = json!({"resultType":"scalar","result":[1795283994.287,"NaN"]});
+        assert!(matches!(parse_query_data(&s).unwrap(), QueryResult::Scalar(x) if x.is_nan()));
+        let t = json!({"resultType":"string","result":[1795283994.325,"hello"]});
+        assert_eq!(parse_query_data(&t).unwrap(), QueryResult::Text("hello".into()));
+        let m = json!({"resultType":"matrix","result":[{"metric":{},"values":[[1,"0"]]}]});
+        assert_eq!(parse_query_data(&m).unwrap(), QueryResult::Matrix(1));
+    }
+
+    #[test]
+    fn malformed_query_data_is_an_error_not_a_panic() {
+        for bad in [
+            json!({}),
+            json!({"resultType":"vector"}),
+            json!({"resultType":"vector","result":{}}),
+            json!({"resultType":"vector","result":[{"metric":{},"value":"x"}]}),
+            json!({"resultType":"scalar","result":[1]}),
+            json!({"resultType":"histogram","result":[]}),
+        ] {
+            assert!(parse_query_data(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_render_like_promql() {
+        let mut l = BTreeMap::new();
+        assert_eq!(labels_text(&l), "{}");
+        l.insert("job".to_string(), "api".to_string());
+        l.insert("instance".to_string(), "h:1".to_string());
+        assert_eq!(labels_text(&l), r#"{instance="h:1",job="api"}"#);
+    }
+}

@@ -1,0 +1,106 @@
+//! `prometheus_rules`: the named alert rules are loaded and evaluate
+//! without error (`health: ok`).
+
+use serde_json::{Value, json};
+
+use super::prometheus_api::get_data;
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::gate::RulesSpec;
+
+impl Probe for RulesSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let data = match get_data(cx, "/api/v1/rules", &[("type", "alert")]).await {
+            Ok(d) => d,
+            Err(o) => return o,
+        };
+        let Some(groups) = data.get("groups").and_then(Value::as_array) else {
+            return Outcome::error("unexpected /api/v1/rules answer: no `groups` array")
+                .cause(
+                    format!("api:{}", cx.target_name()),
+                    "Prometheus' rules API answered an unexpected shape".to_string(),
+                )
+                .remediation("check that the target is Prometheus 2.x");
+        };
+        let loaded: Vec<&Value> = groups
+            .iter()
+            .filter_map(|g| g.get("rules").and_then(Value::as_array))
+            .flatten()
+            .filter(|r| r.get("type").and_then(Value::as_str) != Some("recording"))
+            .collect();
+        let mut found = serde_json::Map::new();
+        let mut missing = Vec::new();
+        let mut broken = Vec::new();
+        let mut pending = Vec::new();
+        let mut firing = Vec::new();
+        for name in &self.rules {
+            match loaded
+                .iter()
+                .find(|r| r.get("name").and_then(Value::as_str) == Some(name.as_str()))
+            {
+                None => missing.push(name.clone()),
+                Some(r) => {
+                    let health = r.get("health").and_then(Value::as_str).unwrap_or("unknown");
+                    let state = r.get("state").and_then(Value::as_str).unwrap_or("");
+                    found.insert(name.clone(), json!({"health": health, "state": state}));
+                    match health {
+                        "ok" => {}
+                        "err" => broken.push(format!(
+                            "{name}: {}",
+                            r.get("lastError").and_then(Value::as_str).unwrap_or("evaluation error")
+                        )),
+                        _ => pending.push(name.clone()),
+                    }
+                    if state == "firing" {
+                        firing.push(name.clone());
+                    }
+                }
+            }
+        }
+        let all_names: Vec<&str> = loaded
+            .iter()
+            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .collect();
+        let key = format!("check:{}", cx.check.id);
+        let o = Outcome::pass(String::new())
+            .evidence("rules", Value::Object(found))
+            .evidence("loaded_alerts", all_names.len())
+            .expected("rules", json!(self.rules))
+            .reproduce(format!(
+                "curl -s '{}/api/v1/rules?type=alert' | jq '.data.groups[].rules[] | {{name, health, lastError}}'",
+                cx.base_url().trim_end_matches('/')
+            ));
+        let mut o = if !missing.is_empty() {
+            let msg = format!("alert rules not loaded: {}", missing.join(", "));
+            let mut o = o.cause(key, msg.clone()).remediation(
+                "add the rules to a file listed under `rule_files:` in prometheus.yml and reload Prometheus (`promtool check rules` validates the file)",
+            );
+            o.status = Status::Fail;
+            o.message = msg;
+            o
+        } else if !broken.is_empty() {
+            let msg = format!("alert rules failing to evaluate: {}", broken.join("; "));
+            let mut o = o
+                .cause(key, msg.clone())
+                .remediation("fix the rule's expression: run it in the Prometheus UI to see the error");
+            o.status = Status::Fail;
+            o.message = msg;
+            o
+        } else if !pending.is_empty() {
+            let msg = format!("alert rules not evaluated yet: {}", pending.join(", "));
+            let mut o = o
+                .cause(key, msg.clone())
+                .remediation("wait one evaluation interval and re-run");
+            o.status = Status::Error;
+            o.message = msg;
+            o
+        } else {
+            let mut o = o;
+            o.message = format!("{} alert rule(s) loaded and healthy", self.rules.len());
+            o
+        };
+        if !firing.is_empty() {
+            o.warnings.push(format!("firing now: {}", firing.join(", ")));
+        }
+        o
+    }
+}

@@ -1,0 +1,391 @@
+//! `prometheus_targets`: Prometheus is ready and scrapes the job: at least
+//! `min_targets` active targets, all `up`, each scraped within two of its
+//! intervals. A failing target's `lastError` is translated into its cause:
+//! the backend is down, the scrape lacks credentials, the port is wrong.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::prometheus_api::{get_data, ready};
+use super::{Outcome, Probe, ProbeContext, Status};
+use crate::gate::TargetsSpec;
+
+/// One active target as the API reports it.
+#[derive(Debug, Clone)]
+struct ActiveTarget {
+    scrape_url: String,
+    health: String,
+    last_error: String,
+    last_scrape: Option<SystemTime>,
+    interval: Option<Duration>,
+}
+
+impl Probe for TargetsSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let (ready_result, data) = tokio::join!(ready(cx), get_data(cx, "/api/v1/targets", &[("state", "any")]));
+        if let Err(o) = ready_result {
+            return o;
+        }
+        let data = match data {
+            Ok(d) => d,
+            Err(o) => return o,
+        };
+        let reproduce = format!(
+            "curl -s '{}/api/v1/targets?state=active' | jq '.data.activeTargets[] | select(.scrapePool==\"{}\")'",
+            cx.base_url().trim_end_matches('/'),
+            self.job
+        );
+        let (active, pools) = match parse_targets(&data, &self.job) {
+            Ok(v) => v,
+            Err(what) => {
+                return Outcome::error(format!("unexpected /api/v1/targets answer: {what}"))
+                    .cause(
+                        format!("api:{}", cx.target_name()),
+                        format!("Prometheus' targets API answered an unexpected shape: {what}"),
+                    )
+                    .remediation("check that the target is Prometheus 2.x");
+            }
+        };
+        let dropped = count_dropped(&data, &self.job);
+        let base = |o: Outcome| {
+            o.reproduce(reproduce.clone())
+                .expected("min_targets", self.min_targets)
+                .expected("job", self.job.clone())
+        };
+
+        if active.is_empty() {
+            let (message, remediation) = if dropped > 0 {
+                (
+                    format!(
+                        "job `{}` has {dropped} discovered target(s), all dropped by relabelling",
+                        self.job
+                    ),
+                    "fix the job's `relabel_configs`: a `keep`/`drop` rule discards every target".to_string(),
+                )
+            } else {
+                (
+                    format!("job `{}` is not in Prometheus' scrape config", self.job),
+                    format!(
+                        "add a scrape job to prometheus.yml:\n  - job_name: {}\n    authorization: {{type: Bearer, credentials_file: /etc/prometheus/metrics_token}}\n    static_configs: [{{targets: ['backend:3000']}}]",
+                        self.job
+                    ),
+                )
+            };
+            return base(Outcome::fail(message.clone()))
+                .evidence("jobs", json!(pools))
+                .evidence("dropped_targets", dropped)
+                .cause(format!("check:{}", cx.check.id), message)
+                .remediation(remediation);
+        }
+
+        let now = SystemTime::now();
+        let backend_url = self
+            .backend_target
+            .as_ref()
+            .and_then(|t| cx.gate.targets.get(t))
+            .map(|t| t.url.clone());
+        let mut problems: Vec<(String, Outcome)> = Vec::new();
+        let mut evidence = Vec::new();
+        for t in &active {
+            let age = t.last_scrape.and_then(|ls| now.duration_since(ls).ok());
+            evidence.push(json!({
+                "scrape_url": t.scrape_url,
+                "health": t.health,
+                "last_error": t.last_error,
+                "last_scrape_age_s": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
+                "interval": t.interval.map(crate::duration::format),
+            }));
+            if let Some(o) = judge(cx, t, age, backend_url.as_deref()) {
+                problems.push((t.scrape_url.clone(), o));
+            }
+        }
+        let up = active.len() - problems.len();
+        let common = |o: Outcome| {
+            base(o)
+                .evidence("targets", Value::Array(evidence.clone()))
+                .evidence("active", active.len())
+                .evidence("up", up)
+        };
+        if let Some((_, first)) = problems.into_iter().next() {
+            let mut o = common(first);
+            if active.len() > 1 {
+                o.message = format!("{} ({up} of {} targets healthy)", o.message, active.len());
+            }
+            return o;
+        }
+        if (active.len() as u32) < self.min_targets {
+            let msg = format!(
+                "job `{}` has {} active target(s), fewer than {}",
+                self.job,
+                active.len(),
+                self.min_targets
+            );
+            return common(Outcome::fail(msg.clone()))
+                .cause(format!("check:{}", cx.check.id), msg)
+                .remediation("add the missing instances to the job's static_configs or service discovery");
+        }
+        common(Outcome::pass(format!(
+            "job `{}`: {} target(s) up, scraped within 2× their interval",
+            self.job,
+            active.len()
+        )))
+    }
+}
+
+/// Active targets of `job`, and the names of every scrape pool seen.
+fn parse_targets(data: &Value, job: &str) -> Result<(Vec<ActiveTarget>, Vec<String>), String> {
+    let items = data
+        .get("activeTargets")
+        .and_then(Value::as_array)
+        .ok_or("no `activeTargets` array")?;
+    let mut pools: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for t in items {
+        let pool = t.get("scrapePool").and_then(Value::as_str).unwrap_or_default();
+        if !pools.iter().any(|p| p == pool) {
+            pools.push(pool.to_string());
+        }
+        if pool != job {
+            continue;
+        }
+        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let last_scrape = t
+            .get("lastScrape")
+            .and_then(Value::as_str)
+            .filter(|s| !s.starts_with("0001-01-01"))
+            .and_then(|s| {
+                humantime::parse_rfc3339_weak(s)
+                    .ok()
+                    .or_else(|| humantime::parse_rfc3339(s).ok())
+            });
+        let interval = t
+            .get("scrapeInterval")
+            .and_then(Value::as_str)
+            .and_then(|s| crate::duration::parse(s).ok());
+        out.push(ActiveTarget {
+            scrape_url: s("scrapeUrl"),
+            health: s("health"),
+            last_error: s("lastError"),
+            last_scrape,
+            interval,
+        });
+    }
+    Ok((out, pools))
+}
+
+fn count_dropped(data: &Value, job: &str) -> usize {
+    data.get("droppedTargets")
+        .and_then(Value::as_array)
+        .map(|d| {
+            d.iter()
+                .filter(|t| t.pointer("/discoveredLabels/job").and_then(Value::as_str) == Some(job))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `host:port` of a URL, with the scheme's default port filled in.
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    Some((u.host_str()?.to_string(), u.port_or_known_default()?))
+}
+
+/// What is wrong with one target, if anything.
+fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend_url: Option<&str>) -> Option<Outcome> {
+    let id = &cx.check.id;
+    let backend = cx.check_backend_target_name();
+    if t.health == "unknown" || t.last_scrape.is_none() {
+        return Some(
+            Outcome::new(Status::Error, format!("{} has not been scraped yet", t.scrape_url))
+                .cause(
+                    format!("check:{id}"),
+                    format!(
+                        "Prometheus has not scraped {} yet (it may have just started)",
+                        t.scrape_url
+                    ),
+                )
+                .remediation("wait one scrape interval and re-run (or use `--wait`)"),
+        );
+    }
+    let port_mismatch = match (backend_url.and_then(host_port), host_port(&t.scrape_url)) {
+        (Some((_, want)), Some((_, got))) if want != got => Some((want, got)),
+        _ => None,
+    };
+    if t.health != "up" || !t.last_error.is_empty() {
+        let err = t.last_error.as_str();
+        let lower = err.to_ascii_lowercase();
+        let o = Outcome::fail(format!(
+            "target {} is {}: {}",
+            t.scrape_url,
+            t.health,
+            if err.is_empty() { "no error given" } else { err }
+        ))
+        .evidence("last_error", err);
+        if let Some((want, got)) = port_mismatch {
+            let summary = format!(
+                "Prometheus scrapes {} (port {got}) but the backend target `{}` is {} (port {want}): port mismatch",
+                t.scrape_url,
+                backend.unwrap_or("backend"),
+                backend_url.unwrap_or_default()
+            );
+            return Some(
+                o.cause(format!("check:{id}"), summary)
+                    .remediation(format!("change the scrape target's port from {got} to {want} in prometheus.yml (static_configs.targets), then reload Prometheus")),
+            );
+        }
+        if lower.contains("connection refused") {
+            let key = match backend {
+                Some(b) => format!("unreachable:{b}"),
+                None => format!("check:{id}"),
+            };
+            return Some(
+                o.cause(
+                    key,
+                    format!(
+                        "Prometheus cannot reach {}: connection refused, the backend is down",
+                        t.scrape_url
+                    ),
+                )
+                .remediation("start the backend (docker compose ps; docker logs) so Prometheus can scrape it"),
+            );
+        }
+        if lower.contains("401") || lower.contains("403") {
+            return Some(
+                o.cause(
+                    format!("check:{id}"),
+                    format!("Prometheus scrapes {} without valid credentials ({})", t.scrape_url, err.trim_start_matches("server returned HTTP status ")),
+                )
+                .remediation(
+                    "give the scrape job the bearer token: `authorization: {type: Bearer, credentials_file: /etc/prometheus/metrics_token}` \
+                     with the same token as the backend's METRICS_TOKEN, then reload Prometheus",
+                ),
+            );
+        }
+        if lower.contains("unable to read authorization credentials file") {
+            return Some(
+                o.cause(
+                    format!("check:{id}"),
+                    "Prometheus cannot read the scrape job's credentials_file".to_string(),
+                )
+                .remediation("mount the token file into the Prometheus container at the path `credentials_file` names"),
+            );
+        }
+        if lower.contains("context deadline exceeded") {
+            return Some(
+                o.cause(
+                    format!("check:{id}"),
+                    format!("scraping {} times out (slower than scrape_timeout)", t.scrape_url),
+                )
+                .remediation(
+                    "make /metrics answer faster (cache expensive collectors) or raise the job's scrape_timeout",
+                ),
+            );
+        }
+        if lower.contains("no such host") {
+            return Some(
+                o.cause(format!("check:{id}"), format!("Prometheus cannot resolve the host of {}", t.scrape_url))
+                    .remediation("use the backend's service name on the shared Docker network, and put both containers on that network"),
+            );
+        }
+        if lower.contains("does not end with # eof") {
+            return Some(
+                o.cause(
+                    format!("check:{id}"),
+                    "the backend sends OpenMetrics without the final `# EOF`".to_string(),
+                )
+                .remediation("end the exposition with `# EOF`, or serve text/plain; version=0.0.4"),
+            );
+        }
+        if lower.contains("body size limit") {
+            return Some(
+                o.cause(
+                    format!("check:{id}"),
+                    "the exposition exceeds the job's body_size_limit".to_string(),
+                )
+                .remediation("reduce label cardinality or raise body_size_limit"),
+            );
+        }
+        return Some(
+            o.cause(
+                format!("check:{id}"),
+                format!("Prometheus fails to scrape {}: {err}", t.scrape_url),
+            )
+            .remediation("open Prometheus' Status → Targets page for the full error"),
+        );
+    }
+    if let (Some(age), Some(interval)) = (age, t.interval)
+        && age > interval * 2
+    {
+        return Some(
+            Outcome::fail(format!(
+                "target {} was last scraped {:.0}s ago, more than 2× its {} interval",
+                t.scrape_url,
+                age.as_secs_f64(),
+                crate::duration::format(interval)
+            ))
+            .cause(format!("check:{id}"), format!("Prometheus stopped scraping {}", t.scrape_url))
+            .remediation("Prometheus may be overloaded or its clock skewed; check its logs and `prometheus_target_interval_length_seconds`"),
+        );
+    }
+    None
+}
+
+impl ProbeContext<'_> {
+    /// The gate target a `prometheus_targets` check scrapes, if it names one.
+    fn check_backend_target_name(&self) -> Option<&str> {
+        match &self.check.spec {
+            crate::gate::CheckSpec::PrometheusTargets(s) => s.backend_target.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(pool: &str, health: &str, err: &str) -> Value {
+        json!({"discoveredLabels":{"job":pool},"labels":{"job":pool},"scrapePool":pool,
+               "scrapeUrl":"http://127.0.0.1:3000/metrics","globalUrl":"http://vm:3000/metrics",
+               "lastError":err,"lastScrape":"2026-11-21T17:59:48.802385342Z","lastScrapeDuration":0.0019,
+               "health":health,"scrapeInterval":"1s","scrapeTimeout":"1s"})
+    }
+
+    #[test]
+    fn targets_are_filtered_by_job_and_pools_listed() {
+        let data =
+            json!({"activeTargets":[target("prometheus","up",""), target("api","down","x")],"droppedTargets":[]});
+        let (active, pools) = parse_targets(&data, "api").unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].health, "down");
+        assert_eq!(active[0].interval, Some(Duration::from_secs(1)));
+        assert!(active[0].last_scrape.is_some());
+        assert_eq!(pools, vec!["prometheus", "api"]);
+    }
+
+    #[test]
+    fn never_scraped_target_has_no_last_scrape() {
+        let mut t = target("api", "unknown", "");
+        t["lastScrape"] = json!("0001-01-01T00:00:00Z");
+        let (active, _) = parse_targets(&json!({"activeTargets":[t]}), "api").unwrap();
+        assert!(active[0].last_scrape.is_none());
+    }
+
+    #[test]
+    fn dropped_targets_are_counted_per_job() {
+        let data = json!({"activeTargets":[],"droppedTargets":[{"discoveredLabels":{"job":"api"}},{"discoveredLabels":{"job":"x"}}]});
+        assert_eq!(count_dropped(&data, "api"), 1);
+    }
+
+    #[test]
+    fn missing_active_targets_is_an_error() {
+        assert!(parse_targets(&json!({"droppedTargets":[]}), "api").is_err());
+    }
+
+    #[test]
+    fn host_port_fills_default_ports() {
+        assert_eq!(host_port("http://backend/metrics"), Some(("backend".into(), 80)));
+        assert_eq!(host_port("https://b:8443/x"), Some(("b".into(), 8443)));
+    }
+}

@@ -1,0 +1,143 @@
+//! `promql`: an instant query compared to a threshold. An empty result is
+//! "no data" (an `error`, never a pass); NaN cannot satisfy any comparison.
+
+use serde_json::json;
+
+use super::prometheus_api::{QueryResult, labels_text, no_data, promql_curl, query};
+use super::{Outcome, Probe, ProbeContext};
+use crate::gate::PromqlSpec;
+
+impl Probe for PromqlSpec {
+    async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
+        let repro = promql_curl(cx, &self.query);
+        let result = match query(cx, &self.query).await {
+            Ok(r) => r,
+            Err(o) => return o.reproduce(repro),
+        };
+        let expected = format!("{} {}", self.op.as_str(), fmt_num(self.threshold));
+        let base = |o: Outcome| {
+            o.evidence("query", self.query.clone())
+                .expected("value", expected.clone())
+                .reproduce(repro.clone())
+        };
+        let series: Vec<(String, f64)> = match result {
+            QueryResult::Scalar(v) => vec![("scalar".to_string(), v)],
+            QueryResult::Vector(items) if items.is_empty() => {
+                return base(no_data(format!("no data: `{}` returned an empty result", self.query)))
+                    .cause(format!("check:{}", cx.check.id), format!("`{}` returns no series", self.query))
+                    .remediation("the metric is missing or the selector matches nothing: check the job is scraped and the label values are right");
+            }
+            QueryResult::Vector(items) => items.iter().map(|(l, v)| (labels_text(l), *v)).collect(),
+            QueryResult::Text(t) => {
+                return base(Outcome::error(format!(
+                    "`{}` returned a string (`{t}`), not a number",
+                    self.query
+                )))
+                .cause(
+                    format!("check:{}", cx.check.id),
+                    "the query returns a string".to_string(),
+                )
+                .remediation("make the query return a number or an instant vector");
+            }
+            QueryResult::Matrix(n) => {
+                return base(Outcome::error(format!(
+                    "`{}` returned a range vector ({n} series)",
+                    self.query
+                )))
+                .cause(
+                    format!("check:{}", cx.check.id),
+                    "the query returns a range vector".to_string(),
+                )
+                .remediation("wrap the range selector in a function such as rate(…) or max_over_time(…)");
+            }
+        };
+        let values = json!(
+            series
+                .iter()
+                .map(|(l, v)| json!({"series": l, "value": fmt_num(*v)}))
+                .collect::<Vec<_>>()
+        );
+        if let Some((labels, _)) = series.iter().find(|(_, v)| v.is_nan()) {
+            return base(Outcome::error(format!("`{}` is NaN for {labels}", self.query)))
+                .evidence("values", values)
+                .cause(
+                    format!("check:{}", cx.check.id),
+                    format!(
+                        "`{}` evaluates to NaN (e.g. 0/0: nothing happened in the window)",
+                        self.query
+                    ),
+                )
+                .remediation("make sure the window holds data, or guard the division in the query");
+        }
+        let failing: Vec<&(String, f64)> = series
+            .iter()
+            .filter(|(_, v)| !self.op.holds(*v, self.threshold))
+            .collect();
+        if let Some((labels, v)) = failing.first() {
+            let msg = format!(
+                "{} = {} for {labels}, expected {expected}{}",
+                self.query,
+                fmt_num(*v),
+                if failing.len() > 1 {
+                    format!(" ({} of {} series fail)", failing.len(), series.len())
+                } else {
+                    String::new()
+                }
+            );
+            return base(Outcome::fail(msg.clone()))
+                .evidence("values", values)
+                .cause(format!("check:{}", cx.check.id), msg)
+                .remediation("the measured value breaks the threshold: investigate the metric's source");
+        }
+        base(Outcome::pass(format!(
+            "{} = {} ({expected})",
+            self.query,
+            series.iter().map(|(_, v)| fmt_num(*v)).collect::<Vec<_>>().join(", ")
+        )))
+        .evidence("values", values)
+    }
+}
+
+/// Numbers as people read them; infinities as Prometheus spells them.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::Op;
+
+    #[test]
+    fn numbers_format_compactly() {
+        assert_eq!(fmt_num(1.0), "1");
+        assert_eq!(fmt_num(0.05), "0.05");
+        assert_eq!(fmt_num(0.123456789), "0.123457");
+        assert_eq!(fmt_num(f64::INFINITY), "+Inf");
+        assert_eq!(fmt_num(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn operators_compare_infinities_and_never_nan() {
+        assert!(Op::Lt.holds(0.5, 0.6));
+        assert!(!Op::Lt.holds(0.6, 0.6));
+        assert!(Op::Le.holds(0.6, 0.6));
+        assert!(Op::Gt.holds(f64::INFINITY, 1e300));
+        assert!(!Op::Lt.holds(f64::INFINITY, 1.0));
+        assert!(Op::Eq.holds(1.0, 1.0));
+        for op in [Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Eq] {
+            assert!(!op.holds(f64::NAN, 1.0), "{op:?}");
+        }
+    }
+}
