@@ -169,6 +169,7 @@ fn passes(gate: &Gate, results: &[CheckResult], rule: Rule) -> bool {
                         .unwrap_or(Status::Error),
                     cause_key: None,
                     cause_summary: None,
+                    cause_rank: 1,
                     needs: c.needs.clone(),
                     security: false,
                 })

@@ -589,7 +589,9 @@ impl Cx<'_> {
             "latency_slo" => CheckSpec::LatencySlo(self.latency_spec(&rc, &mut missing)),
             "prometheus_rules" => CheckSpec::PrometheusRules(self.rules_spec(&rc)),
             "grafana" => CheckSpec::Grafana(self.grafana_spec(&rc, token, secrets)),
-            _ => CheckSpec::Loki(self.loki_spec(&rc, &mut missing)),
+            "loki" => CheckSpec::Loki(self.loki_spec(&rc, &mut missing)),
+            "docker_container" => CheckSpec::DockerContainer(self.container_spec(&rc, targets, &mut missing)),
+            _ => CheckSpec::DockerNetwork(self.network_spec(&rc, &mut missing)),
         };
         Some(Check {
             id,
@@ -991,6 +993,80 @@ impl Cx<'_> {
             logs_window,
             tenant,
         }
+    }
+
+    fn container_spec(
+        &mut self,
+        rc: &RawCheck,
+        targets: &BTreeMap<String, Target>,
+        missing: &mut Vec<MissingVar>,
+    ) -> ContainerSpec {
+        let container = self.required_str(rc, &rc.container, "container", "medianest-grafana", missing);
+        let container = container.trim_start_matches('/').to_string();
+        let start_grace = rc
+            .start_grace
+            .as_ref()
+            .and_then(|g| self.duration(g, "start_grace"))
+            .unwrap_or(Duration::from_secs(60));
+        let log_lines = match &rc.log_lines {
+            Some(n) if *n.get() > 200 => {
+                self.err(n.loc(), "log_lines is at most 200", None);
+                200
+            }
+            Some(n) => *n.get(),
+            None => 20,
+        };
+        let serves = match &rc.serves {
+            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
+            Some(t) => {
+                self.err(
+                    t.loc(),
+                    format!("`serves` names unknown target `{}`", t.get()),
+                    Some("name an entry of `targets:`".to_string()),
+                );
+                None
+            }
+            None => None,
+        };
+        ContainerSpec {
+            container,
+            max_restarts: rc.max_restarts.as_ref().map(|n| *n.get()).unwrap_or(3),
+            start_grace,
+            log_lines,
+            serves,
+        }
+    }
+
+    fn network_spec(&mut self, rc: &RawCheck, missing: &mut Vec<MissingVar>) -> NetworkSpec {
+        let mut containers = Vec::new();
+        match &rc.containers {
+            Some(list) if list.get().len() >= 2 => {
+                for name in list.get() {
+                    match crate::gate::interpolate(name, self.env) {
+                        Ok(e) => {
+                            missing.extend(e.missing.into_iter().map(|var| MissingVar { var, loc: list.loc() }));
+                            containers.push(e.value.trim_start_matches('/').to_string());
+                        }
+                        Err(e) => self.err(
+                            list.loc(),
+                            format!("invalid variable reference in `{name}`: {}", e.message),
+                            None,
+                        ),
+                    }
+                }
+            }
+            Some(list) => self.err(
+                list.loc(),
+                "`containers` needs at least two names",
+                Some("list the containers that must share a network".to_string()),
+            ),
+            None => self.err(
+                rc.id.loc(),
+                format!("docker_network check `{}` needs `containers`", rc.id.get()),
+                Some("add `containers: [medianest-prometheus, medianest-backend]`".to_string()),
+            ),
+        }
+        NetworkSpec { containers }
     }
 
     /// Unknown `needs` and cycles, each reported at the `needs` entry.

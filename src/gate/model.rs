@@ -137,6 +137,8 @@ pub enum CheckSpec {
     PrometheusRules(RulesSpec),
     Grafana(GrafanaSpec),
     Loki(LokiSpec),
+    DockerContainer(ContainerSpec),
+    DockerNetwork(NetworkSpec),
 }
 
 impl CheckSpec {
@@ -150,6 +152,8 @@ impl CheckSpec {
             CheckSpec::PrometheusRules(_) => "prometheus_rules",
             CheckSpec::Grafana(_) => "grafana",
             CheckSpec::Loki(_) => "loki",
+            CheckSpec::DockerContainer(_) => "docker_container",
+            CheckSpec::DockerNetwork(_) => "docker_network",
         }
     }
 
@@ -177,6 +181,8 @@ pub const KINDS: &[&str] = &[
     "prometheus_rules",
     "grafana",
     "loki",
+    "docker_container",
+    "docker_network",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,4 +323,25 @@ pub struct LokiSpec {
     pub logs_window: Duration,
     /// Sent as `X-Scope-OrgID` when non-empty.
     pub tenant: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Exact container name (without the leading `/`).
+    pub container: String,
+    /// More restarts than this fail the check (a restart loop).
+    pub max_restarts: u32,
+    /// How long a health check may stay `starting` after the container started.
+    pub start_grace: Duration,
+    /// Log lines to keep as evidence when the container is unwell.
+    pub log_lines: u32,
+    /// The gate target this container serves: its failure is that target's
+    /// root cause, so the target's refused HTTP checks group under it.
+    pub serves: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    /// Containers that must share at least one network.
+    pub containers: Vec<String>,
 }

@@ -145,7 +145,8 @@ pub struct RawWaiver {
 pub struct RawCheck {
     pub id: Sp<String>,
     /// `http`, `metrics_endpoint`, `prometheus_targets`, `promql`,
-    /// `latency_slo`, `prometheus_rules`, `grafana` or `loki`.
+    /// `latency_slo`, `prometheus_rules`, `grafana`, `loki`,
+    /// `docker_container` or `docker_network`.
     pub kind: Sp<String>,
     #[serde(default)]
     pub name: Option<String>,
@@ -241,4 +242,20 @@ pub struct RawCheck {
     pub logs_window: Option<Sp<String>>,
     /// Tenant sent as `X-Scope-OrgID` (empty: none).
     pub tenant: Option<Sp<String>>,
+
+    // --- docker_container ---
+    /// Exact container name.
+    pub container: Option<Sp<String>>,
+    /// Restarts above this fail the check (default 3).
+    pub max_restarts: Option<Sp<u32>>,
+    /// How long health may stay `starting` after start (default `60s`).
+    pub start_grace: Option<Sp<String>>,
+    /// Log lines kept as evidence (default 20, at most 200).
+    pub log_lines: Option<Sp<u32>>,
+    /// The gate target this container serves (its failure becomes that target's root cause).
+    pub serves: Option<Sp<String>>,
+
+    // --- docker_network ---
+    /// Containers that must share a network.
+    pub containers: Option<Sp<Vec<String>>>,
 }

@@ -4,6 +4,9 @@
 //! garbage body) becomes an [`Outcome`] with a status, evidence, a cause and a
 //! remediation, because a failed probe is a finding, not a crash.
 
+mod docker;
+mod docker_container;
+mod docker_network;
 mod grafana;
 mod http;
 mod latency_slo;
@@ -58,6 +61,10 @@ impl Status {
 pub struct Cause {
     pub key: String,
     pub summary: String,
+    /// 0 for the most fundamental explanation (a dead container) over the
+    /// symptoms it causes (refused connections); a root cause takes its
+    /// summary from its lowest-ranked check.
+    pub rank: u8,
 }
 
 /// What a probe found.
@@ -113,6 +120,7 @@ impl Outcome {
         self.cause = Some(Cause {
             key: key.into(),
             summary: summary.into(),
+            rank: 1,
         });
         self
     }
@@ -257,6 +265,8 @@ pub async fn run(spec: &CheckSpec, cx: &ProbeContext<'_>) -> Outcome {
         CheckSpec::PrometheusRules(s) => s.run(cx).await,
         CheckSpec::Grafana(s) => s.run(cx).await,
         CheckSpec::Loki(s) => s.run(cx).await,
+        CheckSpec::DockerContainer(s) => s.run(cx).await,
+        CheckSpec::DockerNetwork(s) => s.run(cx).await,
     };
     if outcome.reproduce.is_none() {
         outcome.reproduce = Some(default_reproduce(spec, cx));

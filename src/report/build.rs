@@ -58,6 +58,7 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                         status: outcome.map(|o| o.status).unwrap_or(Status::Error),
                         cause_key: outcome.and_then(|o| o.cause.as_ref().map(|c| c.key.clone())),
                         cause_summary: outcome.and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
+                        cause_rank: outcome.and_then(|o| o.cause.as_ref().map(|c| c.rank)).unwrap_or(1),
                         needs: c.needs.clone(),
                         security: outcome.is_some_and(|o| o.security),
                     }

@@ -21,6 +21,8 @@ pub struct CheckIn {
     /// Checks with the same key share a root cause. `None` for passing checks.
     pub cause_key: Option<String>,
     pub cause_summary: Option<String>,
+    /// Lower is more fundamental; a root cause's summary comes from its lowest.
+    pub cause_rank: u8,
     pub needs: Vec<String>,
     pub security: bool,
 }
@@ -154,6 +156,7 @@ pub(crate) mod tests {
                 _ => None,
             },
             cause_summary: None,
+            cause_rank: 1,
             needs: vec![],
             security: false,
         }

@@ -126,6 +126,7 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
     let current = gate_score(reqs);
     let mut order: Vec<String> = Vec::new();
     let mut causes: BTreeMap<String, RootCause> = BTreeMap::new();
+    let mut summary_rank: BTreeMap<String, u8> = BTreeMap::new();
     for r in reqs {
         for c in &r.checks {
             if !matches!(c.status, Status::Fail | Status::Error | Status::Blocked) {
@@ -148,11 +149,13 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
                 entry.severity = entry.severity.min(r.severity);
                 if own_key(c) == *key && c.status != Status::Blocked {
                     entry.security |= c.security;
-                    if entry.summary.is_empty() {
+                    let best = summary_rank.get(key).copied().unwrap_or(u8::MAX);
+                    if entry.summary.is_empty() || c.cause_rank < best {
                         entry.summary = c
                             .cause_summary
                             .clone()
                             .unwrap_or_else(|| format!("check `{}` failed", c.id));
+                        summary_rank.insert(key.clone(), c.cause_rank);
                     }
                 }
             }
@@ -330,6 +333,26 @@ mod tests {
         assert_eq!(gate_score(&reqs), 36.4);
         assert_eq!(rcs[0].score_impact, 63.6);
         assert_eq!(rcs[0].unblocks, vec!["metrics", "health"]);
+    }
+
+    #[test]
+    fn the_most_fundamental_check_names_the_root_cause() {
+        let mut container = with_cause(check("backend-container", Status::Fail), "unreachable:backend");
+        container.cause_summary = Some("container `api` is in a restart loop".into());
+        container.cause_rank = 0;
+        let reqs = vec![req(
+            "r",
+            10.0,
+            true,
+            vec![
+                with_cause(check("health", Status::Error), "unreachable:backend"),
+                container,
+            ],
+        )];
+        let rcs = root_causes(&reqs);
+        assert_eq!(rcs.len(), 1);
+        assert_eq!(rcs[0].summary, "container `api` is in a restart loop");
+        assert_eq!(rcs[0].checks, vec!["health", "backend-container"]);
     }
 
     #[test]

@@ -6,5 +6,8 @@ mod support;
 mod bad_input;
 mod check_backend;
 mod cli;
+mod fixtures_selftest;
 mod gate_errors;
+mod prometheus_harness;
 mod reports;
+mod stack;

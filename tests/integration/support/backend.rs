@@ -1,10 +1,15 @@
 //! A fixture MediaNest backend on 127.0.0.1: a bearer-protected `/metrics`
 //! and health endpoints whose status, body and delay each test sets, and a
 //! log of the `Authorization` headers it received.
+//!
+//! With [`Traffic`], `/metrics` instead serves a prom-client style body whose
+//! request counter and latency histogram grow at a steady rate, so a real
+//! Prometheus scraping it computes rates and a p95 the test knows in advance.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -44,6 +49,8 @@ pub struct Behaviour {
     pub metrics_body: String,
     pub metrics_content_type: String,
     pub health: HashMap<String, Endpoint>,
+    /// `Some` replaces `metrics_body` with counters computed at request time.
+    pub traffic: Option<Traffic>,
 }
 
 impl Default for Behaviour {
@@ -58,6 +65,7 @@ impl Default for Behaviour {
                 .into_iter()
                 .map(|p| (p.to_string(), ok.clone()))
                 .collect(),
+            traffic: None,
         }
     }
 }
@@ -109,6 +117,19 @@ impl Backend {
         Self::start(Behaviour::default())
     }
 
+    /// A healthy backend whose `/metrics` carries `traffic`.
+    pub fn with_traffic(traffic: Traffic) -> Backend {
+        Self::start(Behaviour {
+            traffic: Some(traffic),
+            ..Behaviour::default()
+        })
+    }
+
+    /// `127.0.0.1:PORT`, the form a Prometheus `static_configs` target takes.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut self.behaviour.lock().expect("behaviour lock"));
     }
@@ -136,7 +157,13 @@ async fn handle(
         {
             return respond(401, "application/json", r#"{"error":"unauthorized"}"#);
         }
-        return respond(200, &b.metrics_content_type, &b.metrics_body);
+        // Computed per request: Prometheus derives rates from how much the
+        // counters grew between two scrapes.
+        let body = match &b.traffic {
+            Some(t) => t.exposition(),
+            None => b.metrics_body,
+        };
+        return respond(200, &b.metrics_content_type, &body);
     }
     match b.health.get(&path) {
         Some(ep) => {
@@ -159,4 +186,218 @@ fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body.to_string()))
         .unwrap_or_default()
+}
+
+/// prom-client's default histogram buckets.
+pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Requests the backend pretends to have served: `requests_per_second` since
+/// `started`, spread over the latency buckets as `buckets` says.
+///
+/// Counts are `rate × elapsed`, so between two scrapes every bucket grows by
+/// its share of the requests and `rate()` sees exactly `requests_per_second`.
+/// Changing the distribution of a running backend would make some buckets
+/// shrink (a counter reset to Prometheus); start another backend instead.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    pub requests_per_second: f64,
+    /// Upper bounds (seconds) and the share of requests at or below each,
+    /// cumulative, ending with `f64::INFINITY` → 1.0.
+    pub buckets: Vec<(f64, f64)>,
+    /// Share of requests counted with `status_code="500"`.
+    pub error_share: f64,
+    /// Counts are rate × elapsed since this.
+    pub started: Instant,
+}
+
+impl Traffic {
+    /// 200 requests/s spread over [`DEFAULT_BUCKETS`] so that
+    /// `histogram_quantile(0.95, …)` computes exactly `p95` (seconds), which
+    /// must lie in (0.005, 10]. 1 % of requests are 500s.
+    ///
+    /// 200/s keeps integer rounding of the counts below 2 % of the p95 once
+    /// Prometheus has three scrapes 1 s apart.
+    pub fn with_p95(p95: f64) -> Self {
+        let b = &DEFAULT_BUCKETS;
+        assert!(
+            p95 > b[0] && p95 <= b[b.len() - 1],
+            "p95 {p95} must lie in ({}, {}]",
+            b[0],
+            b[b.len() - 1]
+        );
+        // The bucket (lo, hi] that holds the 0.95 rank.
+        let i = b.iter().position(|&ub| p95 <= ub).expect("checked above");
+        let (lo, hi) = (b[i - 1], b[i]);
+        let f = (p95 - lo) / (hi - lo);
+        // Share of requests inside (lo, hi], chosen so that the 0.95 rank sits
+        // at fraction `f` of it and at least 1 % of requests stay above hi
+        // (a real tail, not everything at the boundary).
+        let m = if f < 1.0 { (0.04 / (1.0 - f)).min(0.5) } else { 0.5 };
+        let at_lo = 0.95 - m * f;
+        let at_hi = 0.95 + m * (1.0 - f);
+        let mut buckets = Vec::with_capacity(b.len() + 1);
+        // Below lo: spread evenly, as a fast endpoint's body of requests.
+        for (j, &ub) in b[..i].iter().enumerate() {
+            buckets.push((ub, at_lo * (j + 1) as f64 / i as f64));
+        }
+        buckets.push((hi, at_hi));
+        // The tail lands in the next bucket (or above the last bound).
+        for &ub in &b[i + 1..] {
+            buckets.push((ub, 1.0));
+        }
+        buckets.push((f64::INFINITY, 1.0));
+        Traffic {
+            requests_per_second: 200.0,
+            buckets,
+            error_share: 0.01,
+            // A minute of history, as for a backend that has been up a while:
+            // rate() is the same, and Prometheus' extrapolation never has to
+            // clamp at a counter's zero point.
+            started: Instant::now()
+                .checked_sub(Duration::from_secs(60))
+                .unwrap_or_else(Instant::now),
+        }
+    }
+
+    /// p95 ≈ 0.2 s, well within a 0.6 s SLA.
+    pub fn fast() -> Self {
+        Self::with_p95(0.2)
+    }
+
+    /// p95 ≈ 1.5 s, well over a 0.6 s SLA.
+    pub fn slow() -> Self {
+        Self::with_p95(1.5)
+    }
+
+    /// No requests: the histogram and counter exist but never grow, so the
+    /// p95 Prometheus computes is NaN.
+    pub fn none() -> Self {
+        Traffic {
+            requests_per_second: 0.0,
+            ..Self::fast()
+        }
+    }
+
+    /// What Prometheus 2.42's `histogram_quantile(q, …)` computes for this
+    /// distribution (`bucketQuantile` in promql/quantile.go): find the first
+    /// bucket whose cumulative share reaches `q`, interpolate linearly inside
+    /// it (the first bucket starts at 0), answer the last finite bound when the
+    /// rank falls in the +Inf bucket, and NaN without observations.
+    pub fn expected_quantile(&self, q: f64) -> f64 {
+        if q.is_nan() {
+            return f64::NAN;
+        }
+        if q < 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        if q > 1.0 {
+            return f64::INFINITY;
+        }
+        let b = &self.buckets;
+        if b.len() < 2 || b.last().is_none_or(|&(ub, _)| ub != f64::INFINITY) || self.requests_per_second <= 0.0 {
+            return f64::NAN;
+        }
+        let observations = b[b.len() - 1].1;
+        if observations <= 0.0 {
+            return f64::NAN;
+        }
+        let mut rank = q * observations;
+        let i = b[..b.len() - 1]
+            .iter()
+            .position(|&(_, c)| c >= rank)
+            .unwrap_or(b.len() - 1);
+        if i == b.len() - 1 {
+            return b[b.len() - 2].0;
+        }
+        if i == 0 && b[0].0 <= 0.0 {
+            return b[0].0;
+        }
+        let (mut start, end, mut count) = (0.0, b[i].0, b[i].1);
+        if i > 0 {
+            start = b[i - 1].0;
+            count -= b[i - 1].1;
+            rank -= b[i - 1].1;
+        }
+        start + (end - start) * (rank / count)
+    }
+
+    /// The `/metrics` body now.
+    pub fn exposition(&self) -> String {
+        self.exposition_at(self.started.elapsed())
+    }
+
+    /// The `/metrics` body `elapsed` after `started`, the way prom-client
+    /// renders it: HELP/TYPE lines, `le` first, cumulative buckets, `_sum`
+    /// and `_count`, integer counts.
+    pub fn exposition_at(&self, elapsed: Duration) -> String {
+        assert!(
+            self.buckets
+                .last()
+                .is_some_and(|&(ub, c)| ub == f64::INFINITY && c == 1.0),
+            "Traffic buckets must end with (f64::INFINITY, 1.0): {:?}",
+            self.buckets
+        );
+        let total = self.requests_per_second * elapsed.as_secs_f64();
+        let labels = r#"method="GET",route="/api/v1/media""#;
+        let mut out = String::new();
+        out.push_str(
+            "# HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.\n\
+             # TYPE process_cpu_user_seconds_total counter\n",
+        );
+        let _ = writeln!(
+            out,
+            "process_cpu_user_seconds_total {:.3}",
+            elapsed.as_secs_f64() * 0.02
+        );
+        out.push_str(
+            "# HELP nodejs_heap_size_used_bytes Process heap size used from Node.js in bytes.\n\
+             # TYPE nodejs_heap_size_used_bytes gauge\n\
+             nodejs_heap_size_used_bytes 48213456\n",
+        );
+        out.push_str(
+            "# HELP http_requests_total Total number of HTTP requests\n\
+             # TYPE http_requests_total counter\n",
+        );
+        // Each status rounded on its own, so neither ever goes down.
+        for (status, share) in [("200", 1.0 - self.error_share), ("500", self.error_share)] {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{{labels},status_code=\"{status}\"}} {}",
+                (total * share).round()
+            );
+        }
+        out.push_str(
+            "# HELP http_request_duration_seconds Duration of HTTP requests in seconds\n\
+             # TYPE http_request_duration_seconds histogram\n",
+        );
+        let (mut sum, mut prev_ub, mut prev_share) = (0.0, 0.0, 0.0);
+        for &(ub, share) in &self.buckets {
+            let le = if ub == f64::INFINITY {
+                "+Inf".to_string()
+            } else {
+                ub.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{le=\"{le}\",{labels}}} {}",
+                (total * share).round()
+            );
+            // Requests inside a bucket took its midpoint; those above the last
+            // bound took that bound.
+            let took = if ub == f64::INFINITY {
+                prev_ub
+            } else {
+                (prev_ub + ub) / 2.0
+            };
+            sum += (share - prev_share) * total * took;
+            (prev_ub, prev_share) = (if ub == f64::INFINITY { prev_ub } else { ub }, share);
+        }
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_sum{{{labels}}} {}",
+            (sum * 1000.0).round() / 1000.0
+        );
+        let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", total.round());
+        out
+    }
 }

@@ -2,7 +2,10 @@
 //! servers on 127.0.0.1, gate files in temp dirs, and snapshot filters.
 
 pub mod backend;
+pub mod grafana;
 pub mod hostile;
+pub mod loki;
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 

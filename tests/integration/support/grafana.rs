@@ -1,0 +1,756 @@
+//! A fixture Grafana on 127.0.0.1 that answers like the reference
+//! (observability-apis.md §3): public `/api/health` and `/healthz`; data
+//! source, data source health, search and dashboard routes behind bearer or
+//! basic auth; the modern and old 401 bodies, the RBAC 403 body, and a
+//! login-redirecting front (an auth proxy or a misconfigured root URL).
+//! What it serves comes from `fixtures/grafana/<scenario>.json`; the schema is
+//! in `fixtures/grafana/README.md`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::fixture;
+
+/// The service account token the fixture accepts as `Authorization: Bearer`.
+pub const GRAFANA_TOKEN: &str = "glsa_fixtureToken_0123456789abcdef";
+/// The basic-auth user the fixture accepts.
+pub const GRAFANA_USER: &str = "gate-reader";
+/// The basic-auth password of [`GRAFANA_USER`].
+pub const GRAFANA_PASSWORD: &str = "fixture-pass-4242";
+
+/// Grafana sends every JSON answer, errors included, with this type (§3.2).
+const JSON_UTF8: &str = "application/json; charset=UTF-8";
+
+/// One request as the fixture saw it, so tests can assert what the CLI sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, still percent-encoded; empty when absent.
+    pub query: String,
+    /// Header names are lower case; values that are not UTF-8 are lossy.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub(super) fn of(req: &Request<Body>) -> Recorded {
+        Recorded {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or_default().to_string(),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How authentication behaves; see the README for each mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum AuthMode {
+    #[default]
+    #[serde(rename = "normal")]
+    Normal,
+    #[serde(rename = "old_401")]
+    Old401,
+    #[serde(rename = "rbac_403")]
+    Rbac403,
+    #[serde(rename = "login_redirect")]
+    LoginRedirect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    Ok,
+    Failing,
+}
+
+/// What `/api/health` reports. `version`/`commit` absent model
+/// `[auth.anonymous] hide_version = true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub database: Database,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// The plugin SDK's health status strings are upper case (§0.12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum DsStatus {
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "ERROR")]
+    Error,
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsHealth {
+    pub status: DsStatus,
+    pub message: String,
+    #[serde(default)]
+    pub details: Option<Value>,
+}
+
+/// A data source: the list DTO fields, the extra single-object fields
+/// (defaulted), and the result of its health check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Datasource {
+    pub id: i64,
+    pub uid: String,
+    pub org_id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub type_name: String,
+    pub type_logo_url: String,
+    pub access: String,
+    pub url: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub database: String,
+    #[serde(default)]
+    pub basic_auth: bool,
+    #[serde(default)]
+    pub basic_auth_user: String,
+    #[serde(default)]
+    pub with_credentials: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub json_data: Option<Value>,
+    #[serde(default)]
+    pub secure_json_fields: BTreeMap<String, bool>,
+    #[serde(default = "one")]
+    pub version: i64,
+    #[serde(default)]
+    pub read_only: bool,
+    pub health: DsHealth,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A search hit (§3.6); `panels` only feeds `/api/dashboards/uid/:uid`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Dashboard {
+    pub id: i64,
+    pub uid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    pub title: String,
+    pub uri: String,
+    pub url: String,
+    pub slug: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub is_starred: bool,
+    // Absent for the General folder (§3.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_url: Option<String>,
+    #[serde(default)]
+    pub sort_meta: i64,
+    #[serde(default, skip_serializing)]
+    pub panels: Vec<Value>,
+}
+
+/// A whole fixture Grafana, as read from `fixtures/grafana/<name>.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub description: String,
+    #[serde(default)]
+    pub auth: AuthMode,
+    pub health: Health,
+    #[serde(default)]
+    pub datasources: Vec<Datasource>,
+    #[serde(default)]
+    pub dashboards: Vec<Dashboard>,
+    /// Route pattern (see [`ROUTES`]) → delay before answering.
+    #[serde(default)]
+    pub delays_ms: BTreeMap<String, u64>,
+}
+
+/// The route patterns `delays_ms` may name.
+pub const ROUTES: &[&str] = &[
+    "/api/health",
+    "/healthz",
+    "/api/datasources",
+    "/api/datasources/uid/:uid",
+    "/api/datasources/uid/:uid/health",
+    "/api/search",
+    "/api/dashboards/uid/:uid",
+];
+
+impl Scenario {
+    /// Reads and checks `fixtures/grafana/<name>.json`; panics (in the test,
+    /// not the server thread) on a broken fixture.
+    pub fn load(name: &str) -> Scenario {
+        let path = fixture(&format!("grafana/{name}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let s: Scenario = serde_json::from_str(&text).unwrap_or_else(|e| panic!("grafana scenario {name}: {e}"));
+        s.check(name);
+        s
+    }
+
+    fn check(&self, name: &str) {
+        for k in self.delays_ms.keys() {
+            assert!(
+                ROUTES.contains(&k.as_str()),
+                "grafana scenario {name}: unknown route `{k}` in delays_ms"
+            );
+        }
+    }
+}
+
+pub struct Grafana {
+    pub url: String,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Grafana {
+    /// Serves `fixtures/grafana/<scenario>.json`.
+    pub fn start(scenario: &str) -> Grafana {
+        Self::start_with(Scenario::load(scenario))
+    }
+
+    /// Serves a scenario a test loaded and changed.
+    pub fn start_with(mut scenario: Scenario) -> Grafana {
+        scenario.check("(start_with)");
+        // Grafana sorts the list by name, case-insensitively (§3.4); doing it
+        // here once keeps the fixture files in whatever order reads best.
+        scenario.datasources.sort_by_key(|d| d.name.to_lowercase());
+        let scenario = Arc::new(scenario);
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let rec = Arc::clone(&recorded);
+        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&scenario), Arc::clone(&rec)));
+        Grafana {
+            url,
+            recorded,
+            _shutdown: shutdown,
+        }
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.recorded).clone()
+    }
+}
+
+/// A poisoned lock only means another request thread panicked; the log is
+/// still usable and the test should see the real failure, not this one.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `handler` as an axum server on 127.0.0.1:0 in its own thread with a
+/// current-thread runtime, like `backend.rs`; dropping the sender stops it.
+/// Shared with `loki.rs` (it lives here because `mod.rs` is not ours to edit).
+pub(super) fn spawn<F, Fut>(handler: F) -> (String, tokio::sync::oneshot::Sender<()>)
+where
+    F: Fn(Request<Body>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("fixture runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind fixture");
+            port_tx
+                .send(listener.local_addr().expect("addr").port())
+                .expect("report port");
+            let app = Router::new().fallback(move |req: Request<Body>| handler(req));
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    });
+    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("fixture started");
+    (format!("http://127.0.0.1:{port}"), tx)
+}
+
+/// A Grafana route the fixture knows, with its path parameter.
+enum Route<'a> {
+    Datasources,
+    Datasource(&'a str),
+    DatasourceHealth(&'a str),
+    Search,
+    Dashboard(&'a str),
+}
+
+impl Route<'_> {
+    fn pattern(&self) -> &'static str {
+        match self {
+            Route::Datasources => "/api/datasources",
+            Route::Datasource(_) => "/api/datasources/uid/:uid",
+            Route::DatasourceHealth(_) => "/api/datasources/uid/:uid/health",
+            Route::Search => "/api/search",
+            Route::Dashboard(_) => "/api/dashboards/uid/:uid",
+        }
+    }
+
+    /// The permission the RBAC 403 names. The reference only shows
+    /// `datasources:read`; the other two action names are UNCONFIRMED.
+    fn permission(&self) -> &'static str {
+        match self {
+            Route::Datasources | Route::Datasource(_) => "datasources:read",
+            Route::DatasourceHealth(_) => "datasources:query",
+            Route::Search | Route::Dashboard(_) => "dashboards:read",
+        }
+    }
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let segment = |s: &str| !s.is_empty() && !s.contains('/');
+    if path == "/api/datasources" {
+        return Some(Route::Datasources);
+    }
+    if path == "/api/search" {
+        return Some(Route::Search);
+    }
+    if let Some(rest) = path.strip_prefix("/api/datasources/uid/") {
+        if let Some(uid) = rest.strip_suffix("/health")
+            && segment(uid)
+        {
+            return Some(Route::DatasourceHealth(uid));
+        }
+        return segment(rest).then_some(Route::Datasource(rest));
+    }
+    if let Some(uid) = path.strip_prefix("/api/dashboards/uid/") {
+        return segment(uid).then_some(Route::Dashboard(uid));
+    }
+    None
+}
+
+async fn handle(req: Request<Body>, s: Arc<Scenario>, recorded: Arc<Mutex<Vec<Recorded>>>) -> Response<Body> {
+    lock(&recorded).push(Recorded::of(&req));
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let get = req.method() == axum::http::Method::GET;
+
+    // Public routes first: they answer in every auth mode (§3.1).
+    if get && path == "/api/health" {
+        delay(&s, "/api/health").await;
+        return health(&s.health);
+    }
+    if get && path == "/healthz" {
+        delay(&s, "/healthz").await;
+        // Grafana writes `Ok` without a type; Go sniffs text/plain.
+        return respond(200, "text/plain; charset=utf-8", "Ok");
+    }
+    if get && path == "/login" {
+        return respond(200, "text/html; charset=UTF-8", LOGIN_PAGE);
+    }
+    if s.auth == AuthMode::LoginRedirect {
+        return redirect_to_login();
+    }
+    let Some(r) = route(&path).filter(|_| get) else {
+        return respond(404, JSON_UTF8, r#"{"message":"Not found"}"#);
+    };
+    if let Some(denied) = authenticate(req.headers(), s.auth) {
+        return denied;
+    }
+    if s.auth == AuthMode::Rbac403 {
+        return rbac_denied(r.permission());
+    }
+    delay(&s, r.pattern()).await;
+    match r {
+        Route::Datasources => datasource_list(&s.datasources),
+        Route::Datasource(uid) => match s.datasources.iter().find(|d| d.uid == uid) {
+            Some(d) => datasource_single(d),
+            None => respond(404, JSON_UTF8, r#"{"message":"Data source not found"}"#),
+        },
+        Route::DatasourceHealth(uid) => match s.datasources.iter().find(|d| d.uid == uid) {
+            Some(d) => datasource_health(&d.health),
+            // The lookup failure path, which an unknown UID takes (§3.5).
+            None => respond(500, JSON_UTF8, r#"{"message":"Unable to load datasource metadata"}"#),
+        },
+        Route::Search => search(&s.dashboards, &query),
+        Route::Dashboard(uid) => match s.dashboards.iter().find(|d| d.uid == uid && d.kind == "dash-db") {
+            Some(d) => dashboard(d),
+            None => respond(404, JSON_UTF8, r#"{"message":"Dashboard not found"}"#),
+        },
+    }
+}
+
+async fn delay(s: &Scenario, pattern: &str) {
+    if let Some(ms) = s.delays_ms.get(pattern).filter(|ms| **ms > 0) {
+        tokio::time::sleep(Duration::from_millis(*ms)).await;
+    }
+}
+
+fn health(h: &Health) -> Response<Body> {
+    // Newer Grafana emits database, version, commit in this order and omits
+    // version and commit when hide_version is set (§3.3).
+    #[derive(Serialize)]
+    struct Body<'a> {
+        database: Database,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<&'a str>,
+    }
+    let body = Body {
+        database: h.database,
+        version: h.version.as_deref(),
+        commit: h.commit.as_deref(),
+    };
+    let status = match h.database {
+        Database::Ok => 200,
+        Database::Failing => 503,
+    };
+    // serde_json's pretty printer indents by two spaces, like Go's
+    // MarshalIndent(data, "", "  "); no trailing newline.
+    match serde_json::to_string_pretty(&body) {
+        Ok(text) => respond(status, JSON_UTF8, &text),
+        Err(e) => internal(&e.to_string()),
+    }
+}
+
+/// Checks the credentials; `Some` is the 401 answer Grafana would give.
+fn authenticate(h: &HeaderMap, mode: AuthMode) -> Option<Response<Body>> {
+    let old = mode == AuthMode::Old401;
+    let unauthorized = |message: &str, message_id: &str| {
+        let body = if old {
+            json!({ "message": message })
+        } else {
+            json!({
+                "extra": null,
+                "message": message,
+                "messageId": message_id,
+                "statusCode": 401,
+                "traceID": "",
+            })
+        };
+        Some(respond(401, JSON_UTF8, &body.to_string()))
+    };
+    let Some(value) = h.get(header::AUTHORIZATION) else {
+        return unauthorized("Unauthorized", "auth.unauthorized");
+    };
+    let value = String::from_utf8_lossy(value.as_bytes());
+    let (scheme, credentials) = value.split_once(' ').unwrap_or((&value, ""));
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return if credentials == GRAFANA_TOKEN {
+            None
+        } else {
+            unauthorized("Invalid API key", "api-key.invalid")
+        };
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64_decode(credentials)
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        if user == GRAFANA_USER && password == GRAFANA_PASSWORD {
+            return None;
+        }
+        // Old versions took an API key as the password of user `api_key` (§3.1).
+        if old && user == "api_key" && password == GRAFANA_TOKEN {
+            return None;
+        }
+        return unauthorized("Invalid username or password", "password-auth.failed");
+    }
+    // An unknown scheme carries no credentials Grafana understands.
+    unauthorized("Unauthorized", "auth.unauthorized")
+}
+
+fn rbac_denied(permission: &str) -> Response<Body> {
+    let body = json!({
+        "accessErrorId": "ACE1234567890",
+        "message": format!(
+            "You'll need additional permissions to perform this action. Permissions needed: {permission}"
+        ),
+        "title": "Access denied",
+    });
+    respond(403, JSON_UTF8, &body.to_string())
+}
+
+fn redirect_to_login() -> Response<Body> {
+    // What Go's http.Redirect writes for a GET.
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, "/login")
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from("<a href=\"/login\">Found</a>.\n\n"))
+        .unwrap_or_default()
+}
+
+fn datasource_list(list: &[Datasource]) -> Response<Body> {
+    // DataSourceListItemDTO, in Grafana's field order (§3.4).
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Item<'a> {
+        id: i64,
+        uid: &'a str,
+        org_id: i64,
+        name: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        type_name: &'a str,
+        type_logo_url: &'a str,
+        access: &'a str,
+        url: &'a str,
+        user: &'a str,
+        database: &'a str,
+        basic_auth: bool,
+        is_default: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        json_data: Option<&'a Value>,
+        read_only: bool,
+    }
+    let items: Vec<Item<'_>> = list
+        .iter()
+        .map(|d| Item {
+            id: d.id,
+            uid: &d.uid,
+            org_id: d.org_id,
+            name: &d.name,
+            kind: &d.kind,
+            type_name: &d.type_name,
+            type_logo_url: &d.type_logo_url,
+            access: &d.access,
+            url: &d.url,
+            user: &d.user,
+            database: &d.database,
+            basic_auth: d.basic_auth,
+            is_default: d.is_default,
+            json_data: d.json_data.as_ref(),
+            read_only: d.read_only,
+        })
+        .collect();
+    json_ok(&items)
+}
+
+fn datasource_single(d: &Datasource) -> Response<Body> {
+    // dtos.DataSource: no typeName, plus the single-object fields (§3.4).
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Single<'a> {
+        id: i64,
+        uid: &'a str,
+        org_id: i64,
+        name: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        type_logo_url: &'a str,
+        access: &'a str,
+        url: &'a str,
+        user: &'a str,
+        database: &'a str,
+        basic_auth: bool,
+        basic_auth_user: &'a str,
+        with_credentials: bool,
+        is_default: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        json_data: Option<&'a Value>,
+        secure_json_fields: &'a BTreeMap<String, bool>,
+        version: i64,
+        read_only: bool,
+    }
+    json_ok(&Single {
+        id: d.id,
+        uid: &d.uid,
+        org_id: d.org_id,
+        name: &d.name,
+        kind: &d.kind,
+        type_logo_url: &d.type_logo_url,
+        access: &d.access,
+        url: &d.url,
+        user: &d.user,
+        database: &d.database,
+        basic_auth: d.basic_auth,
+        basic_auth_user: &d.basic_auth_user,
+        with_credentials: d.with_credentials,
+        is_default: d.is_default,
+        json_data: d.json_data.as_ref(),
+        secure_json_fields: &d.secure_json_fields,
+        version: d.version,
+        read_only: d.read_only,
+    })
+}
+
+fn datasource_health(h: &DsHealth) -> Response<Body> {
+    // Grafana builds this from a Go map, so keys come out sorted.
+    let mut body = json!({ "message": h.message, "status": h.status });
+    if let (Some(details), Some(obj)) = (&h.details, body.as_object_mut()) {
+        obj.insert("details".to_string(), details.clone());
+    }
+    // 200 only for OK; ERROR and UNKNOWN are 400 (§3.5).
+    let status = if h.status == DsStatus::Ok { 200 } else { 400 };
+    respond(status, JSON_UTF8, &body.to_string())
+}
+
+fn search(all: &[Dashboard], query: &str) -> Response<Body> {
+    let mut kind: Option<String> = None;
+    let mut text: Option<String> = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "type" => kind = Some(v.into_owned()),
+            "query" => text = Some(v.to_lowercase()),
+            _ => {} // tag, folderUIDs, limit...: not modelled
+        }
+    }
+    let hits: Vec<&Dashboard> = all
+        .iter()
+        .filter(|d| kind.as_deref().is_none_or(|k| d.kind == k))
+        // Grafana matches `query` as a case-insensitive title substring.
+        .filter(|d| text.as_deref().is_none_or(|t| d.title.to_lowercase().contains(t)))
+        .collect();
+    json_ok(&hits)
+}
+
+fn dashboard(d: &Dashboard) -> Response<Body> {
+    // Field list from §3.7; the values are a read-only viewer's view of a
+    // provisioned dashboard.
+    let body = json!({
+        "dashboard": {
+            "id": d.id,
+            "uid": d.uid,
+            "title": d.title,
+            "tags": d.tags,
+            "timezone": "browser",
+            "schemaVersion": 39,
+            "version": 1,
+            "panels": d.panels,
+        },
+        "meta": {
+            "type": "db",
+            "canSave": false,
+            "canEdit": false,
+            "canAdmin": false,
+            "canStar": true,
+            "slug": d.slug,
+            "url": d.url,
+            "expires": "0001-01-01T00:00:00Z",
+            "created": "2024-05-02T09:00:00Z",
+            "updated": "2024-05-02T09:00:00Z",
+            "updatedBy": "admin",
+            "createdBy": "admin",
+            "version": 1,
+            "isFolder": false,
+            "folderId": 0,
+            "folderUid": d.folder_uid.clone().unwrap_or_default(),
+            "folderTitle": d.folder_title.clone().unwrap_or_else(|| "General".to_string()),
+            "folderUrl": d.folder_url.clone().unwrap_or_default(),
+            "provisioned": true,
+            "provisionedExternalId": format!("{}.json", d.slug),
+        },
+    });
+    respond(200, JSON_UTF8, &body.to_string())
+}
+
+/// Decodes standard base64 (with or without padding); `None` if malformed.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let bytes = s.trim_end_matches('=').as_bytes();
+    if bytes.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= value(*c)? << (18 - 6 * i);
+        }
+        let n = chunk.len() - 1; // 4 chars → 3 bytes, 3 → 2, 2 → 1
+        for i in 0..n {
+            out.push((acc >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn json_ok<T: Serialize>(v: &T) -> Response<Body> {
+    match serde_json::to_string(v) {
+        Ok(text) => respond(200, JSON_UTF8, &text),
+        Err(e) => internal(&e.to_string()),
+    }
+}
+
+/// A fixture bug, reported as an answer rather than a panicking thread.
+fn internal(message: &str) -> Response<Body> {
+    let body = json!({ "message": format!("fixture error: {message}") });
+    respond(500, JSON_UTF8, &body.to_string())
+}
+
+fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// A trimmed Grafana login page: enough for a client to tell HTML from JSON.
+const LOGIN_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width" />
+    <title>Grafana</title>
+    <base href="/" />
+  </head>
+  <body class="theme-dark app-grafana">
+    <div id="reactRoot"></div>
+    <script nonce="">
+      window.grafanaBootData = { user: { isSignedIn: false }, settings: {} };
+    </script>
+  </body>
+</html>
+"#;

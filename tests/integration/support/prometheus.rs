@@ -1,0 +1,449 @@
+//! A real Prometheus server for integration tests: one per test, on a free
+//! 127.0.0.1 port, with its config, token file, rules and TSDB in a temp dir.
+//!
+//! Each instance runs under a small `sh` wrapper that holds a pipe from the
+//! test process: when the test drops the guard, panics, or dies outright
+//! (even SIGKILL), the pipe closes and the wrapper stops Prometheus, so no
+//! server outlives the tests.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// What `lastScrape` says before the first scrape (Go's zero time).
+const NEVER_SCRAPED: &str = "0001-01-01T00:00:00Z";
+
+/// How long Prometheus gets to answer `/-/ready` with 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Stops Prometheus when the test process closes the wrapper's stdin, and
+/// exits with Prometheus' status so the harness sees an early death.
+/// A background job's stdin is /dev/null in `sh`, hence the copy on fd 3.
+const WRAPPER: &str = r#"
+pidfile=$1; shift
+exec 3<&0
+"$@" </dev/null 3<&- &
+pid=$!
+echo "$pid" > "$pidfile"
+( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) &
+watcher=$!
+exec 3<&-
+wait "$pid"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"#;
+
+/// How the instance is configured.
+#[derive(Debug, Clone)]
+pub struct PromConfig {
+    /// Job name of the scraped target, e.g. `medianest-backend`.
+    pub job: String,
+    /// `127.0.0.1:PORT` the job scrapes.
+    pub scrape_target: String,
+    /// Written to a `credentials_file`; `None` scrapes without credentials.
+    pub bearer: Option<String>,
+    pub scrape_interval: String,
+    /// Contents of a rule file, loaded through `rule_files`.
+    pub rules: Option<String>,
+    /// More `(job, target)` pairs, scraped without credentials.
+    pub extra_jobs: Vec<(String, String)>,
+}
+
+impl PromConfig {
+    pub fn new(job: &str, scrape_target: &str) -> Self {
+        PromConfig {
+            job: job.to_string(),
+            scrape_target: scrape_target.to_string(),
+            bearer: None,
+            scrape_interval: "1s".to_string(),
+            rules: None,
+            extra_jobs: Vec::new(),
+        }
+    }
+
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_string());
+        self
+    }
+
+    pub fn rules(mut self, rules: &str) -> Self {
+        self.rules = Some(rules.to_string());
+        self
+    }
+
+    pub fn extra_job(mut self, job: &str, target: &str) -> Self {
+        self.extra_jobs.push((job.to_string(), target.to_string()));
+        self
+    }
+
+    /// `prometheus.yml` for files in `dir`.
+    fn yaml(&self, dir: &Path) -> String {
+        // JSON strings are valid YAML scalars and need no escaping rules of
+        // their own.
+        let q = |s: &str| serde_json::to_string(s).expect("string to JSON");
+        let interval = q(&self.scrape_interval);
+        let mut y = format!("global:\n  scrape_interval: {interval}\n  evaluation_interval: 1s\n");
+        if self.rules.is_some() {
+            let path = dir.join("rules.yml");
+            y += &format!("rule_files:\n  - {}\n", q(&path.to_string_lossy()));
+        }
+        y += "scrape_configs:\n";
+        let mut job = |name: &str, target: &str, auth: bool| {
+            y += &format!("  - job_name: {}\n    scrape_interval: {interval}\n", q(name));
+            if auth {
+                let path = dir.join("token");
+                y += &format!(
+                    "    authorization:\n      type: Bearer\n      credentials_file: {}\n",
+                    q(&path.to_string_lossy())
+                );
+            }
+            y += &format!("    static_configs:\n      - targets: [{}]\n", q(target));
+        };
+        job(&self.job, &self.scrape_target, self.bearer.is_some());
+        for (name, target) in &self.extra_jobs {
+            job(name, target, false);
+        }
+        y
+    }
+}
+
+/// A running Prometheus; dropping it stops the server and deletes its files.
+pub struct Prometheus {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    addr: SocketAddr,
+    process: Process,
+    dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus and waits until `/-/ready` answers 200, which also
+    /// proves the config and rule files loaded (Prometheus exits otherwise).
+    /// Panics with the log tail when it does not become ready in 30 s.
+    pub fn start(cfg: PromConfig) -> Prometheus {
+        let bin = find_on_path("prometheus").unwrap_or_else(|| {
+            panic!(
+                "`prometheus` is not on PATH. These tests run a real Prometheus: \
+                 run ./scripts/test, which installs it (Debian package `prometheus`)."
+            )
+        });
+        for target in std::iter::once(&cfg.scrape_target).chain(cfg.extra_jobs.iter().map(|j| &j.1)) {
+            assert!(
+                target.starts_with("127.0.0.1:"),
+                "the test Prometheus only scrapes 127.0.0.1, not `{target}`"
+            );
+        }
+        // The free port is released before Prometheus binds it, so another
+        // test may take it meanwhile: then Prometheus exits, and we retry.
+        let mut attempts = Vec::new();
+        for _ in 0..5 {
+            match Self::try_start(&bin, &cfg) {
+                Ok(p) => return p,
+                Err(log) if log.contains("address already in use") => attempts.push(log),
+                Err(log) => panic!("Prometheus did not start:\n{log}"),
+            }
+        }
+        panic!(
+            "Prometheus found no free port in 5 attempts; last log:\n{}",
+            attempts.pop().unwrap_or_default()
+        );
+    }
+
+    /// One start on one port; `Err` carries the reason and the log tail.
+    fn try_start(bin: &Path, cfg: &PromConfig) -> Result<Prometheus, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("medianest-prom-")
+            .tempdir()
+            .expect("temp dir");
+        if let Some(token) = &cfg.bearer {
+            // No trailing newline: the file is the credential as it is.
+            std::fs::write(dir.path().join("token"), token).expect("write token file");
+        }
+        if let Some(rules) = &cfg.rules {
+            std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
+        }
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(&config, cfg.yaml(dir.path())).expect("write prometheus.yml");
+        let port = super::closed_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let data = dir.path().join("data");
+        let log_path = dir.path().join("prometheus.log");
+        let log = File::create(&log_path).expect("create log");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WRAPPER)
+            .arg("prometheus-wrapper")
+            .arg(dir.path().join("pid"))
+            .arg(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg("--storage.tsdb.retention.time=1h")
+            .arg("--query.max-concurrency=4")
+            .arg("--log.level=info")
+            // Scrapes never use a proxy in 2.42, but nothing from the
+            // machine should reach the server either way.
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn sh");
+        let stdin = child.stdin.take();
+        let mut prom = Prometheus {
+            url: format!("http://{addr}"),
+            addr,
+            process: Process {
+                child,
+                stdin,
+                pidfile: dir.path().join("pid"),
+            },
+            dir,
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = prom.process.child.try_wait() {
+                return Err(format!(
+                    "Prometheus exited ({status}) before it was ready:\n{}",
+                    prom.log_tail()
+                ));
+            }
+            if let Ok((200, _)) = http_get(addr, "/-/ready") {
+                // A 200 may come from another test's Prometheus that won the
+                // port; ours has our data dir.
+                let ours = http_get(addr, "/api/v1/status/flags")
+                    .ok()
+                    .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+                    .is_some_and(|f| f["data"]["storage.tsdb.path"] == *data.to_string_lossy());
+                if ours {
+                    return Ok(prom);
+                }
+            }
+            if Instant::now() >= deadline {
+                // Dropping `prom` stops the server before the test panics.
+                let tail = prom.log_tail();
+                return Err(format!(
+                    "Prometheus on {addr} was not ready after {READY_TIMEOUT:?}:\n{tail}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The temp dir with config, token file, rules, TSDB and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// GET on the API, parsed. Panics unless the answer is JSON.
+    pub fn api(&self, path_and_query: &str) -> Value {
+        let (status, body) =
+            http_get(self.addr, path_and_query).unwrap_or_else(|e| panic!("GET {path_and_query} on Prometheus: {e}"));
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path_and_query}: HTTP {status}, not JSON ({e}):\n{body}"))
+    }
+
+    /// `GET /api/v1/query`: the whole envelope, for assertions.
+    pub fn query(&self, promql: &str) -> Value {
+        self.api(&format!("/api/v1/query?query={}", encode(promql)))
+    }
+
+    /// The value of the first sample of a vector or of a scalar, or `None`
+    /// while the result is empty (e.g. before `rate()` has two samples).
+    pub fn query_value(&self, promql: &str) -> Option<f64> {
+        let r = self.query(promql);
+        assert_eq!(r["status"], "success", "query `{promql}` failed: {r}");
+        let value = match r["data"]["resultType"].as_str() {
+            Some("vector") => r["data"]["result"].get(0)?["value"][1].clone(),
+            Some("scalar") => r["data"]["result"][1].clone(),
+            _ => panic!("query `{promql}` gave neither a vector nor a scalar: {r}"),
+        };
+        // Sample values are strings: "0.2", "NaN", "+Inf".
+        let v = value.as_str().unwrap_or_else(|| panic!("not a sample: {r}"));
+        Some(match v {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("not a number: {r}")),
+        })
+    }
+
+    /// The job's active targets (`/api/v1/targets?state=active`); empty until
+    /// the scrape manager has synced, about 5 s after start in 2.42.
+    pub fn targets(&self, job: &str) -> Vec<Value> {
+        let r = self.api(&format!("/api/v1/targets?state=active&scrapePool={}", encode(job)));
+        r["data"]["activeTargets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no activeTargets: {r}"))
+            .clone()
+    }
+
+    /// The job's only active target. Panics if there is none.
+    pub fn target(&self, job: &str) -> Value {
+        self.targets(job)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("job `{job}` has no active target"))
+    }
+
+    /// Waits until every active target of `job` has reported `n` distinct
+    /// `lastScrape` times (n = 1: scraped at least once). Polls often enough
+    /// to see each scrape of a 1 s interval; a missed one only means waiting
+    /// longer. `lastScrape` is set just before that scrape's samples are
+    /// committed, so a query right after may still see n − 1 scrapes.
+    pub fn wait_for_scrapes(&self, job: &str, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+        loop {
+            let targets = self.targets(job);
+            for t in &targets {
+                let at = t["lastScrape"].as_str().unwrap_or(NEVER_SCRAPED);
+                if at != NEVER_SCRAPED {
+                    let url = t["scrapeUrl"].as_str().unwrap_or_default().to_string();
+                    seen.entry(url).or_default().insert(at.to_string());
+                }
+            }
+            let done = !targets.is_empty()
+                && targets.iter().all(|t| {
+                    seen.get(t["scrapeUrl"].as_str().unwrap_or_default())
+                        .map_or(0, HashSet::len)
+                        >= n
+                });
+            if done {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "job `{job}` was not scraped {n} times within {timeout:?}; targets:\n{}\nlog:\n{}",
+                    serde_json::to_string_pretty(&targets).unwrap_or_default(),
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Polls `f` until it returns `Some`, or panics with `what` and the log.
+    pub fn eventually<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            if Instant::now() >= deadline {
+                panic!("{what}: not within {timeout:?}; log:\n{}", self.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The last 40 lines of Prometheus' stdout and stderr.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("prometheus.log"))
+            .unwrap_or_else(|e| format!("(no log: {e})"));
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        // Before the temp dir goes: Prometheus still writes into it.
+        self.process.stop();
+    }
+}
+
+/// The wrapper `sh` and the pipe that keeps Prometheus alive.
+struct Process {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pidfile: PathBuf,
+}
+
+impl Process {
+    fn stop(&mut self) {
+        // EOF on the wrapper's stdin: it sends SIGTERM and waits.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Hung on shutdown: kill exactly the Prometheus we started.
+        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
+fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status line: {head:?}")))?;
+    Ok((status, body.to_string()))
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Gate G's alerting rules for MediaNest, as a rule file.
+pub fn default_rules() -> String {
+    r#"groups:
+  - name: medianest
+    rules:
+      - alert: ApplicationDown
+        expr: up{job="medianest-backend"} == 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: MediaNest backend {{ $labels.instance }} is down
+      - alert: HighErrorRate
+        expr: |
+          sum(rate(http_requests_total{job="medianest-backend",status_code=~"5.."}[5m]))
+            /
+          sum(rate(http_requests_total{job="medianest-backend"}[5m]))
+            > 0.05
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: More than 5% of MediaNest requests fail with 5xx
+"#
+    .to_string()
+}
