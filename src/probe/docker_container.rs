@@ -184,7 +184,8 @@ impl ContainerSpec {
             .evidence("similar", json!(similar))
             .cause(self.cause_key(), format!("container `{name}` does not exist"))
             .remediation(if similar.is_empty() {
-                "start the stack (`docker compose up -d`) or set the container's real name (see `docker ps -a`)".to_string()
+                "start the stack (`docker compose up -d`) or set the container's real name (see `docker ps -a`)"
+                    .to_string()
             } else {
                 format!(
                     "if the container is `{}`, set that name (e.g. GRAFANA_CONTAINER) in the gate's environment",

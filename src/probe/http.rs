@@ -25,6 +25,7 @@ impl Probe for HttpSpec {
                 }
                 Err(err) => {
                     let mut o = cx.transport_failure(&url, &err);
+                    o.reproduce = Some(cx.curl(&url, self.token.as_deref()));
                     if matches!(err, crate::http::FetchError::Timeout { .. }) && self.max_latency.is_some() {
                         // Too slow is a verdict, not a blind spot: the limit is known to be broken.
                         o.status = Status::Fail;

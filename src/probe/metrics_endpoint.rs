@@ -25,7 +25,11 @@ impl Probe for MetricsSpec {
         );
         let anon = match anon {
             Ok(r) => r,
-            Err(e) => return cx.transport_failure(&url, &e),
+            Err(e) => {
+                let mut o = cx.transport_failure(&url, &e);
+                o.reproduce = Some(cx.curl(&url, token_name));
+                return o;
+            }
         };
         let authed = match authed {
             Ok(r) => r,

@@ -245,6 +245,7 @@ impl ProbeContext<'_> {
             .evidence("error", err.class())
             .cause(key, summary)
             .remediation(remediation)
+            .reproduce(self.curl(url, None))
     }
 }
 

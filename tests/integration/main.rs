@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod check_backend;
 mod cli;
+mod docker;
 mod fixtures_selftest;
 mod gate_errors;
 mod prometheus_harness;

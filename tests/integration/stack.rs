@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::support::backend::{Backend, Behaviour, Traffic};
+use crate::support::docker::{Container, Network};
 use crate::support::grafana::{GRAFANA_PASSWORD, GRAFANA_TOKEN, GRAFANA_USER, Grafana};
 use crate::support::loki::Loki;
 use crate::support::prometheus::{PromConfig, Prometheus, default_rules};
@@ -18,6 +19,28 @@ struct Stack {
     prometheus: String,
     grafana: String,
     loki: String,
+    /// Real containers for Gate G's Docker checks; without them those checks are skipped.
+    containers: Option<Containers>,
+}
+
+/// A running Grafana container, and Prometheus and backend containers on one network.
+struct Containers {
+    grafana: Container,
+    prometheus: Container,
+    backend: Container,
+    _network: Network,
+}
+
+impl Containers {
+    fn start() -> Containers {
+        let network = Network::create("stack");
+        Containers {
+            grafana: Container::run("grafana", &[], &["sleep", "600"]),
+            prometheus: Container::run_on("prometheus", &network.name, &[], &["sleep", "600"]),
+            backend: Container::run_on("backend", &network.name, &[], &["sleep", "600"]),
+            _network: network,
+        }
+    }
 }
 
 impl Stack {
@@ -36,6 +59,16 @@ impl Stack {
             .env("METRICS_TOKEN", TOKEN)
             .env("GRAFANA_TOKEN", GRAFANA_TOKEN)
             .args(extra);
+        match &self.containers {
+            Some(c) => {
+                cmd.env("GRAFANA_CONTAINER", &c.grafana.name)
+                    .env("PROMETHEUS_CONTAINER", &c.prometheus.name)
+                    .env("BACKEND_CONTAINER", &c.backend.name);
+            }
+            None => {
+                cmd.args(["--skip", "grafana-container", "--skip", "docker-network"]);
+            }
+        }
         let (code, stdout, stderr) = output(&mut cmd);
         assert!(!stderr.contains("panicked"), "{stderr}");
         (code, json(&stdout), stderr)
@@ -70,6 +103,7 @@ fn healthy_stack_passes_with_100() {
         prometheus: prom.url.clone(),
         grafana: grafana.url.clone(),
         loki: loki.url.clone(),
+        containers: Some(Containers::start()),
     };
     // Prometheus needs a few scrapes before rate() has data: --wait re-runs
     // the gate until it passes, which is what CI would do after a deploy.
@@ -112,6 +146,7 @@ fn backend_down_with_prometheus_up_is_one_root_cause() {
         prometheus: prom.url.clone(),
         grafana: grafana.url.clone(),
         loki: loki.url.clone(),
+        containers: None,
     };
     let (code, r, _) = stack.check(&[]);
     assert_eq!(code, 1);
@@ -146,17 +181,26 @@ fn backend_down_with_prometheus_up_is_one_root_cause() {
 
     // The Markdown report leads like the seed's blocker analysis.
     let mut cmd = bin();
-    cmd.args(["check", "--no-progress", "--format", "markdown"])
-        .arg("--target")
-        .arg(format!("backend={dead}"))
-        .arg("--target")
-        .arg(format!("prometheus={}", prom.url))
-        .arg("--target")
-        .arg(format!("grafana={}", grafana.url))
-        .arg("--target")
-        .arg(format!("loki={}", loki.url))
-        .env("METRICS_TOKEN", TOKEN)
-        .env("GRAFANA_TOKEN", GRAFANA_TOKEN);
+    cmd.args([
+        "check",
+        "--no-progress",
+        "--format",
+        "markdown",
+        "--skip",
+        "grafana-container",
+        "--skip",
+        "docker-network",
+    ])
+    .arg("--target")
+    .arg(format!("backend={dead}"))
+    .arg("--target")
+    .arg(format!("prometheus={}", prom.url))
+    .arg("--target")
+    .arg(format!("grafana={}", grafana.url))
+    .arg("--target")
+    .arg(format!("loki={}", loki.url))
+    .env("METRICS_TOKEN", TOKEN)
+    .env("GRAFANA_TOKEN", GRAFANA_TOKEN);
     let (_, md, _) = output(&mut cmd);
     let verdict = md.find("❌ BLOCKED").expect("verdict");
     let fix_first = md.find("## Fix first").expect("root causes section");
@@ -189,6 +233,7 @@ fn prometheus_without_credentials_gets_401() {
         prometheus: prom.url.clone(),
         grafana: closed(),
         loki: closed(),
+        containers: None,
     };
     let (code, r, _) = stack.check(&["--only", "prometheus-scrape"]);
     assert_eq!(code, 1);
@@ -213,6 +258,7 @@ fn scrape_target_on_the_wrong_port_is_named() {
         prometheus: prom.url.clone(),
         grafana: closed(),
         loki: closed(),
+        containers: None,
     };
     let (_, r, _) = stack.check(&["--only", "prometheus-scrape"]);
     let t = check(&r, "prometheus-targets");
@@ -234,6 +280,7 @@ fn slow_p95_fails_the_sla() {
         prometheus: prom.url.clone(),
         grafana: closed(),
         loki: closed(),
+        containers: None,
     };
     // Wait until the SLA check has enough data to give a verdict either way.
     let r = poll(
@@ -258,6 +305,7 @@ fn no_traffic_is_insufficient_not_a_pass() {
         prometheus: prom.url.clone(),
         grafana: closed(),
         loki: closed(),
+        containers: None,
     };
     let (code, r, _) = stack.check(&["--only", "prometheus-scrape", "--only", "performance-sla"]);
     assert_eq!(code, 1);
@@ -273,6 +321,7 @@ fn prometheus_down_is_one_root_cause_for_every_prometheus_check() {
         prometheus: closed(),
         grafana: closed(),
         loki: closed(),
+        containers: None,
     };
     let (code, r, _) = stack.check(&[
         "--only",
@@ -330,7 +379,7 @@ requirements:
 fn grafana_only(scenario: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
     let grafana = Grafana::start(scenario);
     let mut cmd = bin();
-    cmd.args(["check", "--format", "json", "--only", "grafana", "--target"])
+    cmd.args(["check", "--format", "json", "--only", "grafana-api", "--target"])
         .arg(format!("grafana={}", grafana.url))
         .env("METRICS_TOKEN", TOKEN);
     for (k, v) in extra_env {
