@@ -230,9 +230,8 @@ impl HttpClient {
                 path: path.display().to_string(),
                 source,
             })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            // Merged with the system roots: --ca-cert adds trust, it does not replace it.
+            builder = builder.tls_certs_merge(certs);
         }
         if tls.insecure {
             builder = builder.tls_danger_accept_invalid_certs(true);

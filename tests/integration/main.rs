@@ -9,6 +9,8 @@ mod cli;
 mod docker;
 mod fixtures_selftest;
 mod gate_errors;
+mod hostile_servers;
+mod lint_metrics;
 mod prometheus_harness;
 mod reports;
 mod stack;

@@ -1,11 +1,15 @@
-//! A raw TCP server on 127.0.0.1 that misbehaves on purpose: it never
-//! answers, streams an endless body, or cuts a JSON answer short.
+//! A raw TCP server on a loopback address that misbehaves on purpose: it
+//! never answers, trickles, streams endless or compressed-bomb bodies,
+//! sends giant headers or invalid UTF-8, loops redirects, or redirects to
+//! another loopback host. A recorder keeps every request it receives, so a
+//! test can prove a secret never arrived.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Misbehaviour {
     /// Accepts the connection and never sends a byte.
     Silent,
@@ -13,24 +17,77 @@ pub enum Misbehaviour {
     Endless { total: u64 },
     /// Announces a JSON body longer than what it sends, then closes.
     TruncatedJson,
+    /// Sends the status line and headers, then one body byte per second.
+    Trickle,
+    /// A small gzip body that inflates to `inflated` bytes of samples.
+    GzipBomb { inflated: usize },
+    /// One header line of `bytes` bytes.
+    HugeHeader { bytes: usize },
+    /// `/metrics` (and everything else) redirects to itself.
+    RedirectLoop,
+    /// Every request is redirected to `location`.
+    RedirectTo { location: String },
+    /// A 200 answer with these bytes and content type.
+    Body { content_type: &'static str, body: Vec<u8> },
 }
 
-/// Starts the server; it lives until the test process exits.
+/// Requests a server received (raw bytes up to the end of the headers).
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Recorder {
+    pub fn requests(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|r| r.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Starts the server on 127.0.0.1; it lives until the test process exits.
 pub fn start(kind: Misbehaviour) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind hostile server");
+    start_on("127.0.0.1", kind).0
+}
+
+/// Starts the server on any loopback address (e.g. 127.0.0.2).
+pub fn start_on(ip: &str, kind: Misbehaviour) -> (String, Recorder) {
+    let listener = TcpListener::bind((ip, 0)).expect("bind hostile server");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let recorder = Recorder::default();
+    let rec = recorder.clone();
+    let self_url = url.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream, kind));
+            let (kind, rec, self_url) = (kind.clone(), rec.clone(), self_url.clone());
+            std::thread::spawn(move || serve(stream, kind, rec, &self_url));
         }
     });
-    url
+    (url, recorder)
 }
 
-fn serve(mut s: std::net::TcpStream, kind: Misbehaviour) {
+fn read_request(s: &mut TcpStream) -> Vec<u8> {
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut req = Vec::new();
     let mut buf = [0u8; 4096];
-    let _ = s.read(&mut buf);
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 64 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    req
+}
+
+fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
+    let req = read_request(&mut s);
+    let path = String::from_utf8_lossy(&req)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    if let Ok(mut r) = rec.0.lock() {
+        r.push(req);
+    }
     match kind {
         Misbehaviour::Silent => std::thread::sleep(Duration::from_secs(60)),
         Misbehaviour::Endless { total } => {
@@ -57,5 +114,70 @@ fn serve(mut s: std::net::TcpStream, kind: Misbehaviour) {
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\":\"o",
             );
         }
+        Misbehaviour::Trickle => {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n");
+            for _ in 0..1000 {
+                if s.write_all(b" ").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        Misbehaviour::GzipBomb { inflated } => {
+            let body = gzip_bomb(inflated);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+        Misbehaviour::HugeHeader { bytes } => {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Padding: ");
+            let chunk = vec![b'a'; 1024 * 1024];
+            let mut sent = 0;
+            while sent < bytes {
+                let n = chunk.len().min(bytes - sent);
+                if s.write_all(&chunk[..n]).is_err() {
+                    return;
+                }
+                sent += n;
+            }
+            let _ = s.write_all(b"\r\nContent-Length: 2\r\n\r\n{}");
+        }
+        Misbehaviour::RedirectLoop => {
+            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {self_url}{path}\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.write_all(resp.as_bytes());
+        }
+        Misbehaviour::RedirectTo { location } => {
+            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.write_all(resp.as_bytes());
+        }
+        Misbehaviour::Body { content_type, body } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
     }
+}
+
+/// Gzip of `inflated` bytes of repeated samples, built once per size class.
+fn gzip_bomb(inflated: usize) -> &'static [u8] {
+    static BOMB: OnceLock<(usize, Vec<u8>)> = OnceLock::new();
+    let (_, bytes) = BOMB.get_or_init(|| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let line = b"bomb_total 1\n";
+        let block: Vec<u8> = line.iter().copied().cycle().take(1024 * 1024).collect();
+        let mut left = inflated;
+        while left > 0 {
+            let n = block.len().min(left);
+            enc.write_all(&block[..n]).expect("compress");
+            left -= n;
+        }
+        (inflated, enc.finish().expect("finish gzip"))
+    });
+    bytes
 }

@@ -7,6 +7,7 @@ pub mod grafana;
 pub mod hostile;
 pub mod loki;
 pub mod prometheus;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
