@@ -148,35 +148,7 @@ async fn run_with_wait(
 }
 
 fn passes(gate: &Gate, results: &[CheckResult], rule: Rule) -> bool {
-    let reqs: Vec<crate::score::ReqIn> = gate
-        .requirements
-        .iter()
-        .map(|r| crate::score::ReqIn {
-            id: r.id.clone(),
-            weight: r.weight,
-            required: r.required,
-            severity: r.severity,
-            checks: r
-                .checks
-                .iter()
-                .map(|c| crate::score::CheckIn {
-                    id: c.id.clone(),
-                    weight: c.weight,
-                    status: results
-                        .iter()
-                        .find(|x| x.check_id == c.id)
-                        .map(|x| x.outcome.status)
-                        .unwrap_or(Status::Error),
-                    cause_key: None,
-                    cause_summary: None,
-                    cause_rank: 1,
-                    needs: c.needs.clone(),
-                    security: false,
-                })
-                .collect(),
-        })
-        .collect();
-    crate::score::passes(&reqs, rule)
+    crate::score::passes(&report::score_input(gate, results), rule)
 }
 
 fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), UsageError> {

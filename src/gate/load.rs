@@ -488,20 +488,7 @@ impl Cx<'_> {
         }
 
         let target = match &rc.target {
-            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
-            Some(t) => {
-                let known: Vec<_> = targets.keys().map(String::as_str).collect();
-                self.err(
-                    t.loc(),
-                    format!("check `{id}` names unknown target `{}`", t.get()),
-                    Some(if known.is_empty() {
-                        "declare it under `targets:`".to_string()
-                    } else {
-                        format!("declare it under `targets:`, or use one of: {}", known.join(", "))
-                    }),
-                );
-                None
-            }
+            Some(t) => self.reference(t, targets.keys(), "target", "targets", &id),
             None => {
                 self.err(
                     rc.id.loc(),
@@ -511,23 +498,7 @@ impl Cx<'_> {
                 None
             }
         };
-        let token = match &rc.token {
-            Some(t) if secrets.contains_key(t.get()) => Some(t.get().clone()),
-            Some(t) => {
-                let known: Vec<_> = secrets.keys().map(String::as_str).collect();
-                self.err(
-                    t.loc(),
-                    format!("check `{id}` names unknown secret `{}`", t.get()),
-                    Some(if known.is_empty() {
-                        "declare it under `secrets:`".to_string()
-                    } else {
-                        format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
-                    }),
-                );
-                None
-            }
-            None => None,
-        };
+        let token = self.secret_ref(&rc.token, secrets, &id);
         let weight = match &rc.weight {
             Some(w) if !w.get().is_finite() || *w.get() < 0.0 => {
                 self.err(
@@ -719,17 +690,30 @@ impl Cx<'_> {
         id: &str,
     ) -> Option<String> {
         let t = field.as_ref()?;
-        if secrets.contains_key(t.get()) {
-            return Some(t.get().clone());
+        self.reference(t, secrets.keys(), "secret", "secrets", id)
+    }
+
+    /// Resolves a name that must be a key of a gate section (`targets:`,
+    /// `secrets:`), or records an error listing the names that exist.
+    fn reference<'k>(
+        &mut self,
+        name: &Sp<String>,
+        known: impl Iterator<Item = &'k String>,
+        what: &str,
+        section: &str,
+        id: &str,
+    ) -> Option<String> {
+        let known: Vec<&str> = known.map(String::as_str).collect();
+        if known.contains(&name.get().as_str()) {
+            return Some(name.get().clone());
         }
-        let known: Vec<_> = secrets.keys().map(String::as_str).collect();
         self.err(
-            t.loc(),
-            format!("check `{id}` names unknown secret `{}`", t.get()),
+            name.loc(),
+            format!("check `{id}` names unknown {what} `{}`", name.get()),
             Some(if known.is_empty() {
-                "declare it under `secrets:`".to_string()
+                format!("declare it under `{section}:`")
             } else {
-                format!("declare it under `secrets:`, or use one of: {}", known.join(", "))
+                format!("declare it under `{section}:`, or use one of: {}", known.join(", "))
             }),
         );
         None

@@ -38,34 +38,7 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
     let gate = input.gate;
     let by_id: BTreeMap<&str, &CheckResult> = input.results.iter().map(|r| (r.check_id.as_str(), r)).collect();
 
-    let reqs_in: Vec<ReqIn> = gate
-        .requirements
-        .iter()
-        .map(|r| ReqIn {
-            id: r.id.clone(),
-            weight: r.weight,
-            required: r.required,
-            severity: r.severity,
-            checks: r
-                .checks
-                .iter()
-                .map(|c| {
-                    let res = by_id.get(c.id.as_str());
-                    let outcome = res.map(|r| &r.outcome);
-                    CheckIn {
-                        id: c.id.clone(),
-                        weight: c.weight,
-                        status: outcome.map(|o| o.status).unwrap_or(Status::Error),
-                        cause_key: outcome.and_then(|o| o.cause.as_ref().map(|c| c.key.clone())),
-                        cause_summary: outcome.and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
-                        cause_rank: outcome.and_then(|o| o.cause.as_ref().map(|c| c.rank)).unwrap_or(1),
-                        needs: c.needs.clone(),
-                        security: outcome.is_some_and(|o| o.security),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
+    let reqs_in = score_input(gate, input.results);
 
     let score = score::gate_score(&reqs_in);
     let passed = score::passes(&reqs_in, input.rule);
@@ -243,6 +216,38 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
         warnings,
     };
     redact(report, input.redactor)
+}
+
+/// The gate and its results as the scoring functions see them.
+pub fn score_input(gate: &Gate, results: &[CheckResult]) -> Vec<ReqIn> {
+    let by_id: BTreeMap<&str, &CheckResult> = results.iter().map(|r| (r.check_id.as_str(), r)).collect();
+    gate.requirements
+        .iter()
+        .map(|r| ReqIn {
+            id: r.id.clone(),
+            weight: r.weight,
+            required: r.required,
+            severity: r.severity,
+            checks: r
+                .checks
+                .iter()
+                .map(|c| {
+                    let res = by_id.get(c.id.as_str());
+                    let outcome = res.map(|r| &r.outcome);
+                    CheckIn {
+                        id: c.id.clone(),
+                        weight: c.weight,
+                        status: outcome.map(|o| o.status).unwrap_or(Status::Error),
+                        cause_key: outcome.and_then(|o| o.cause.as_ref().map(|c| c.key.clone())),
+                        cause_summary: outcome.and_then(|o| o.cause.as_ref().map(|c| c.summary.clone())),
+                        cause_rank: outcome.and_then(|o| o.cause.as_ref().map(|c| c.rank)).unwrap_or(1),
+                        needs: c.needs.clone(),
+                        security: outcome.is_some_and(|o| o.security),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// For a blocked check, the summary of the root cause(s) it waits on.

@@ -10,7 +10,7 @@ mod table;
 
 use std::io;
 
-pub use build::{BuildInput, RetryInfo, build};
+pub use build::{BuildInput, RetryInfo, build, score_input};
 pub use model::Report;
 
 /// Output formats for `--format` and `--report FORMAT=PATH`.

@@ -376,11 +376,11 @@ requirements:
     assert!(nan["message"].as_str().unwrap().contains("NaN"), "{nan}");
 }
 
-fn grafana_only(scenario: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
-    let grafana = Grafana::start(scenario);
+/// Runs one Gate G check (`only`) with one target pointed at a fixture.
+fn single(only: &str, target: &str, url: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
     let mut cmd = bin();
-    cmd.args(["check", "--format", "json", "--only", "grafana-api", "--target"])
-        .arg(format!("grafana={}", grafana.url))
+    cmd.args(["check", "--format", "json", "--only", only, "--target"])
+        .arg(format!("{target}={url}"))
         .env("METRICS_TOKEN", TOKEN);
     for (k, v) in extra_env {
         cmd.env(k, v);
@@ -388,6 +388,11 @@ fn grafana_only(scenario: &str, extra_env: &[(&str, &str)]) -> serde_json::Value
     let (_, stdout, stderr) = output(&mut cmd);
     assert!(!stderr.contains("panicked"), "{stderr}");
     json(&stdout)
+}
+
+fn grafana_only(scenario: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
+    let grafana = Grafana::start(scenario);
+    single("grafana-api", "grafana", &grafana.url, extra_env)
 }
 
 #[test]
@@ -469,16 +474,7 @@ fn grafana_login_redirect_and_failing_database_are_diagnosed() {
 
 fn loki_only(scenario: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
     let loki = Loki::start(scenario);
-    let mut cmd = bin();
-    cmd.args(["check", "--format", "json", "--only", "log-aggregation", "--target"])
-        .arg(format!("loki={}", loki.url))
-        .env("METRICS_TOKEN", TOKEN);
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let (_, stdout, stderr) = output(&mut cmd);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    json(&stdout)
+    single("log-aggregation", "loki", &loki.url, extra_env)
 }
 
 #[test]
