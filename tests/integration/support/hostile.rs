@@ -1,7 +1,8 @@
 //! A raw TCP server on a loopback address that misbehaves on purpose: it
 //! never answers, trickles, streams endless or compressed-bomb bodies,
 //! sends giant headers or invalid UTF-8, loops redirects, or redirects to
-//! another loopback host. A recorder keeps every request it receives, so a
+//! another loopback host. Answers say `Connection: close` because the
+//! server closes every connection after one answer. A recorder keeps every request it receives, so a
 //! test can prove a secret never arrived.
 
 use std::io::{Read, Write};
@@ -146,16 +147,16 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
             let _ = s.write_all(b"\r\nContent-Length: 2\r\n\r\n{}");
         }
         Misbehaviour::RedirectLoop => {
-            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {self_url}{path}\r\nContent-Length: 0\r\n\r\n");
+            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {self_url}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = s.write_all(resp.as_bytes());
         }
         Misbehaviour::RedirectTo { location } => {
-            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
+            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = s.write_all(resp.as_bytes());
         }
         Misbehaviour::Body { content_type, body } => {
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = s.write_all(head.as_bytes());
