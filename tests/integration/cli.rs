@@ -107,3 +107,55 @@ fn diff_reports_regressions_and_exits_1() {
     let (code, _, _) = output(bin().arg("diff").arg(&after).arg(&before));
     assert_eq!(code, 0);
 }
+
+#[test]
+fn reports_and_gate_files_validate_against_the_printed_schemas() {
+    let schema = |kind: &str| -> serde_json::Value {
+        let (code, stdout, _) = output(bin().args(["schema", kind]));
+        assert_eq!(code, 0);
+        serde_json::from_str(&stdout).expect("schema is JSON")
+    };
+    let report_schema = jsonschema::validator_for(&schema("report")).expect("a valid JSON Schema");
+    // A blocked run of every Gate G check, and a passing one.
+    let dead = format!("http://127.0.0.1:{}", crate::support::closed_port());
+    let mut cmd = bin();
+    cmd.args(["check", "--format", "json", "--timeout", "1s"])
+        .env("METRICS_TOKEN", "abcdefgh");
+    for t in ["backend", "prometheus", "grafana", "loki"] {
+        cmd.arg("--target").arg(format!("{t}={dead}"));
+    }
+    let (_, stdout, _) = output(&mut cmd);
+    let blocked: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let backend = crate::support::backend::Backend::healthy();
+    let (_, stdout, _) = output(crate::support::check_backend(&backend.url).args(["--format", "json"]));
+    let passed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for report in [&blocked, &passed] {
+        let errors: Vec<String> = report_schema
+            .iter_errors(report)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "report does not match its schema: {errors:#?}");
+    }
+    // A report missing a contract field does not validate: the schema has teeth.
+    let mut broken = passed.clone();
+    broken.as_object_mut().unwrap().remove("root_causes");
+    assert!(!report_schema.is_valid(&broken));
+
+    let gate_schema = jsonschema::validator_for(&schema("gate")).expect("a valid JSON Schema");
+    let yaml = std::fs::read_to_string(crate::support::fixture("../gates/gate-g.yaml")).unwrap();
+    let gate: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+    let errors: Vec<String> = gate_schema
+        .iter_errors(&gate)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "gates/gate-g.yaml does not match the gate schema: {errors:#?}"
+    );
+    let mut typo = gate.clone();
+    typo["requirements"][0]["wieght"] = serde_json::json!(1);
+    assert!(
+        !gate_schema.is_valid(&typo),
+        "unknown fields must be rejected by the schema too"
+    );
+}

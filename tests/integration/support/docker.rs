@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub const IMAGE: &str = "medianest-gate-test/busybox:1";
+/// Bump the tag when the image's contents change: an existing tag is reused.
+pub const IMAGE: &str = "medianest-gate-test/busybox:2";
 
 /// Runs the docker CLI, panicking with its stderr on failure.
 pub fn docker(args: &[&str]) -> String {
@@ -63,7 +64,7 @@ pub fn image() -> &'static str {
         std::fs::create_dir_all(root.join("tmp")).expect("mkdir");
         std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
         for tool in [
-            "sh", "echo", "sleep", "cat", "true", "false", "dd", "tr", "head", "kill", "yes", "printf",
+            "sh", "echo", "sleep", "cat", "true", "false", "dd", "tr", "head", "kill", "yes", "printf", "tail",
         ] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).expect("link");
         }

@@ -147,11 +147,14 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
             let _ = s.write_all(b"\r\nContent-Length: 2\r\n\r\n{}");
         }
         Misbehaviour::RedirectLoop => {
-            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {self_url}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let resp = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {self_url}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             let _ = s.write_all(resp.as_bytes());
         }
         Misbehaviour::RedirectTo { location } => {
-            let resp = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let resp =
+                format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = s.write_all(resp.as_bytes());
         }
         Misbehaviour::Body { content_type, body } => {
