@@ -363,3 +363,23 @@ fn garbage_and_huge_logs_stay_bounded_and_printable() {
     assert!(s(&chk["cause"]).contains("472"), "{chk}");
     let _ = unique("done");
 }
+
+#[test]
+fn daemon_rejecting_the_api_version_is_one_clear_root_cause() {
+    use crate::support::hostile::{Misbehaviour, start};
+    // What Engine 20.10 answers to a client version above 1.41 (reference §5.1).
+    let daemon = start(Misbehaviour::Json {
+        status: "400 Bad Request",
+        body: r#"{"message":"client version 1.53 is too new. Maximum supported API version is 1.41"}"#,
+    });
+    let host = daemon.replace("http://", "tcp://");
+    let r = gate_g(&["grafana-container", "docker-network"], &[("DOCKER_HOST", &host)]);
+    for id in ["grafana-container", "prometheus-backend-network"] {
+        let chk = check(&r, id);
+        assert_eq!(chk["status"], "error", "{chk}");
+        assert!(s(&chk["message"]).contains("too new"), "{chk}");
+    }
+    let rcs = r["root_causes"].as_array().unwrap();
+    assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    assert_eq!(rcs[0]["key"], "unreachable:docker");
+}

@@ -30,6 +30,8 @@ pub enum Misbehaviour {
     RedirectTo { location: String },
     /// A 200 answer with these bytes and content type.
     Body { content_type: &'static str, body: Vec<u8> },
+    /// Any status line (e.g. `400 Bad Request`) with a JSON body.
+    Json { status: &'static str, body: &'static str },
 }
 
 /// Requests a server received (raw bytes up to the end of the headers).
@@ -155,6 +157,13 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
         Misbehaviour::RedirectTo { location } => {
             let resp =
                 format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = s.write_all(resp.as_bytes());
+        }
+        Misbehaviour::Json { status, body } => {
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
             let _ = s.write_all(resp.as_bytes());
         }
         Misbehaviour::Body { content_type, body } => {
