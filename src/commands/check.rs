@@ -226,6 +226,8 @@ fn check_report_paths(reports: &[(report::Format, std::path::PathBuf)]) -> Resul
 /// The spinner on a terminal, and `-v` lines on stderr.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// Checks still running: the spinner names what the run waits for.
+    running: std::sync::Mutex<BTreeSet<String>>,
     verbose: bool,
     color: bool,
     redactor: Redactor,
@@ -246,6 +248,7 @@ impl Progress {
         });
         Progress {
             bar,
+            running: std::sync::Mutex::new(BTreeSet::new()),
             verbose: ui.verbose > 0 && !ui.quiet,
             color: ui.color_stderr,
             redactor,
@@ -259,14 +262,34 @@ impl Progress {
     }
 }
 
+impl Progress {
+    fn show_running(&self, running: &BTreeSet<String>) {
+        if let Some(bar) = &self.bar {
+            let names: Vec<&str> = running.iter().map(String::as_str).take(3).collect();
+            let more = running.len().saturating_sub(names.len());
+            let tail = if more > 0 { format!(" +{more}") } else { String::new() };
+            bar.set_message(if names.is_empty() {
+                String::new()
+            } else {
+                format!("waiting for {}{tail}", names.join(", "))
+            });
+        }
+    }
+}
+
 impl Observer for Progress {
     fn started(&self, check: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(check.to_string());
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(check.to_string());
+            self.show_running(&running);
         }
     }
 
     fn finished(&self, r: &CheckResult) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&r.check_id);
+            self.show_running(&running);
+        }
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
