@@ -107,7 +107,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// How many checks may run at once.
+    /// How many checks, and requests, may run at once (1: strictly one
+    /// request after another, like a curl script).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
 

@@ -37,6 +37,9 @@ pub enum ClientError {
 pub struct HttpClient {
     inner: reqwest::Client,
     pub tls: TlsOptions,
+    /// Bounds requests in flight across all checks (`--concurrency`), so
+    /// `--concurrency 1` is truly one request at a time.
+    in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// Credentials for one request.
@@ -237,7 +240,17 @@ impl HttpClient {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         let inner = builder.build().map_err(ClientError::Build)?;
-        Ok(Self { inner, tls })
+        Ok(Self {
+            inner,
+            tls,
+            in_flight: None,
+        })
+    }
+
+    /// Allows at most `n` requests in flight at once.
+    pub fn with_request_limit(mut self, n: usize) -> Self {
+        self.in_flight = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))));
+        self
     }
 
     /// GETs `url`, reading at most `cap` body bytes, all before `deadline`.
@@ -249,9 +262,16 @@ impl HttpClient {
         cap: usize,
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
-        let start = Instant::now();
         let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let fut = self.get_inner(url, auth.into(), extra, cap, start);
+        let auth = auth.into();
+        let fut = async {
+            // Waiting for a slot counts against the check's deadline, not its latency.
+            let _permit = match &self.in_flight {
+                Some(sem) => sem.acquire().await.ok(),
+                None => None,
+            };
+            self.get_inner(url, auth, extra, cap, Instant::now()).await
+        };
         match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout { after: budget }),

@@ -35,7 +35,8 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         ca_cert: args.ca_cert.clone(),
         insecure: args.insecure,
     })
-    .map_err(|e| UsageError::new(e.to_string()))?;
+    .map_err(|e| UsageError::new(e.to_string()))?
+    .with_request_limit(args.concurrency as usize);
     let redactor = Redactor::for_gate(&gate);
     let mut warnings = Vec::new();
     for name in Redactor::short_secrets(&gate) {
