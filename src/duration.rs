@@ -95,7 +95,8 @@ pub fn parse_go(s: &str) -> Result<Duration, String> {
         total += n * secs;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    // `from_secs_f64` panics past `Duration::MAX`: `99999999999999999999s`.
+    Duration::try_from_secs_f64(total).map_err(|_| format!("`{s}`: duration too large"))
 }
 
 /// Formats like Prometheus does: the largest units that divide it exactly.
@@ -157,6 +158,17 @@ mod tests {
         assert_eq!(parse_go("300ms").unwrap(), Duration::from_millis(300));
         assert_eq!(parse_go("0s").unwrap(), Duration::ZERO);
         assert!(parse_go("30d").is_err(), "Go durations have no days");
+    }
+
+    /// Found by the `duration` fuzz target: `parse_go` panicked in
+    /// `Duration::from_secs_f64` on durations too large for a `Duration`.
+    #[test]
+    fn huge_go_durations_are_errors_not_panics() {
+        let crasher: &[u8] = b"99999999999999999999s";
+        assert!(std::str::from_utf8(crasher).is_ok_and(|s| parse_go(s).is_err()));
+        assert!(parse_go("10000000000000000h").is_err());
+        assert!(parse_go(&"9".repeat(400)).is_err(), "overflows f64 to infinity");
+        assert_eq!(parse_go("1000000h").ok(), Some(Duration::from_secs(3_600_000_000)));
     }
 
     #[test]

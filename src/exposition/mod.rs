@@ -12,6 +12,8 @@ use std::fmt;
 
 mod lexer;
 mod openmetrics;
+#[cfg(test)]
+mod proptests;
 mod text;
 mod validate;
 

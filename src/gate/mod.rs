@@ -7,6 +7,8 @@
 mod interpolate;
 mod load;
 pub mod model;
+#[cfg(test)]
+mod proptests;
 pub mod raw;
 
 pub use interpolate::{Env, interpolate};

@@ -17,6 +17,9 @@ mod prometheus_rules;
 mod prometheus_targets;
 mod promql;
 
+/// Loki retention logic, public for the fuzz target that feeds it hostile `/config` bodies.
+pub use loki::{Retention, effective_retention};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
