@@ -791,18 +791,10 @@ impl Cx<'_> {
         missing: &mut Vec<MissingVar>,
     ) -> TargetsSpec {
         let job = self.required_str(rc, &rc.job, "job", "medianest-backend", missing);
-        let backend_target = match &rc.backend_target {
-            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
-            Some(t) => {
-                self.err(
-                    t.loc(),
-                    format!("backend_target names unknown target `{}`", t.get()),
-                    Some("name an entry of `targets:`".to_string()),
-                );
-                None
-            }
-            None => None,
-        };
+        let backend_target = rc
+            .backend_target
+            .as_ref()
+            .and_then(|t| self.reference(t, targets.keys(), "target", "targets", rc.id.get()));
         let min_targets = match &rc.min_targets {
             Some(n) if *n.get() == 0 => {
                 self.err(n.loc(), "min_targets must be at least 1", None);
@@ -1000,18 +992,10 @@ impl Cx<'_> {
             Some(n) => *n.get(),
             None => 20,
         };
-        let serves = match &rc.serves {
-            Some(t) if targets.contains_key(t.get()) => Some(t.get().clone()),
-            Some(t) => {
-                self.err(
-                    t.loc(),
-                    format!("`serves` names unknown target `{}`", t.get()),
-                    Some("name an entry of `targets:`".to_string()),
-                );
-                None
-            }
-            None => None,
-        };
+        let serves = rc
+            .serves
+            .as_ref()
+            .and_then(|t| self.reference(t, targets.keys(), "target", "targets", rc.id.get()));
         ContainerSpec {
             container,
             max_restarts: rc.max_restarts.as_ref().map(|n| *n.get()).unwrap_or(3),
