@@ -179,19 +179,6 @@ impl FetchError {
             FetchError::Other { .. } => "connection",
         }
     }
-
-    /// True when the failure says the host or port is unusable, so every
-    /// check against the same target shares it as one root cause.
-    pub fn is_target_wide(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Refused { .. }
-                | FetchError::Dns { .. }
-                | FetchError::Tls { .. }
-                | FetchError::Timeout { .. }
-                | FetchError::Other { .. }
-        )
-    }
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -393,7 +380,9 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
     }
 }
 
-fn chain_text(err: &dyn std::error::Error) -> String {
+/// An error and its sources as one line, without repeating a source that
+/// an outer message already quotes.
+pub(crate) fn chain_text(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(e) = source {
@@ -416,17 +405,6 @@ pub fn join_url(base: &str, path: &str) -> String {
     } else {
         format!("{base}/{path}")
     }
-}
-
-/// True when `base` names a loopback or local host, used to phrase hints.
-pub fn is_local(base: &str) -> bool {
-    url::Url::parse(base)
-        .ok()
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -464,12 +442,5 @@ mod tests {
             "503 Service Unavailable"
         );
         assert_eq!(status_line(reqwest::StatusCode::from_u16(599).unwrap()), "599");
-    }
-
-    #[test]
-    fn local_hosts_are_recognised() {
-        assert!(is_local("http://127.0.0.1:3000"));
-        assert!(is_local("http://localhost:3000"));
-        assert!(!is_local("http://backend:3000"));
     }
 }

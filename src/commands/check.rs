@@ -1,6 +1,6 @@
 //! `check`: load the gate, probe everything concurrently, score, render.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,7 +14,7 @@ use crate::gate::{self, Env, Gate, Source};
 use crate::http::{HttpClient, TlsOptions};
 use crate::probe::Status;
 use crate::redact::Redactor;
-use crate::report::{self, BuildInput, RenderOptions, RetryInfo};
+use crate::report::{self, BuildInput, RenderOptions};
 use crate::runner::{self, CheckResult, Observer, RunOptions};
 use crate::score::Rule;
 
@@ -64,7 +64,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         .context("cannot start the async runtime")?;
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let (results, attempts, retries) = runtime.block_on(run_with_wait(
+    let (results, attempts, failed_before) = runtime.block_on(run_with_wait(
         Arc::clone(&gate),
         http,
         opts,
@@ -82,7 +82,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         duration: start.elapsed(),
         insecure: args.insecure,
         attempts,
-        retries,
+        failed_before,
         warnings,
         redactor: &redactor,
     })
@@ -114,9 +114,9 @@ async fn run_with_wait(
     rule: Rule,
     wait: Option<Duration>,
     interval: Duration,
-) -> (Vec<CheckResult>, u32, BTreeMap<String, RetryInfo>) {
+) -> (Vec<CheckResult>, u32, BTreeSet<String>) {
     let start = Instant::now();
-    let mut retries: BTreeMap<String, RetryInfo> = BTreeMap::new();
+    let mut failed_before = BTreeSet::new();
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -127,23 +127,19 @@ async fn run_with_wait(
             Arc::clone(&observer),
         )
         .await;
-        for r in &results {
-            let e = retries.entry(r.check_id.clone()).or_default();
-            e.attempts = attempts;
-            // Only checks that are still failing count as "failed before" on the next round.
-        }
         let passed = passes(&gate, &results, rule);
         let Some(wait) = wait else {
-            return (results, attempts, retries);
+            return (results, attempts, failed_before);
         };
         if passed || start.elapsed() + interval > wait {
-            return (results, attempts, retries);
+            return (results, attempts, failed_before);
         }
-        for r in &results {
-            if !matches!(r.outcome.status, Status::Pass | Status::Skipped) {
-                retries.entry(r.check_id.clone()).or_default().failed_before = true;
-            }
-        }
+        failed_before.extend(
+            results
+                .iter()
+                .filter(|r| !matches!(r.outcome.status, Status::Pass | Status::Skipped))
+                .map(|r| r.check_id.clone()),
+        );
         tokio::time::sleep(interval).await;
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
             t.add_row(vec![
                 comfy_table::Cell::new(if first { r.id.as_str() } else { "" }),
                 comfy_table::Cell::new(if first {
-                    crate::report::words_weight(r.weight)
+                    crate::report::words::weight(r.weight)
                 } else {
                     String::new()
                 })

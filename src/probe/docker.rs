@@ -50,11 +50,7 @@ pub async fn connect(cx: &ProbeContext<'_>) -> Result<Docker, Outcome> {
 
 fn daemon_failure(cx: &ProbeContext<'_>, what: &str) -> Outcome {
     let target = cx.target_name();
-    let env_hint = cx
-        .target
-        .and_then(|t| t.vars.first())
-        .map(|v| format!(" (`{v}`)"))
-        .unwrap_or_default();
+    let env_hint = cx.target_var().map(|v| format!(" (`{v}`)")).unwrap_or_default();
     Outcome::error(what.to_string())
         .evidence("docker_host", cx.base_url().to_string())
         .cause(format!("unreachable:{target}"), format!("the Docker daemon is not usable: {what}"))
@@ -67,7 +63,7 @@ fn daemon_failure(cx: &ProbeContext<'_>, what: &str) -> Outcome {
 pub fn engine_error(cx: &ProbeContext<'_>, e: &bollard::errors::Error) -> Outcome {
     use bollard::errors::Error as E;
     let host = describe_host(cx.base_url());
-    let text = chain(e);
+    let text = crate::http::chain_text(e);
     let lower = text.to_ascii_lowercase();
     match e {
         E::SocketNotFoundError(path) => daemon_failure(
@@ -106,19 +102,6 @@ pub fn engine_error(cx: &ProbeContext<'_>, e: &bollard::errors::Error) -> Outcom
         }
         _ => daemon_failure(cx, &format!("cannot talk to the Docker daemon at {host}: {text}")),
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 /// True for names Docker itself accepts: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.

@@ -95,21 +95,16 @@ impl Probe for ContainerSpec {
         o.status = Status::Fail;
         o.message = format!("container `{name}` {problem}");
         let o = o.evidence("logs_tail", json!(logs));
-        let mut o = match diagnosis {
+        match diagnosis {
             Some((summary, remediation)) => o
-                .cause(self.cause_key(), format!("container `{name}` {problem}: {summary}"))
+                .root_cause(self.cause_key(), format!("container `{name}` {problem}: {summary}"))
                 .remediation(remediation),
             None => o
-                .cause(self.cause_key(), format!("container `{name}` {problem}"))
+                .root_cause(self.cause_key(), format!("container `{name}` {problem}"))
                 .remediation(format!(
                     "read `docker logs {name}` for the reason, fix it, then `docker start {name}`"
                 )),
-        };
-        if let Some(c) = &mut o.cause {
-            // The container is the most fundamental explanation of its service's failures.
-            c.rank = 0;
         }
-        o
     }
 }
 
@@ -179,10 +174,10 @@ impl ContainerSpec {
         } else {
             format!("; similarly named: {}", similar.join(", "))
         };
-        let mut o = Outcome::fail(format!("no container named `{name}`{hint}"))
+        Outcome::fail(format!("no container named `{name}`{hint}"))
             .evidence("container", name)
             .evidence("similar", json!(similar))
-            .cause(self.cause_key(), format!("container `{name}` does not exist"))
+            .root_cause(self.cause_key(), format!("container `{name}` does not exist"))
             .remediation(if similar.is_empty() {
                 "start the stack (`docker compose up -d`) or set the container's real name (see `docker ps -a`)"
                     .to_string()
@@ -192,11 +187,7 @@ impl ContainerSpec {
                     similar[0]
                 )
             })
-            .reproduce("docker ps -a --format '{{.Names}}\t{{.Status}}'");
-        if let Some(c) = &mut o.cause {
-            c.rank = 0;
-        }
-        o
+            .reproduce("docker ps -a --format '{{.Names}}\t{{.Status}}'")
     }
 }
 

@@ -127,6 +127,15 @@ impl Outcome {
         });
         self
     }
+    /// A cause that explains its key's other failures (a dead container
+    /// behind refused connections): the root cause takes its summary.
+    pub fn root_cause(mut self, key: impl Into<String>, summary: impl Into<String>) -> Self {
+        self = self.cause(key, summary);
+        if let Some(c) = &mut self.cause {
+            c.rank = 0;
+        }
+        self
+    }
     pub fn remediation(mut self, text: impl Into<String>) -> Self {
         self.remediation = Some(text.into());
         self
@@ -151,6 +160,11 @@ impl ProbeContext<'_> {
     /// The target's base URL.
     pub fn base_url(&self) -> &str {
         self.target.map(|t| t.url.as_str()).unwrap_or_default()
+    }
+
+    /// The environment variable the target's URL comes from (`PROMETHEUS_URL`), for hints.
+    pub fn target_var(&self) -> Option<&str> {
+        self.target.and_then(|t| t.vars.first()).map(String::as_str)
     }
 
     pub fn target_name(&self) -> &str {
@@ -194,8 +208,7 @@ impl ProbeContext<'_> {
         let target = self.target_name();
         let base = self.base_url();
         let env_hint = self
-            .target
-            .and_then(|t| t.vars.first())
+            .target_var()
             .map(|v| format!(" (set by `{v}`)"))
             .unwrap_or_default();
         let (key, summary, remediation) = match err {
@@ -280,8 +293,10 @@ pub async fn run(spec: &CheckSpec, cx: &ProbeContext<'_>) -> Outcome {
 
 fn default_reproduce(spec: &CheckSpec, cx: &ProbeContext<'_>) -> String {
     match spec {
-        CheckSpec::Http(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
-        CheckSpec::MetricsEndpoint(s) => cx.curl(&crate::http::join_url(cx.base_url(), &s.path), s.token.as_deref()),
+        CheckSpec::Http(crate::gate::HttpSpec { path, token, .. })
+        | CheckSpec::MetricsEndpoint(crate::gate::MetricsSpec { path, token, .. }) => {
+            cx.curl(&crate::http::join_url(cx.base_url(), path), token.as_deref())
+        }
         _ => cx.curl(cx.base_url(), None),
     }
 }

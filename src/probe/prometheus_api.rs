@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Outcome, ProbeContext, Status};
+use super::{Outcome, ProbeContext};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
 /// An instant query's result.
@@ -229,11 +229,6 @@ pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
     }
     let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     format!("{{{}}}", inner.join(","))
-}
-
-/// Marks an outcome as "no data", which is never a pass.
-pub fn no_data(message: String) -> Outcome {
-    Outcome::new(Status::Error, message)
 }
 
 #[cfg(test)]

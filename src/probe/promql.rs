@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::prometheus_api::{QueryResult, labels_text, no_data, promql_curl, query};
+use super::prometheus_api::{QueryResult, labels_text, promql_curl, query};
 use super::{Outcome, Probe, ProbeContext};
 use crate::gate::PromqlSpec;
 
@@ -23,7 +23,7 @@ impl Probe for PromqlSpec {
         let series: Vec<(String, f64)> = match result {
             QueryResult::Scalar(v) => vec![("scalar".to_string(), v)],
             QueryResult::Vector(items) if items.is_empty() => {
-                return base(no_data(format!("no data: `{}` returned an empty result", self.query)))
+                return base(Outcome::error(format!("no data: `{}` returned an empty result", self.query)))
                     .cause(format!("check:{}", cx.check.id), format!("`{}` returns no series", self.query))
                     .remediation("the metric is missing or the selector matches nothing: check the job is scraped and the label values are right");
             }

@@ -1,7 +1,7 @@
 //! Builds the report from a run's results: scores, verdict, blockers, root
 //! causes and the fix path, then redacts every secret.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use super::model::*;
@@ -11,14 +11,6 @@ use crate::redact::Redactor;
 use crate::runner::CheckResult;
 use crate::score::{self, CheckIn, ReqIn, Rule};
 
-/// How each check fared across `--wait` attempts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RetryInfo {
-    pub attempts: u32,
-    /// It did not pass in some earlier attempt.
-    pub failed_before: bool,
-}
-
 pub struct BuildInput<'a> {
     pub gate: &'a Gate,
     pub results: &'a [CheckResult],
@@ -27,7 +19,8 @@ pub struct BuildInput<'a> {
     pub duration: Duration,
     pub insecure: bool,
     pub attempts: u32,
-    pub retries: BTreeMap<String, RetryInfo>,
+    /// Checks that did not pass in some earlier `--wait` attempt.
+    pub failed_before: BTreeSet<String>,
     pub warnings: Vec<String>,
     pub redactor: &'a Redactor,
 }
@@ -63,10 +56,6 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                 Status::Skipped => counts.skipped += 1,
                 Status::Waived => counts.waived += 1,
             }
-            let retry = input.retries.get(&c.id).copied().unwrap_or(RetryInfo {
-                attempts: 1,
-                failed_before: false,
-            });
             let cause = match o.status {
                 Status::Blocked => Some(blocked_cause(o, &root_causes, &c.id)),
                 Status::Pass | Status::Skipped => None,
@@ -96,8 +85,8 @@ pub fn build(input: BuildInput<'_>) -> Result<Report, serde_json::Error> {
                     expires: w.expires.clone(),
                     expired: res.waiver_expired,
                 }),
-                attempts: retry.attempts,
-                passed_after_retry: o.status == Status::Pass && retry.failed_before,
+                attempts: input.attempts,
+                passed_after_retry: o.status == Status::Pass && input.failed_before.contains(&c.id),
                 warnings: o.warnings.clone(),
             };
             let counts_toward_verdict = req.required || req.weight > 0.0;

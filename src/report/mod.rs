@@ -10,7 +10,7 @@ mod table;
 
 use std::io;
 
-pub use build::{BuildInput, RetryInfo, build, score_input};
+pub use build::{BuildInput, build, score_input};
 pub use model::Report;
 
 /// Output formats for `--format` and `--report FORMAT=PATH`.
@@ -107,9 +107,4 @@ pub(crate) mod words {
     pub fn impact(x: f64) -> String {
         format!("+{x:.1} pts")
     }
-}
-
-/// A weight as people write it: `25`, not `25.0`.
-pub fn words_weight(w: f64) -> String {
-    words::weight(w)
 }
