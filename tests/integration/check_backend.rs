@@ -167,6 +167,25 @@ fn openmetrics_exposition_is_parsed_by_content_type() {
     assert_eq!(code, 0);
 }
 
+/// Runs a one-check gate: `GET /health` on `backend` with `expect_json`
+/// (a YAML flow mapping); returns the exit code and that check's result.
+fn json_check(backend: &Backend, expect_json: &str) -> (i32, serde_json::Value) {
+    let gate = format!(
+        "schema_version: 1\nid: T\nname: json field\ntargets: {{ backend: \"http://127.0.0.1:1\" }}\n\
+         requirements:\n  - id: health\n    name: health\n    weight: 1\n    checks:\n\
+         \x20     - {{ id: health-json, kind: http, target: backend, path: /health, expect_json: {expect_json} }}\n"
+    );
+    let (_dir, path) = crate::support::gate_file(&gate);
+    let (code, stdout, _) = output(
+        crate::support::bin()
+            .args(["check", "--format", "json", "--gate"])
+            .arg(&path)
+            .arg("--target")
+            .arg(format!("backend={}", backend.url)),
+    );
+    (code, check(&json(&stdout), "health-json").clone())
+}
+
 #[test]
 fn html_where_json_was_expected_fails_clearly() {
     let backend = Backend::healthy();
@@ -175,28 +194,8 @@ fn html_where_json_was_expected_fails_clearly() {
         ep.content_type = "text/html".into();
         b.health.insert("/health".into(), ep);
     });
-    let gate = r#"
-schema_version: 1
-id: T
-name: json field
-targets: { backend: "http://127.0.0.1:1" }
-requirements:
-  - id: health
-    name: health
-    weight: 1
-    checks:
-      - { id: health-json, kind: http, target: backend, path: /health, expect_json: { status: ok } }
-"#;
-    let (_dir, path) = crate::support::gate_file(gate);
-    let (code, stdout, _) = output(
-        crate::support::bin()
-            .args(["check", "--format", "json", "--gate"])
-            .arg(&path)
-            .arg("--target")
-            .arg(format!("backend={}", backend.url)),
-    );
+    let (code, c) = json_check(&backend, "{ status: ok }");
     assert_eq!(code, 1);
-    let c = check(&json(&stdout), "health-json").clone();
     assert_eq!(c["status"], "fail");
     assert!(c["message"].as_str().unwrap().contains("HTML page"), "{c}");
 }
@@ -210,31 +209,7 @@ fn json_field_mismatch_names_the_field() {
             Endpoint::json(200, r#"{"status":"degraded","db":{"up":false}}"#),
         );
     });
-    let gate = r#"
-schema_version: 1
-id: T
-name: json field
-targets: { backend: "http://127.0.0.1:1" }
-requirements:
-  - id: health
-    name: health
-    weight: 1
-    checks:
-      - id: health-json
-        kind: http
-        target: backend
-        path: /health
-        expect_json: { status: ok, db.up: true }
-"#;
-    let (_dir, path) = crate::support::gate_file(gate);
-    let (_, stdout, _) = output(
-        crate::support::bin()
-            .args(["check", "--format", "json", "--gate"])
-            .arg(&path)
-            .arg("--target")
-            .arg(format!("backend={}", backend.url)),
-    );
-    let c = check(&json(&stdout), "health-json").clone();
+    let (_, c) = json_check(&backend, "{ status: ok, db.up: true }");
     assert_eq!(c["status"], "fail");
     let msg = c["message"].as_str().unwrap();
     assert!(msg.contains("`status` is \"degraded\", expected \"ok\""), "{msg}");

@@ -97,6 +97,7 @@ fn msg(report: &serde_json::Value, id: &str) -> String {
 fn gigabyte_metrics_body_is_capped_and_memory_stays_bounded() {
     let url = start(Misbehaviour::Endless { total: 1 << 30 });
     let (r, run) = judged(&url, "20s");
+    assert_eq!(run.code, 1);
     assert_eq!(check(&r, "metrics")["status"], "fail");
     assert!(
         msg(&r, "metrics").contains("exceeds the 16 MiB cap"),
@@ -104,6 +105,8 @@ fn gigabyte_metrics_body_is_capped_and_memory_stays_bounded() {
         msg(&r, "metrics")
     );
     assert!(run.peak_rss_kib < 200 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+    // Stopping at the cap, not reading the whole gigabyte.
+    assert!(run.wall < Duration::from_secs(15), "took {:?}", run.wall);
 }
 
 #[test]
@@ -133,9 +136,26 @@ fn trickling_server_ends_at_the_timeout() {
 fn silent_server_costs_one_timeout_for_all_checks() {
     let url = start(Misbehaviour::Silent);
     let (r, run) = judged(&url, "1s");
-    assert_eq!(check(&r, "metrics")["status"], "error");
-    assert_eq!(check(&r, "health")["status"], "error");
+    assert_eq!(run.code, 1);
+    for id in ["metrics", "health"] {
+        assert_eq!(check(&r, id)["status"], "error", "{}", check(&r, id));
+        assert!(msg(&r, id).contains("no answer within 1s"), "{id}: {}", msg(&r, id));
+    }
+    let rcs = r["root_causes"].as_array().unwrap();
+    assert_eq!(rcs.len(), 1, "{rcs:?}");
+    assert_eq!(rcs[0]["key"], "timeout:svc");
     assert!(run.wall < Duration::from_secs(3), "took {:?}", run.wall);
+}
+
+#[test]
+fn truncated_json_is_an_error_not_a_hang() {
+    let url = start(Misbehaviour::TruncatedJson);
+    let (r, run) = judged(&url, "3s");
+    assert_eq!(run.code, 1);
+    let c = check(&r, "health");
+    assert!(matches!(c["status"].as_str(), Some("error") | Some("fail")), "{c}");
+    assert!(!msg(&r, "health").is_empty());
+    assert!(run.wall < Duration::from_secs(5), "took {:?}", run.wall);
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 mod support;
 
-mod bad_input;
 mod check_backend;
 mod cli;
 mod docker;

@@ -11,11 +11,10 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, Response, StatusCode, header};
+use axum::http::{HeaderMap, Request, Response, header};
 
-use super::{TOKEN, read_fixture};
+use super::{TOKEN, read_fixture, respond, spawn};
 
 /// How one endpoint answers.
 #[derive(Debug, Clone)]
@@ -81,35 +80,13 @@ impl Backend {
     pub fn start(behaviour: Behaviour) -> Backend {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let auth_seen = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (b, a) = (Arc::clone(&behaviour), Arc::clone(&auth_seen));
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("fixture runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind fixture");
-                port_tx
-                    .send(listener.local_addr().expect("addr").port())
-                    .expect("report port");
-                let app = Router::new().fallback(move |req: Request<Body>| handle(req, Arc::clone(&b), Arc::clone(&a)));
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-        });
-        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("fixture started");
+        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&b), Arc::clone(&a)));
         Backend {
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             behaviour,
             auth_seen,
-            _shutdown: tx,
+            _shutdown: shutdown,
         }
     }
 
@@ -178,14 +155,6 @@ async fn handle(
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
 }
 
 /// prom-client's default histogram buckets.

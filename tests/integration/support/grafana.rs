@@ -7,17 +7,15 @@
 //! in `fixtures/grafana/README.md`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::fixture;
+use super::{fixture, lock, respond, spawn};
 
 /// The service account token the fixture accepts as `Authorization: Bearer`.
 pub const GRAFANA_TOKEN: &str = "glsa_fixtureToken_0123456789abcdef";
@@ -273,46 +271,6 @@ impl Grafana {
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.recorded).clone()
     }
-}
-
-/// A poisoned lock only means another request thread panicked; the log is
-/// still usable and the test should see the real failure, not this one.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `handler` as an axum server on 127.0.0.1:0 in its own thread with a
-/// current-thread runtime, like `backend.rs`; dropping the sender stops it.
-/// Shared with `loki.rs` (it lives here because `mod.rs` is not ours to edit).
-pub(super) fn spawn<F, Fut>(handler: F) -> (String, tokio::sync::oneshot::Sender<()>)
-where
-    F: Fn(Request<Body>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("fixture runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind fixture");
-            port_tx
-                .send(listener.local_addr().expect("addr").port())
-                .expect("report port");
-            let app = Router::new().fallback(move |req: Request<Body>| handler(req));
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-    });
-    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("fixture started");
-    (format!("http://127.0.0.1:{port}"), tx)
 }
 
 /// A Grafana route the fixture knows, with its path parameter.
@@ -727,14 +685,6 @@ fn json_ok<T: Serialize>(v: &T) -> Response<Body> {
 fn internal(message: &str) -> Response<Body> {
     let body = json!({ "message": format!("fixture error: {message}") });
     respond(500, JSON_UTF8, &body.to_string())
-}
-
-fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
 }
 
 /// A trimmed Grafana login page: enough for a client to tell HTML from JSON.

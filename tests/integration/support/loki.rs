@@ -16,8 +16,7 @@ use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::fixture;
-use super::grafana::{lock, spawn};
+use super::{fixture, lock, respond, spawn};
 
 pub use super::grafana::Recorded;
 
@@ -606,13 +605,5 @@ fn text_error(status: u16, message: &str) -> Response<Body> {
         .header(header::CONTENT_TYPE, TEXT_UTF8)
         .header("x-content-type-options", "nosniff")
         .body(Body::from(format!("{message}\n")))
-        .unwrap_or_default()
-}
-
-fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_string()))
         .unwrap_or_default()
 }

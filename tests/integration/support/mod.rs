@@ -9,9 +9,15 @@ pub mod loki;
 pub mod prometheus;
 pub mod tls;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use assert_cmd::Command;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
 
 /// The token the fixture backend expects; tests assert it never leaks.
 pub const TOKEN: &str = "mng-test-9f3c2a7b5d1e";
@@ -160,4 +166,53 @@ pub fn normalize_table(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Runs `handler` as an axum server on 127.0.0.1:0 in its own thread with a
+/// current-thread runtime; returns its URL and a sender whose drop stops it.
+/// Every HTTP fixture (backend, Grafana, Loki) is served this way.
+pub fn spawn<F, Fut>(handler: F) -> (String, tokio::sync::oneshot::Sender<()>)
+where
+    F: Fn(Request<Body>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("fixture runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind fixture");
+            port_tx
+                .send(listener.local_addr().expect("addr").port())
+                .expect("report port");
+            let app = Router::new().fallback(move |req: Request<Body>| handler(req));
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    });
+    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("fixture started");
+    (format!("http://127.0.0.1:{port}"), tx)
+}
+
+/// A fixture answer with a status, a content type and a body.
+pub fn respond(status: u16, content_type: &str, body: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// Locks a fixture's state even after a panicking handler poisoned it, so
+/// one failed request never hides the next test's evidence.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
