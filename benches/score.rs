@@ -7,9 +7,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use medianest_gate::gate::PassRule as Rule;
 use medianest_gate::gate::Severity;
 use medianest_gate::probe::Status;
-use medianest_gate::score::{self, CheckIn, ReqIn, Rule};
+use medianest_gate::score::{self, CheckIn, ReqIn};
 
 const RULE: Rule = Rule {
     min_score: 85.0,

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod duration;
 pub mod error;
 pub mod exposition;
+pub mod fsio;
 pub mod gate;
 pub mod http;
 pub mod probe;
@@ -15,6 +16,8 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod status;
+pub mod suggest;
 
 use std::panic::AssertUnwindSafe;
 

@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::gate::{Check, Gate};
 use crate::http::{HttpClient, fmt_duration};
-use crate::probe::{self, Outcome, ProbeContext, Status};
+use crate::probe::{Outcome, ProbeContext, Status};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -25,8 +25,6 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Check ids that will not run.
     pub skipped: BTreeSet<String>,
-    /// `YYYY-MM-DD`, to judge waiver expiry.
-    pub today: String,
 }
 
 /// The fallback when neither the check, the command line nor the gate sets one.
@@ -36,15 +34,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// abandoning it, so a probe can usually report its own timeout precisely.
 const GRACE: Duration = Duration::from_millis(250);
 
-/// One check's result.
+/// One check's result, as the probe found it (waivers are scoring's business).
 #[derive(Debug, Clone)]
 pub struct CheckResult {
     pub check_id: String,
-    pub requirement_id: String,
     pub outcome: Outcome,
     pub duration: Duration,
-    /// The waiver was set but had expired.
-    pub waiver_expired: bool,
 }
 
 /// Progress notifications for spinners and `-v` logs.
@@ -52,10 +47,6 @@ pub trait Observer: Send + Sync {
     fn started(&self, _check: &str) {}
     fn finished(&self, _result: &CheckResult) {}
 }
-
-/// An observer that ignores everything.
-pub struct Silent;
-impl Observer for Silent {}
 
 pub fn effective_timeout(check: &Check, gate: &Gate, opts: &RunOptions) -> Duration {
     check
@@ -82,19 +73,16 @@ pub async fn run(
     }
 
     let mut handles = Vec::new();
-    for (req, check) in gate.checks() {
+    for (_, check) in gate.checks() {
         let check_id = check.id.clone();
-        let requirement_id = req.id.clone();
         if opts.skipped.contains(&check_id) {
             if let Some(tx) = senders.get(&check_id) {
                 let _ = tx.send(Some(Status::Skipped));
             }
             handles.push(Handle::Ready(Box::new(CheckResult {
                 check_id,
-                requirement_id,
                 outcome: Outcome::new(Status::Skipped, "skipped by --only/--skip"),
                 duration: Duration::ZERO,
-                waiver_expired: false,
             })));
             continue;
         }
@@ -112,22 +100,12 @@ pub async fn run(
         let semaphore = Arc::clone(&semaphore);
         let observer = Arc::clone(&observer);
         let task = tokio::spawn(async move {
-            let result = run_one(
-                &gate,
-                &http,
-                &opts,
-                &semaphore,
-                &*observer,
-                &check_id,
-                requirement_id,
-                deps,
-            )
-            .await;
+            let result = run_one(&gate, &http, &opts, &semaphore, &*observer, &check_id, deps).await;
             let _ = tx.send(Some(result.outcome.status));
             observer.finished(&result);
             result
         });
-        handles.push(Handle::Task(check.id.clone(), req.id.clone(), task));
+        handles.push(Handle::Task(check.id.clone(), task));
     }
 
     let mut results = Vec::with_capacity(handles.len());
@@ -137,16 +115,14 @@ pub async fn run(
                 observer.finished(&r);
                 results.push(*r);
             }
-            Handle::Task(check_id, requirement_id, task) => match task.await {
+            Handle::Task(check_id, task) => match task.await {
                 Ok(r) => results.push(r),
                 // run_one catches probe panics; reaching this means the
                 // bookkeeping itself failed, which is still one check's error.
                 Err(e) => results.push(CheckResult {
                     check_id,
-                    requirement_id,
                     outcome: Outcome::error(format!("internal error: the check's task failed: {e}")),
                     duration: Duration::ZERO,
-                    waiver_expired: false,
                 }),
             },
         }
@@ -156,13 +132,9 @@ pub async fn run(
 
 enum Handle {
     Ready(Box<CheckResult>),
-    Task(String, String, tokio::task::JoinHandle<CheckResult>),
+    Task(String, tokio::task::JoinHandle<CheckResult>),
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; bundling would only rename the list"
-)]
 async fn run_one(
     gate: &Gate,
     http: &HttpClient,
@@ -170,16 +142,13 @@ async fn run_one(
     semaphore: &Semaphore,
     observer: &dyn Observer,
     check_id: &str,
-    requirement_id: String,
     deps: Vec<(String, watch::Receiver<Option<Status>>)>,
 ) -> CheckResult {
     let Some((_, check)) = gate.find_check(check_id) else {
         return CheckResult {
             check_id: check_id.to_string(),
-            requirement_id,
             outcome: Outcome::error("internal error: check vanished from the gate"),
             duration: Duration::ZERO,
-            waiver_expired: false,
         };
     };
     // Wait for every dependency; a skipped one does not block (it was not judged).
@@ -208,10 +177,8 @@ async fn run_one(
         );
         return CheckResult {
             check_id: check_id.to_string(),
-            requirement_id,
             outcome,
             duration: Duration::ZERO,
-            waiver_expired: false,
         };
     }
 
@@ -229,8 +196,8 @@ async fn run_one(
         timeout,
         deadline,
     };
-    let mut outcome = guarded(
-        probe::run(&check.spec, &cx),
+    let outcome = guarded(
+        check.spec.probe(&cx),
         deadline,
         timeout,
         check_id,
@@ -239,26 +206,10 @@ async fn run_one(
     )
     .await;
     drop(permit);
-    let mut waiver_expired = false;
-    if let Some(w) = &check.waiver
-        && outcome.status != Status::Pass
-    {
-        if w.expires.as_str() >= opts.today.as_str() {
-            outcome.status = Status::Waived;
-        } else {
-            waiver_expired = true;
-            outcome.warnings.push(format!(
-                "waiver expired on {} and no longer applies: {}",
-                w.expires, w.reason
-            ));
-        }
-    }
     CheckResult {
         check_id: check_id.to_string(),
-        requirement_id,
         outcome,
         duration: start.elapsed(),
-        waiver_expired,
     }
 }
 
@@ -385,7 +336,6 @@ mod tests {
             concurrency: 1,
             timeout: None,
             skipped: Default::default(),
-            today: "2026-01-01".into(),
         };
         let a = &gate.requirements[0].checks[0];
         let c = &gate.requirements[0].checks[1];

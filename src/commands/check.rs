@@ -9,25 +9,27 @@ use anyhow::Context;
 
 use super::Ui;
 use crate::cli::CheckArgs;
-use crate::error::{Exit, UsageError};
-use crate::gate::{self, Env, Gate, Source};
+use crate::error::{Exit, Failure};
+use crate::gate::{self, Env, Gate, PassRule, Source};
 use crate::http::{HttpClient, TlsOptions};
-use crate::probe::Status;
 use crate::redact::Redactor;
-use crate::report::{self, BuildInput, RenderOptions};
+use crate::report::{self, RenderOptions, RunMeta};
 use crate::runner::{self, CheckResult, Observer, RunOptions};
-use crate::score::Rule;
+use crate::score::{self, Evaluation};
+use crate::status::Status;
 
 pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.gate.vars.iter().cloned().collect());
     let source = args.gate.gate.clone().map(Source::File).unwrap_or(Source::Builtin);
-    let mut gate = gate::load_source(&source, &env)?;
+    let mut gate = gate::load_source(&source, &env).map_err(Failure::Gate)?;
     apply_target_overrides(&mut gate, &args.targets)?;
     let skipped = select(&gate, &args.only, &args.skip)?;
-    gate::ensure_env(&gate, &|id| !skipped.contains(id))?;
-    check_report_paths(&args.reports)?;
+    gate::ensure_env(&gate, &|id| !skipped.contains(id)).map_err(Failure::Gate)?;
+    // Every artifact is created before probing: a path that cannot be
+    // written is a usage error found in a millisecond, not after the run.
+    let mut artifacts = open_reports(&args.reports)?;
 
-    let rule = Rule {
+    let rule = PassRule {
         min_score: args.min_score.unwrap_or(gate.pass.min_score),
         required_must_pass: gate.pass.required_must_pass,
     };
@@ -35,7 +37,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         ca_cert: args.ca_cert.clone(),
         insecure: args.insecure,
     })
-    .map_err(|e| UsageError::new(e.to_string()))?
+    .map_err(|e| Failure::usage(e.to_string()))?
     .with_request_limit(args.concurrency as usize);
     let redactor = Redactor::for_gate(&gate);
     let mut warnings = Vec::new();
@@ -50,7 +52,6 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         concurrency: args.concurrency as usize,
         timeout: args.timeout,
         skipped,
-        today: runner::today(),
     };
     let total = gate.checks().count() as u64;
     let progress = Arc::new(Progress::new(&args, ui, total, redactor.clone()));
@@ -64,44 +65,68 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         .context("cannot start the async runtime")?;
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let (results, attempts, failed_before) = runtime.block_on(run_with_wait(
+    let wait = Wait {
+        rule,
+        limit: args.wait,
+        interval: args.interval,
+        today: runner::today(),
+    };
+    let (evaluation, attempts, failed_before) = runtime.block_on(run_with_wait(
         Arc::clone(&gate),
         http,
         opts,
         Arc::clone(&progress) as Arc<dyn Observer>,
-        rule,
-        args.wait,
-        args.interval,
+        &wait,
     ));
     progress.finish();
-    let report = report::build(BuildInput {
-        gate: &gate,
-        results: &results,
-        rule,
+    let meta = RunMeta {
+        gate_id: &gate.id,
+        gate_name: &gate.name,
+        gate_source: &gate.source,
         started_at,
         duration: start.elapsed(),
         insecure: args.insecure,
         attempts,
         failed_before,
         warnings,
-        redactor: &redactor,
-    })
-    .context("cannot redact the report; it is withheld so no secret can leak")?;
+    };
+    let report = report::build(&evaluation, meta, &redactor)
+        .context("cannot redact the report; it is withheld so no secret can leak")?;
+    let verdict = if report.passed { Exit::Passed } else { Exit::Blocked };
 
+    // Artifacts first: a reader that closes stdout early (`| head`) must
+    // not cost the CI its report files.
+    let mut unwritten = Vec::new();
+    for artifact in &mut artifacts {
+        if let Err(e) = artifact.write(&report) {
+            anstream::eprintln!("error: cannot write report {}: {e:#}", artifact.path.display());
+            unwritten.push(artifact.path.display().to_string());
+        }
+    }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,
         width: None,
     };
     let text = report::render_to_string(args.format, &report, stdout_opts).context("cannot render the report")?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).context("cannot write to stdout")?;
-    out.flush().ok();
-    for (format, path) in &args.reports {
-        let text =
-            report::render_to_string(*format, &report, RenderOptions::default()).context("cannot render the report")?;
-        std::fs::write(path, text).with_context(|| format!("cannot write report {}", path.display()))?;
+    crate::error::print(&text)?;
+    if !unwritten.is_empty() {
+        anstream::eprintln!(
+            "error: the gate {} (exit {} without this), but {} could not be written",
+            if report.passed { "passed" } else { "is blocked" },
+            verdict as u8,
+            unwritten.join(", ")
+        );
+        return Err(Failure::Artifacts(unwritten).into());
     }
-    Ok(if report.passed { Exit::Passed } else { Exit::Blocked })
+    Ok(verdict)
+}
+
+/// How `--wait` re-runs the gate.
+struct Wait {
+    rule: PassRule,
+    limit: Option<Duration>,
+    interval: Duration,
+    today: String,
 }
 
 /// Runs the gate, and with `--wait` runs it again every `interval` until it
@@ -111,10 +136,8 @@ async fn run_with_wait(
     http: Arc<HttpClient>,
     opts: Arc<RunOptions>,
     observer: Arc<dyn Observer>,
-    rule: Rule,
-    wait: Option<Duration>,
-    interval: Duration,
-) -> (Vec<CheckResult>, u32, BTreeSet<String>) {
+    wait: &Wait,
+) -> (Evaluation, u32, BTreeSet<String>) {
     let start = Instant::now();
     let mut failed_before = BTreeSet::new();
     let mut attempts = 0;
@@ -127,37 +150,33 @@ async fn run_with_wait(
             Arc::clone(&observer),
         )
         .await;
-        let passed = passes(&gate, &results, rule);
-        let Some(wait) = wait else {
-            return (results, attempts, failed_before);
+        let evaluation = score::evaluate(&gate, results, wait.rule, &wait.today);
+        let Some(limit) = wait.limit else {
+            return (evaluation, attempts, failed_before);
         };
-        if passed || start.elapsed() + interval > wait {
-            return (results, attempts, failed_before);
+        if evaluation.passed || start.elapsed() + wait.interval > limit {
+            return (evaluation, attempts, failed_before);
         }
         failed_before.extend(
-            results
-                .iter()
-                .filter(|r| !matches!(r.outcome.status, Status::Pass | Status::Skipped))
-                .map(|r| r.check_id.clone()),
+            evaluation
+                .checks()
+                .filter(|(_, c)| !matches!(c.status, Status::Pass | Status::Skipped))
+                .map(|(_, c)| c.id.clone()),
         );
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(wait.interval).await;
     }
 }
 
-fn passes(gate: &Gate, results: &[CheckResult], rule: Rule) -> bool {
-    crate::score::passes(&report::score_input(gate, results), rule)
-}
-
-fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), UsageError> {
+fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), Failure> {
     for (name, url) in overrides {
         let Some(t) = gate.targets.get_mut(name) else {
             let known: Vec<&str> = gate.targets.keys().map(String::as_str).collect();
-            return Err(UsageError::new(format!(
+            return Err(Failure::usage(format!(
                 "--target {name}=…: the gate has no target `{name}` (targets: {})",
                 known.join(", ")
             )));
         };
-        url::Url::parse(url).map_err(|e| UsageError::new(format!("--target {name}={url}: not a valid URL: {e}")))?;
+        crate::gate::check_target_url(url).map_err(|why| Failure::usage(format!("--target {name}=…: {why}")))?;
         t.url = url.clone();
         t.missing.clear();
     }
@@ -166,8 +185,8 @@ fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Re
 
 /// The check ids that will not run, from `--only` and `--skip` (ids of
 /// requirements or checks).
-fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<String>, UsageError> {
-    let resolve = |id: &str, flag: &str| -> Result<Vec<String>, UsageError> {
+fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<String>, Failure> {
+    let resolve = |id: &str, flag: &str| -> Result<Vec<String>, Failure> {
         if let Some(r) = gate.requirements.iter().find(|r| r.id == id) {
             return Ok(r.checks.iter().map(|c| c.id.clone()).collect());
         }
@@ -175,7 +194,7 @@ fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<Stri
             return Ok(vec![id.to_string()]);
         }
         let reqs: Vec<&str> = gate.requirements.iter().map(|r| r.id.as_str()).collect();
-        Err(UsageError::new(format!(
+        Err(Failure::usage(format!(
             "{flag} {id}: no requirement or check has that id (requirements: {}; `medianest-gate list` shows the checks)",
             reqs.join(", ")
         )))
@@ -198,26 +217,38 @@ fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<Stri
     Ok(all.difference(&run).cloned().collect())
 }
 
-fn check_report_paths(reports: &[(report::Format, std::path::PathBuf)]) -> Result<(), UsageError> {
-    for (_, path) in reports {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(dir) = parent
-            && !dir.is_dir()
-        {
-            return Err(UsageError::new(format!(
-                "--report …={}: directory {} does not exist",
-                path.display(),
-                dir.display()
-            )));
-        }
-        if path.is_dir() {
-            return Err(UsageError::new(format!(
-                "--report …={}: is a directory",
-                path.display()
-            )));
-        }
+/// A `--report FORMAT=PATH` artifact, created before probing.
+struct Artifact {
+    format: report::Format,
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl Artifact {
+    fn write(&mut self, report: &report::Report) -> anyhow::Result<()> {
+        let text = report::render_to_string(self.format, report, RenderOptions::default())?;
+        self.file.write_all(text.as_bytes())?;
+        self.file.flush()?;
+        Ok(())
     }
-    Ok(())
+}
+
+fn open_reports(reports: &[(report::Format, std::path::PathBuf)]) -> Result<Vec<Artifact>, Failure> {
+    reports
+        .iter()
+        .map(|(format, path)| {
+            if path.is_dir() {
+                return Err(Failure::usage(format!("--report …={}: is a directory", path.display())));
+            }
+            let file = std::fs::File::create(path)
+                .map_err(|e| Failure::usage(format!("--report …={}: cannot create the file: {e}", path.display())))?;
+            Ok(Artifact {
+                format: *format,
+                path: path.clone(),
+                file,
+            })
+        })
+        .collect()
 }
 
 /// The spinner on a terminal, and `-v` lines on stderr.

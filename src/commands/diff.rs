@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::Ui;
 use crate::cli::DiffArgs;
-use crate::error::{Exit, UsageError};
-use crate::probe::Status;
+use crate::error::{Exit, Failure, print};
 use crate::report::Report;
+use crate::status::Status;
 
 #[derive(Debug, Serialize)]
 struct Change {
@@ -37,11 +36,12 @@ pub fn run(args: DiffArgs, _ui: Ui) -> anyhow::Result<Exit> {
     let before = read(&args.before)?;
     let after = read(&args.after)?;
     let d = diff(&before, &after);
+    let mut out = String::new();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        out = serde_json::to_string_pretty(&d)? + "\n";
     } else {
-        println!(
-            "score {:.1}% → {:.1}% ({:+.1}) · verdict {} → {}",
+        out += &format!(
+            "score {:.1}% → {:.1}% ({:+.1}) · verdict {} → {}\n",
             d.score_before,
             d.score_after,
             d.score_delta,
@@ -56,10 +56,10 @@ pub fn run(args: DiffArgs, _ui: Ui) -> anyhow::Result<Exit> {
             if list.is_empty() {
                 continue;
             }
-            println!("{title}:");
+            out += &format!("{title}:\n");
             for c in list {
-                println!(
-                    "  {} / {}: {} → {}",
+                out += &format!(
+                    "  {} / {}: {} → {}\n",
                     c.requirement,
                     c.check,
                     name(c.before),
@@ -68,6 +68,7 @@ pub fn run(args: DiffArgs, _ui: Ui) -> anyhow::Result<Exit> {
             }
         }
     }
+    print(&out)?;
     Ok(if d.regressions.is_empty() {
         Exit::Passed
     } else {
@@ -83,10 +84,14 @@ fn name(s: Option<Status>) -> &'static str {
     s.map(Status::as_str).unwrap_or("absent")
 }
 
+/// Reports larger than this are refused (a report of 10,000 checks is ~10 MiB).
+const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn read(path: &Path) -> anyhow::Result<Report> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        UsageError::new(format!(
+    let bytes = crate::fsio::read_capped(path, MAX_REPORT_BYTES, "reports")
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::Input(format!(
             "{}:{}:{}: not a medianest-gate JSON report: {e}",
             path.display(),
             e.line(),

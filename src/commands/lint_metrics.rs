@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::Ui;
 use crate::cli::LintMetricsArgs;
-use crate::error::{Exit, UsageError};
+use crate::error::{Exit, Failure};
 use crate::exposition::{self, Format};
 
 /// Larger inputs are refused rather than read into memory.
@@ -28,7 +28,7 @@ pub fn run(args: LintMetricsArgs, ui: Ui) -> anyhow::Result<Exit> {
             .read_to_end(&mut bytes)
             .context("cannot read stdin")?;
     } else {
-        let f = std::fs::File::open(&args.file).map_err(|e| UsageError::new(format!("cannot open {name}: {e}")))?;
+        let f = std::fs::File::open(&args.file).map_err(|e| Failure::Input(format!("cannot open {name}: {e}")))?;
         f.take(MAX_INPUT + 1)
             .read_to_end(&mut bytes)
             .with_context(|| format!("cannot read {name}"))?;

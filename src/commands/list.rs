@@ -10,9 +10,9 @@ use crate::gate::{self, Env, Source};
 pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.vars.into_iter().collect());
     let source = args.gate.map(Source::File).unwrap_or(Source::Builtin);
-    let g = gate::load_source(&source, &env)?;
-    println!(
-        "Gate {} · {} (pass at {}%{})",
+    let g = gate::load_source(&source, &env).map_err(crate::error::Failure::Gate)?;
+    let mut out = format!(
+        "Gate {} · {} (pass at {}%{})\n",
         g.id,
         g.name,
         g.pass.min_score,
@@ -68,6 +68,7 @@ pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
             ]);
         }
     }
-    println!("{t}");
+    out += &format!("{t}\n");
+    crate::error::print(&out)?;
     Ok(Exit::Passed)
 }

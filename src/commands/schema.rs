@@ -8,6 +8,6 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<Exit> {
         SchemaKind::Gate => schemars::schema_for!(crate::gate::raw::RawGate),
         SchemaKind::Report => schemars::schema_for!(crate::report::Report),
     };
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    crate::error::print(&(serde_json::to_string_pretty(&schema)? + "\n"))?;
     Ok(Exit::Passed)
 }

@@ -1,16 +1,20 @@
 //! The gate: what must hold for a stack to go live.
 //!
 //! `raw` mirrors the YAML file (every value carries its line and column),
-//! `load` turns it into the validated `model` the runner executes, and
+//! `load` turns it into the validated `model` the runner executes (each
+//! check kind reads its own fields through `fields`, see
+//! `probe::registry`), `needs` checks the dependency graph, and
 //! `interpolate` expands `${VAR}` references from the environment.
 
+pub mod fields;
 mod interpolate;
 mod load;
 pub mod model;
+mod needs;
 #[cfg(test)]
 mod proptests;
 pub mod raw;
 
 pub use interpolate::{Env, interpolate};
-pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, ensure_env, load, load_source};
+pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_target_url, ensure_env, load, load_source};
 pub use model::*;

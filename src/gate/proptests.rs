@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::{Env, KINDS, LoadErrors, ensure_env, interpolate, load};
+use super::{Env, LoadErrors, ensure_env, interpolate, load};
+use crate::probe::KINDS;
 
 const CASES: u32 = 256;
 

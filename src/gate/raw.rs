@@ -2,16 +2,22 @@
 //! and column they came from, so every later validation error can point at
 //! the offending token. The JSON Schema of the gate file is derived from here.
 //!
-//! Checks are one flat struct with a `kind` field rather than an internally
-//! tagged enum: serde's tagged and flattened enums buffer their input and lose
-//! source positions, and a gate author deserves `file:line:column`.
+//! A check's common fields (`id`, `kind`, `target`, …) are typed here; every
+//! other field is kept as a located [`Node`] for the check's kind to read
+//! (`probe::registry`), because which fields exist depends on `kind`, which
+//! may come last in the mapping. serde's tagged and flattened enums would
+//! buffer the input and lose source positions, and a gate author deserves
+//! `file:line:column` for every value, nested ones included.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+
+use crate::status::Severity;
 
 /// A 1-based line and column in the gate file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +46,9 @@ impl<T> Sp<T> {
     }
     pub fn get(&self) -> &T {
         &self.0.value
+    }
+    pub fn into_inner(self) -> T {
+        self.0.value
     }
 }
 
@@ -102,16 +111,6 @@ pub struct RawDefaults {
     pub timeout: Option<Sp<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RawSeverity {
-    Critical,
-    High,
-    #[default]
-    Medium,
-    Low,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequirement {
@@ -123,7 +122,7 @@ pub struct RawRequirement {
     /// Share of the gate score; 0 makes the requirement advisory.
     pub weight: Sp<f64>,
     #[serde(default)]
-    pub severity: Option<RawSeverity>,
+    pub severity: Option<Severity>,
     /// A required requirement must pass for the gate to pass.
     #[serde(default)]
     pub required: Option<bool>,
@@ -139,123 +138,202 @@ pub struct RawWaiver {
     pub expires: Sp<String>,
 }
 
-/// One probe. `kind` selects the probe; the other fields that apply depend on it.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One probe: the fields every kind shares, and the kind's own fields as
+/// located nodes. Its JSON Schema is generated from the kind registry.
+#[derive(Debug)]
 pub struct RawCheck {
     pub id: Sp<String>,
-    /// `http`, `metrics_endpoint`, `prometheus_targets`, `promql`,
-    /// `latency_slo`, `prometheus_rules`, `grafana`, `loki`,
-    /// `docker_container` or `docker_network`.
     pub kind: Sp<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The name of an entry in `targets`.
     pub target: Option<Sp<String>>,
-    /// Weight inside the requirement (default 1).
     pub weight: Option<Sp<f64>>,
-    /// Overrides `defaults.timeout` and `--timeout` for this check.
     pub timeout: Option<Sp<String>>,
-    /// Ids of checks that must pass before this one runs.
-    #[serde(default)]
     pub needs: Vec<Sp<String>>,
     pub waiver: Option<RawWaiver>,
+    /// Every other field, in file order, with the location of its key.
+    pub fields: Vec<(Sp<String>, Sp<Node>)>,
+    /// Where the check's mapping starts, for "missing field" errors.
+    pub loc: Loc,
+}
 
-    // --- http, metrics_endpoint ---
-    /// Path appended to the target URL.
-    pub path: Option<Sp<String>>,
-    /// The name of a secret sent as `Authorization: Bearer <secret>`.
-    pub token: Option<Sp<String>>,
+/// The fields every check takes, whatever its kind.
+pub const COMMON_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "name",
+    "description",
+    "target",
+    "weight",
+    "timeout",
+    "needs",
+    "waiver",
+];
 
-    // --- http ---
-    /// Accepted status codes (default: any 2xx).
-    pub expect_status: Option<Sp<Vec<u16>>>,
-    /// How many requests to make (default 1); latency is judged over them.
-    pub samples: Option<Sp<u32>>,
-    /// Latency limit, e.g. `5s`.
-    pub max_latency: Option<Sp<String>>,
-    /// Which latency to compare with `max_latency`: `max` (default) or `p95`.
-    pub latency_stat: Option<Sp<String>>,
-    /// JSON fields the body must hold, by dotted path: `{status: ok, "checks.db": up}`.
-    pub expect_json: Option<Sp<BTreeMap<String, serde_json::Value>>>,
+impl RawCheck {
+    /// The kind-specific field `name`, if written.
+    pub fn field(&self, name: &str) -> Option<&Sp<Node>> {
+        self.fields.iter().find(|(k, _)| k.get() == name).map(|(_, v)| v)
+    }
+}
 
-    // --- metrics_endpoint ---
-    /// Metric families that must be exposed.
-    pub expect_families: Option<Sp<Vec<String>>>,
-    /// Required type per family, e.g. `{http_request_duration_seconds: histogram}`.
-    /// Families named `*_total` default to `counter`.
-    pub family_types: Option<Sp<BTreeMap<String, String>>>,
-    /// Statuses that count as "refused without a token" (default `[401, 403]`).
-    pub anonymous_status: Option<Sp<Vec<u16>>>,
+impl<'de> Deserialize<'de> for RawCheck {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawCheck;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a check: a mapping with `id`, `kind` and the kind's fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCheck, A::Error> {
+                let mut id = None;
+                let mut kind = None;
+                let mut name = None;
+                let mut target = None;
+                let mut weight = None;
+                let mut timeout = None;
+                let mut needs = None;
+                let mut waiver = None;
+                let mut fields: Vec<(Sp<String>, Sp<Node>)> = Vec::new();
+                let mut loc: Option<Loc> = None;
+                while let Some(key) = map.next_key::<Sp<String>>()? {
+                    loc.get_or_insert(key.loc());
+                    match key.get().as_str() {
+                        "id" => id = Some(map.next_value()?),
+                        "kind" => kind = Some(map.next_value()?),
+                        "name" => name = map.next_value()?,
+                        "description" => {
+                            let _: Option<String> = map.next_value()?;
+                        }
+                        "target" => target = map.next_value()?,
+                        "weight" => weight = map.next_value()?,
+                        "timeout" => timeout = map.next_value()?,
+                        "needs" => needs = map.next_value()?,
+                        "waiver" => waiver = map.next_value()?,
+                        _ => {
+                            let value: Sp<Node> = map.next_value()?;
+                            fields.push((key, value));
+                        }
+                    }
+                }
+                Ok(RawCheck {
+                    id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+                    kind: kind.ok_or_else(|| de::Error::missing_field("kind"))?,
+                    name,
+                    target,
+                    weight,
+                    timeout,
+                    needs: needs.unwrap_or_default(),
+                    waiver,
+                    fields,
+                    loc: loc.unwrap_or_default(),
+                })
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
 
-    // --- prometheus_targets ---
-    /// The scrape job whose targets must be up.
-    pub job: Option<Sp<String>>,
-    /// Minimum number of active targets for the job (default 1).
-    pub min_targets: Option<Sp<u32>>,
-    /// The gate target the job scrapes (to tie "connection refused" to it and spot port mismatches).
-    pub backend_target: Option<Sp<String>>,
+impl JsonSchema for RawCheck {
+    fn schema_name() -> Cow<'static, str> {
+        "RawCheck".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::probe::registry::check_schema(generator)
+    }
+}
 
-    // --- promql ---
-    /// An instant PromQL query.
-    pub query: Option<Sp<String>>,
-    /// `<`, `<=`, `>`, `>=` or `==`.
-    pub op: Option<Sp<String>>,
-    pub threshold: Option<Sp<f64>>,
+/// A YAML value of a kind-specific field, every part with its location.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Sp<Node>>),
+    Map(Vec<(Sp<String>, Sp<Node>)>),
+}
 
-    // --- latency_slo ---
-    /// Histogram base name, e.g. `http_request_duration_seconds`.
-    pub metric: Option<Sp<String>>,
-    /// latency_slo: label matchers without braces (`job="api"`); loki: a LogQL stream selector (`{job="app"}`).
-    pub selector: Option<Sp<String>>,
-    /// Quantile to compute (default 0.95).
-    pub quantile: Option<Sp<f64>>,
-    /// Limit for the quantile, e.g. `600ms`.
-    pub max: Option<Sp<String>>,
-    /// PromQL range window (default `5m`).
-    pub window: Option<Sp<String>>,
-    /// Requests needed in the window to trust the quantile (default 100).
-    pub min_requests: Option<Sp<f64>>,
+impl Node {
+    /// What a person calls this kind of value, for type errors.
+    pub fn describe(&self) -> String {
+        match self {
+            Node::Null => "an empty value".into(),
+            Node::Bool(b) => format!("the boolean `{b}`"),
+            Node::Int(i) => format!("the number `{i}`"),
+            Node::Float(f) => format!("the number `{f}`"),
+            Node::Str(s) => {
+                let short: String = s.chars().take(40).collect();
+                format!("the string \"{short}\"")
+            }
+            Node::Seq(_) => "a list".into(),
+            Node::Map(_) => "a mapping".into(),
+        }
+    }
+}
 
-    // --- prometheus_rules ---
-    /// Alert rule names that must be loaded and healthy.
-    pub rules: Option<Sp<Vec<String>>>,
-
-    // --- grafana ---
-    /// Secret holding the basic-auth user (used when `token` is empty).
-    pub user: Option<Sp<String>>,
-    /// Secret holding the basic-auth password.
-    pub password: Option<Sp<String>>,
-    /// Minimum number of dashboards (default 1).
-    pub min_dashboards: Option<Sp<u32>>,
-    /// Dashboard titles that must exist.
-    pub dashboards: Option<Sp<Vec<String>>>,
-    /// Datasource names to health-check (default: all).
-    pub datasources: Option<Sp<Vec<String>>>,
-
-    // --- loki ---
-    /// Minimum effective retention, e.g. `7d`.
-    pub min_retention: Option<Sp<String>>,
-    /// How recent application logs must be (default `1h`).
-    pub logs_window: Option<Sp<String>>,
-    /// Tenant sent as `X-Scope-OrgID` (empty: none).
-    pub tenant: Option<Sp<String>>,
-
-    // --- docker_container ---
-    /// Exact container name.
-    pub container: Option<Sp<String>>,
-    /// Restarts above this fail the check (default 3).
-    pub max_restarts: Option<Sp<u32>>,
-    /// How long health may stay `starting` after start (default `60s`).
-    pub start_grace: Option<Sp<String>>,
-    /// Log lines kept as evidence (default 20, at most 200).
-    pub log_lines: Option<Sp<u32>>,
-    /// The gate target this container serves (its failure becomes that target's root cause).
-    pub serves: Option<Sp<String>>,
-
-    // --- docker_network ---
-    /// Containers that must share a network.
-    pub containers: Option<Sp<Vec<String>>>,
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Node;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_none<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+                Node::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Int(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Node, E> {
+                Ok(Node::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+                Ok(Node::Int(v.into()))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
+                i128::try_from(v)
+                    .map(Node::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Node, E> {
+                Ok(Node::Str(v))
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Node, E> {
+                Err(E::custom("binary values are not supported here"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Sp<Node>>()? {
+                    items.push(item);
+                }
+                Ok(Node::Seq(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Sp<String>>()? {
+                    let value: Sp<Node> = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(Node::Map(entries))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }

@@ -7,18 +7,19 @@
 //! failure signatures become a specific cause: Grafana's unwritable data
 //! directory (chown to UID 472), OOM kills, signals behind exit codes.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::query_parameters::{ListContainersOptions, LogsOptions};
 use futures_util::StreamExt;
 use serde_json::json;
 
 use super::docker::{connect, engine_error, valid_name};
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::ContainerSpec;
+use super::docker_diagnosis::{Facts, clean, diagnose, similar_names};
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
 /// Logs are evidence, not a download: at most this many bytes are read.
 const MAX_LOG_BYTES: usize = 64 * 1024;
@@ -32,7 +33,58 @@ impl ContainerSpec {
     }
 }
 
-impl Probe for ContainerSpec {
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Exact container name (without the leading `/`).
+    pub container: String,
+    /// More restarts than this fail the check (a restart loop).
+    pub max_restarts: u32,
+    /// How long a health check may stay `starting` after the container started.
+    pub start_grace: Duration,
+    /// Log lines to keep as evidence when the container is unwell.
+    pub log_lines: u32,
+    /// The gate target this container serves: its failure is that target's
+    /// root cause, so the target's refused HTTP checks group under it.
+    pub serves: Option<String>,
+}
+
+impl Kind for ContainerSpec {
+    const NAME: &'static str = "docker_container";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("container", T::Str, "Exact container name (required).", "medianest-grafana"),
+        FieldDef::new("max_restarts", T::Int, "Restarts above this fail the check (default 3).", "3"),
+        FieldDef::new("start_grace", T::Duration, "How long health may stay `starting` after start (default `60s`).", "60s"),
+        FieldDef::new("log_lines", T::Int, "Log lines kept as evidence (default 20, at most 200).", "20"),
+        FieldDef::new("serves", T::TargetRef, "The gate target this container serves (its failure becomes that target's root cause).", "grafana"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let container = f.required_string("container");
+        let container = container.trim_start_matches('/').to_string();
+        let start_grace = f.duration("start_grace").unwrap_or(Duration::from_secs(60));
+        let log_lines = match f.int("log_lines") {
+            Some(n) if *n.get() > 200 => {
+                f.err(n.loc(), "log_lines is at most 200", None);
+                200
+            }
+            Some(n) => *n.get(),
+            None => 20,
+        };
+        ContainerSpec {
+            container,
+            max_restarts: f.int("max_restarts").map(|n| *n.get()).unwrap_or(3),
+            start_grace,
+            log_lines,
+            serves: f.target("serves"),
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+}
+
+impl ContainerSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let name = self.container.as_str();
         let repro = format!(
@@ -191,68 +243,6 @@ impl ContainerSpec {
     }
 }
 
-/// What the gate needs from `docker inspect`.
-#[derive(Debug, Clone, Default)]
-struct Facts {
-    status: String,
-    restart_count: i64,
-    exit_code: i64,
-    oom_killed: bool,
-    error: Option<String>,
-    health: Option<String>,
-    health_log: Vec<String>,
-    running_for: Option<Duration>,
-}
-
-impl From<&ContainerInspectResponse> for Facts {
-    fn from(info: &ContainerInspectResponse) -> Self {
-        let state = info.state.clone().unwrap_or_default();
-        let status = match state.status {
-            Some(ContainerStateStatusEnum::EMPTY) | None => "unknown".to_string(),
-            Some(s) => s.to_string(),
-        };
-        let health = state.health.as_ref().and_then(|h| h.status).and_then(|s| match s {
-            HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
-            other => Some(other.to_string()),
-        });
-        let health_log = state
-            .health
-            .as_ref()
-            .and_then(|h| h.log.as_ref())
-            .map(|log| {
-                log.iter()
-                    .rev()
-                    .take(3)
-                    .rev()
-                    .map(|r| {
-                        format!(
-                            "exit {}: {}",
-                            r.exit_code.unwrap_or(-1),
-                            clean(r.output.as_deref().unwrap_or("")).trim()
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let running_for = state
-            .started_at
-            .as_deref()
-            .filter(|s| !s.starts_with("0001-"))
-            .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
-            .and_then(|t| SystemTime::now().duration_since(t).ok());
-        Facts {
-            status,
-            restart_count: info.restart_count.unwrap_or(0),
-            exit_code: state.exit_code.unwrap_or(0),
-            oom_killed: state.oom_killed.unwrap_or(false),
-            error: state.error.filter(|e| !e.is_empty()),
-            health,
-            health_log,
-            running_for,
-        }
-    }
-}
-
 /// The last `lines` log lines, both streams, bounded in bytes and time;
 /// binary garbage is made printable.
 async fn read_logs(docker: &Docker, name: &str, lines: u32, deadline: tokio::time::Instant) -> Vec<String> {
@@ -294,137 +284,11 @@ async fn read_logs(docker: &Docker, name: &str, lines: u32, deadline: tokio::tim
     all.into_iter().skip(skip).collect()
 }
 
-/// Printable text: TTY `\r` dropped, other control characters replaced.
-fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '\r')
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// Known failure signatures: (summary, remediation).
-fn diagnose(f: &Facts, logs: &[String], info: &ContainerInspectResponse) -> Option<(String, String)> {
-    let joined = logs.join("\n");
-    if let Some(line) = logs
-        .iter()
-        .find(|l| l.contains("is not writable") && l.contains("GF_PATHS_DATA"))
-        .or_else(|| {
-            logs.iter()
-                .find(|l| l.contains("/var/lib/grafana") && l.contains("Permission denied"))
-        })
-    {
-        let path = extract_quoted(line).unwrap_or_else(|| "/var/lib/grafana".to_string());
-        let host = info
-            .mounts
-            .as_ref()
-            .and_then(|m| m.iter().find(|m| m.destination.as_deref() == Some(path.as_str())))
-            .and_then(|m| m.source.clone());
-        let target = host.unwrap_or_else(|| "<the volume or host directory mounted there>".to_string());
-        return Some((
-            format!("Grafana's data directory {path} is not writable (Grafana runs as UID 472)"),
-            format!(
-                "make the data volume owned by Grafana's user: `sudo chown -R 472:0 {target}` (or use a named volume), then `docker restart` the container"
-            ),
-        ));
-    }
-    if f.oom_killed {
-        let limit = info.host_config.as_ref().and_then(|h| h.memory).filter(|m| *m > 0);
-        return Some((
-            format!(
-                "killed by the kernel's OOM killer{}",
-                limit
-                    .map(|m| format!(" at its {} MiB memory limit", m / (1024 * 1024)))
-                    .unwrap_or_default()
-            ),
-            "raise the container's memory limit (`mem_limit` / `--memory`) or reduce its memory use".to_string(),
-        ));
-    }
-    if joined.contains("address already in use") {
-        return Some((
-            "its port is already in use".into(),
-            "stop the other process bound to the port, or change the published port".into(),
-        ));
-    }
-    if joined.contains("Permission denied") {
-        return Some((
-            "a path it writes is not writable by its user".into(),
-            "fix the ownership of the mounted volume to the container's user (see the log line above)".into(),
-        ));
-    }
-    let by_code = match f.exit_code {
-        137 => Some((
-            "exit code 137: killed by SIGKILL (docker kill, a failed stop timeout, or the host's OOM killer)",
-            "check `dmesg` for OOM kills and the container's memory limit",
-        )),
-        143 => Some((
-            "exit code 143: stopped by SIGTERM",
-            "something stopped it (docker stop, an orchestrator): start it again",
-        )),
-        127 => Some((
-            "exit code 127: the command was not found in the image",
-            "fix the image's entrypoint/command",
-        )),
-        126 => Some((
-            "exit code 126: the command is not executable",
-            "fix the entrypoint's permissions in the image",
-        )),
-        _ => None,
-    };
-    by_code.map(|(s, r)| (s.to_string(), r.to_string()))
-}
-
-/// The first single-quoted text in a line (`GF_PATHS_DATA='/var/lib/grafana' …`).
-fn extract_quoted(line: &str) -> Option<String> {
-    let start = line.find('\'')? + 1;
-    let len = line[start..].find('\'')?;
-    Some(line[start..start + len].to_string())
-}
-
-/// Names that look like `want`: containing it, contained in it, or a few edits away.
-fn similar_names(want: &str, names: &[String]) -> Vec<String> {
-    let w = want.to_ascii_lowercase();
-    let mut scored: Vec<(usize, &String)> = names
-        .iter()
-        .filter_map(|n| {
-            let l = n.to_ascii_lowercase();
-            let d = edit_distance(&w, &l);
-            (l.contains(&w) || w.contains(&l) || d <= 3).then_some((d, n))
-        })
-        .collect();
-    scored.sort();
-    scored.into_iter().take(5).map(|(_, n)| n.clone()).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn facts(status: &str) -> Facts {
-        Facts {
-            status: status.into(),
-            ..Default::default()
-        }
-    }
+    use crate::probe::docker_diagnosis::tests::facts;
 
     fn spec() -> ContainerSpec {
         ContainerSpec {
@@ -470,57 +334,5 @@ mod tests {
         assert!(s.problem(&f).is_none(), "within the grace period");
         f.running_for = Some(Duration::from_secs(120));
         assert!(s.problem(&f).unwrap().contains("starting for 120s"));
-    }
-
-    #[test]
-    fn grafana_unwritable_data_dir_is_recognised() {
-        let logs = vec![
-            "mkdir: can't create directory '/var/lib/grafana/plugins': Permission denied".to_string(),
-            "GF_PATHS_DATA='/var/lib/grafana' is not writable.".to_string(),
-        ];
-        let (summary, fix) = diagnose(&facts("restarting"), &logs, &ContainerInspectResponse::default()).unwrap();
-        assert!(
-            summary.contains("/var/lib/grafana") && summary.contains("472"),
-            "{summary}"
-        );
-        assert!(fix.contains("chown -R 472:0"), "{fix}");
-    }
-
-    #[test]
-    fn exit_codes_are_explained() {
-        let mut f = facts("exited");
-        f.exit_code = 137;
-        assert!(
-            diagnose(&f, &[], &ContainerInspectResponse::default())
-                .unwrap()
-                .0
-                .contains("SIGKILL")
-        );
-        f.exit_code = 143;
-        assert!(
-            diagnose(&f, &[], &ContainerInspectResponse::default())
-                .unwrap()
-                .0
-                .contains("SIGTERM")
-        );
-        f.exit_code = 1;
-        assert!(diagnose(&f, &[], &ContainerInspectResponse::default()).is_none());
-    }
-
-    #[test]
-    fn similar_names_rank_by_closeness() {
-        let names: Vec<String> = ["medianest-grafana-1", "grafana", "postgres", "medianest-grafan"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let s = similar_names("medianest-grafana", &names);
-        assert_eq!(s[0], "medianest-grafan");
-        assert!(s.contains(&"medianest-grafana-1".to_string()) && s.contains(&"grafana".to_string()));
-        assert!(!s.contains(&"postgres".to_string()));
-    }
-
-    #[test]
-    fn garbage_in_logs_becomes_printable() {
-        assert_eq!(clean("a\u{0}b\r\nc\u{1b}[0m"), "a\u{fffd}b\nc\u{fffd}[0m");
     }
 }

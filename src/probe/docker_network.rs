@@ -7,10 +7,58 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::docker::{connect, engine_error, valid_name};
-use super::{Outcome, Probe, ProbeContext};
-use crate::gate::NetworkSpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
-impl Probe for NetworkSpec {
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    /// Containers that must share at least one network.
+    pub containers: Vec<String>,
+}
+
+impl Kind for NetworkSpec {
+    const NAME: &'static str = "docker_network";
+    const FIELDS: &'static [FieldDef] = &[FieldDef::new(
+        "containers",
+        T::StrList,
+        "Containers that must share a network (at least two).",
+        "[medianest-prometheus, medianest-backend]",
+    )];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let mut containers = Vec::new();
+        match f.list("containers") {
+            Some(list) if list.get().len() >= 2 => {
+                for (name, loc) in list.into_inner() {
+                    containers.push(f.expand(&name, loc).trim_start_matches('/').to_string());
+                }
+            }
+            Some(list) => f.err(
+                list.loc(),
+                "`containers` needs at least two names",
+                Some("list the containers that must share a network".to_string()),
+            ),
+            None => {
+                if f.is_absent("containers") {
+                    let id = f.id().to_string();
+                    f.err(
+                        f.id_loc(),
+                        format!("docker_network check `{id}` needs `containers`"),
+                        Some("add `containers: [medianest-prometheus, medianest-backend]`".to_string()),
+                    );
+                }
+            }
+        }
+        NetworkSpec { containers }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+}
+
+impl NetworkSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let key = format!("check:{}", cx.check.id);
         if let Some(bad) = self.containers.iter().find(|n| !valid_name(n)) {

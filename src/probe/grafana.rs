@@ -6,8 +6,9 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::GrafanaSpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
 /// The outcome of one authenticated API call.
@@ -116,7 +117,61 @@ fn error_message(resp: &Response) -> String {
         .unwrap_or_else(|| resp.excerpt(100))
 }
 
-impl Probe for GrafanaSpec {
+#[derive(Debug, Clone)]
+pub struct GrafanaSpec {
+    /// Secret holding a service account token (Bearer); used when non-empty.
+    pub token: Option<String>,
+    /// Secrets holding basic-auth credentials; used when no token is set.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub min_dashboards: u32,
+    /// Dashboard titles that must exist.
+    pub dashboards: Vec<String>,
+    /// Datasource names to health-check; empty means all.
+    pub datasources: Vec<String>,
+}
+
+impl Kind for GrafanaSpec {
+    const NAME: &'static str = "grafana";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("token", T::SecretRef, "The name of a secret holding a service account token (used when non-empty).", "grafana_token"),
+        FieldDef::new("user", T::SecretRef, "The name of the secret holding the basic-auth user (used when `token` is empty).", "grafana_user"),
+        FieldDef::new("password", T::SecretRef, "The name of the secret holding the basic-auth password.", "grafana_password"),
+        FieldDef::new("min_dashboards", T::Int, "Minimum number of dashboards (default 1).", "1"),
+        FieldDef::new("dashboards", T::StrList, "Dashboard titles that must exist.", "[MediaNest Overview]"),
+        FieldDef::new("datasources", T::StrList, "Datasource names to health-check (default: all).", "[Prometheus, Loki]"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let token = f.secret("token");
+        let user = f.secret("user");
+        let password = f.secret("password");
+        if f.is_absent("user") != f.is_absent("password") {
+            f.err(f.id_loc(), "`user` and `password` go together", Some("name both secrets, or neither".to_string()));
+        }
+        GrafanaSpec {
+            token,
+            user,
+            password,
+            min_dashboards: f.int("min_dashboards").map(|n| *n.get()).unwrap_or(1),
+            dashboards: f.strings("dashboards").unwrap_or_default(),
+            datasources: f.strings("datasources").unwrap_or_default(),
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        [&self.token, &self.user, &self.password]
+            .into_iter()
+            .filter_map(|s| s.as_deref())
+            .collect()
+    }
+}
+
+impl GrafanaSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let target = cx.target_name().to_string();
         let key = format!("check:{}", cx.check.id);

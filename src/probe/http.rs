@@ -5,11 +5,90 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::{HttpSpec, LatencyStat};
+use std::collections::BTreeMap;
+
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{JSON_CAP, fmt_duration, join_url};
 
-impl Probe for HttpSpec {
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    pub path: String,
+    pub token: Option<String>,
+    /// Empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    pub samples: u32,
+    pub max_latency: Option<Duration>,
+    pub latency_stat: LatencyStat,
+    pub expect_json: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyStat {
+    Max,
+    P95,
+}
+
+impl Kind for HttpSpec {
+    const NAME: &'static str = "http";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("path", T::Str, "Path appended to the target URL (default `/`).", "/health"),
+        FieldDef::new("token", T::SecretRef, "The name of a secret sent as `Authorization: Bearer <secret>`.", "metrics_token"),
+        FieldDef::new("expect_status", T::StatusList, "Accepted status codes (default: any 2xx).", "[200, 204]"),
+        FieldDef::new("samples", T::Int, "How many requests to make (1–1000, default 1); latency is judged over them.", "5"),
+        FieldDef::new("max_latency", T::Duration, "Latency limit.", "5s"),
+        FieldDef::new("latency_stat", T::Str, "Which latency to compare with `max_latency`: `max` (default) or `p95`.", "p95"),
+        FieldDef::new("expect_json", T::JsonMap, "JSON fields the body must hold, by dotted path.", "{status: ok}"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let path = f.path("/");
+        let token = f.secret("token");
+        let expect_status = f.statuses("expect_status").unwrap_or_default();
+        let samples = match f.int("samples") {
+            Some(s) if *s.get() == 0 || *s.get() > 1000 => {
+                f.err(s.loc(), format!("samples must be between 1 and 1000, not {}", s.get()), None);
+                1
+            }
+            Some(s) => *s.get(),
+            None => 1,
+        };
+        let max_latency = f.duration("max_latency");
+        let latency_stat = match f.literal("latency_stat") {
+            None => LatencyStat::Max,
+            Some((s, _)) if s == "max" => LatencyStat::Max,
+            Some((s, _)) if s == "p95" => LatencyStat::P95,
+            Some((other, loc)) => {
+                f.err(loc, format!("unknown latency_stat `{other}`"), Some("write `max` or `p95`".to_string()));
+                LatencyStat::Max
+            }
+        };
+        HttpSpec {
+            path,
+            token,
+            expect_status,
+            samples,
+            max_latency,
+            latency_stat,
+            expect_json: f.json_map("expect_json").unwrap_or_default(),
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+
+    fn reproduce(&self, cx: &ProbeContext<'_>) -> String {
+        cx.curl(&join_url(cx.base_url(), &self.path), self.token.as_deref())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.token.as_deref().into_iter().collect()
+    }
+}
+
+impl HttpSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let url = join_url(cx.base_url(), &self.path);
         let token = self.token.as_deref().and_then(|t| cx.secret(t));

@@ -8,12 +8,15 @@
 //! falls between two bucket bounds is flagged, because the quantile there is
 //! a linear interpolation, not a measurement.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::prometheus_api::{QueryResult, promql_curl, query};
 use super::promql::fmt_num;
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::LatencySpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
 impl LatencySpec {
     fn selector_braces(&self) -> String {
@@ -52,7 +55,83 @@ impl LatencySpec {
     }
 }
 
-impl Probe for LatencySpec {
+#[derive(Debug, Clone)]
+pub struct LatencySpec {
+    /// Histogram base name, e.g. `http_request_duration_seconds`.
+    pub metric: String,
+    /// Label matchers without braces, e.g. `job="medianest-backend"`.
+    pub selector: String,
+    pub quantile: f64,
+    pub max: Duration,
+    /// PromQL range, e.g. `5m`.
+    pub window: String,
+    /// Fewer requests than this in the window make the quantile untrustworthy.
+    pub min_requests: f64,
+}
+
+impl Kind for LatencySpec {
+    const NAME: &'static str = "latency_slo";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("metric", T::Str, "Histogram base name (required).", "http_request_duration_seconds"),
+        FieldDef::new("selector", T::Str, "Label matchers, with or without braces.", "'job=\"medianest-backend\"'"),
+        FieldDef::new("quantile", T::Number, "Quantile to compute, in (0, 1) (default 0.95).", "0.95"),
+        FieldDef::new("max", T::Duration, "Limit for the quantile (required).", "600ms"),
+        FieldDef::new("window", T::PromDuration, "PromQL range window (default `5m`).", "5m"),
+        FieldDef::new("min_requests", T::Number, "Requests needed in the window to trust the quantile (default 100).", "100"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let metric = f.required_string("metric");
+        let metric = metric.strip_suffix("_bucket").map(str::to_string).unwrap_or(metric);
+        let selector = f.string("selector").map(|(s, _)| s).unwrap_or_default();
+        let selector = selector.trim().trim_start_matches('{').trim_end_matches('}').to_string();
+        let quantile = match f.number("quantile") {
+            Some(q) if *q.get() > 0.0 && *q.get() < 1.0 => *q.get(),
+            Some(q) => {
+                f.err(q.loc(), format!("quantile {} is outside (0, 1)", q.get()), Some("write e.g. `quantile: 0.95`".to_string()));
+                0.95
+            }
+            None => 0.95,
+        };
+        let max = match f.duration("max") {
+            Some(m) => m,
+            None => {
+                if f.is_absent("max") {
+                    let id = f.id().to_string();
+                    f.err(f.id_loc(), format!("latency_slo check `{id}` needs `max`"), Some("add e.g. `max: 600ms`".to_string()));
+                }
+                Duration::ZERO
+            }
+        };
+        let (window, _) = f.prom_duration("window", "5m");
+        let min_requests = match f.number("min_requests") {
+            Some(n) if *n.get() >= 0.0 => *n.get(),
+            Some(n) => {
+                f.err(n.loc(), "min_requests must be zero or positive", None);
+                100.0
+            }
+            None => 100.0,
+        };
+        LatencySpec {
+            metric,
+            selector,
+            quantile,
+            max,
+            window,
+            min_requests,
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+
+    fn reproduce(&self, cx: &ProbeContext<'_>) -> String {
+        promql_curl(cx, &self.quantile_query())
+    }
+}
+
+impl LatencySpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let (qq, cq, bq) = (self.quantile_query(), self.count_query(), self.buckets_query());
         let (quantile, count, buckets) = tokio::join!(query(cx, &qq), query(cx, &cq), query(cx, &bq));

@@ -14,9 +14,10 @@ use serde_json::Value;
 #[cfg(test)]
 use serde_json::json;
 
-use super::{Outcome, Probe, ProbeContext, Status};
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::duration;
-use crate::gate::LokiSpec;
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
 /// What Loki's configuration actually enforces.
@@ -153,7 +154,56 @@ fn text(resp: &Response) -> String {
         .to_string()
 }
 
-impl Probe for LokiSpec {
+#[derive(Debug, Clone)]
+pub struct LokiSpec {
+    pub min_retention: Duration,
+    /// LogQL stream selector whose logs must be arriving; empty skips that part.
+    pub selector: String,
+    pub logs_window: Duration,
+    /// Sent as `X-Scope-OrgID` when non-empty.
+    pub tenant: String,
+}
+
+impl Kind for LokiSpec {
+    const NAME: &'static str = "loki";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("min_retention", T::PromDuration, "Minimum effective retention (default `7d`).", "7d"),
+        FieldDef::new("selector", T::Str, "LogQL stream selector whose logs must be arriving (empty: not checked).", "'{job=\"medianest-app\"}'"),
+        FieldDef::new("logs_window", T::PromDuration, "How recent the logs must be (default `1h`).", "1h"),
+        FieldDef::new("tenant", T::Str, "Tenant sent as `X-Scope-OrgID` (empty: none).", "medianest"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let (_, min_retention) = f.prom_duration("min_retention", "7d");
+        let selector = match f.string("selector") {
+            Some((s, loc)) => {
+                if !s.is_empty() && !s.trim_start().starts_with('{') {
+                    f.err(
+                        loc,
+                        format!("`{s}` is not a LogQL stream selector"),
+                        Some("write e.g. `selector: '{job=\"medianest-app\"}'`".to_string()),
+                    );
+                }
+                s
+            }
+            None => String::new(),
+        };
+        let (_, logs_window) = f.prom_duration("logs_window", "1h");
+        let tenant = f.string("tenant").map(|(s, _)| s).unwrap_or_default();
+        LokiSpec {
+            min_retention,
+            selector,
+            logs_window,
+            tenant,
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+}
+
+impl LokiSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let target = cx.target_name().to_string();
         let key = format!("check:{}", cx.check.id);

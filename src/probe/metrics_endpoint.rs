@@ -5,14 +5,101 @@
 //! Serving metrics without authentication is reported as a security finding:
 //! a critical blocker whatever the requirement's own severity.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
-use super::{Outcome, Probe, ProbeContext, Status};
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
 use crate::exposition::{self, Format};
-use crate::gate::MetricsSpec;
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{METRICS_CAP, Response, join_url};
 
-impl Probe for MetricsSpec {
+#[derive(Debug, Clone)]
+pub struct MetricsSpec {
+    pub path: String,
+    pub token: Option<String>,
+    pub expect_families: Vec<String>,
+    pub family_types: BTreeMap<String, String>,
+    pub anonymous_status: Vec<u16>,
+}
+
+/// The metric types an exposition may declare.
+const TYPES: &[&str] = &[
+    "counter",
+    "gauge",
+    "histogram",
+    "summary",
+    "untyped",
+    "unknown",
+    "stateset",
+    "info",
+    "gaugehistogram",
+];
+
+impl Kind for MetricsSpec {
+    const NAME: &'static str = "metrics_endpoint";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("path", T::Str, "Path of the exposition (default `/metrics`).", "/metrics"),
+        FieldDef::new("token", T::SecretRef, "The name of the secret sent as `Authorization: Bearer <secret>` (required).", "metrics_token"),
+        FieldDef::new("expect_families", T::StrList, "Metric families that must be exposed.", "[http_requests_total]"),
+        FieldDef::new("family_types", T::StrMap, "Required type per family; families named `*_total` default to `counter`.", "{http_request_duration_seconds: histogram}"),
+        FieldDef::new("anonymous_status", T::StatusList, "Statuses that count as refused without a token (default `[401, 403]`; `[200]` declares public metrics).", "[401, 403]"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let path = f.path("/metrics");
+        let token = f.secret("token");
+        let mut family_types = BTreeMap::new();
+        for (name, ty, loc) in f.str_map("family_types").unwrap_or_default() {
+            if TYPES.contains(&ty.as_str()) {
+                family_types.insert(name, ty);
+            } else {
+                f.err(
+                    loc,
+                    format!("unknown metric type `{ty}` for `{name}`"),
+                    Some(format!("types: {}", TYPES.join(", "))),
+                );
+            }
+        }
+        let expect_families = f.strings("expect_families").unwrap_or_default();
+        for fam in &expect_families {
+            if !family_types.contains_key(fam) && fam.ends_with("_total") {
+                family_types.insert(fam.clone(), "counter".to_string());
+            }
+        }
+        if f.is_absent("token") {
+            let id = f.id().to_string();
+            f.err(
+                f.id_loc(),
+                format!("metrics_endpoint check `{id}` needs a `token`"),
+                Some("name the secret holding the bearer token, e.g. `token: metrics_token`".to_string()),
+            );
+        }
+        let anonymous_status = f.statuses("anonymous_status").unwrap_or_else(|| vec![401, 403]);
+        MetricsSpec {
+            path,
+            token,
+            expect_families,
+            family_types,
+            anonymous_status,
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+
+    fn reproduce(&self, cx: &ProbeContext<'_>) -> String {
+        cx.curl(&join_url(cx.base_url(), &self.path), self.token.as_deref())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.token.as_deref().into_iter().collect()
+    }
+}
+
+impl MetricsSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let url = join_url(cx.base_url(), &self.path);
         let token_name = self.token.as_deref();

@@ -4,10 +4,52 @@
 use serde_json::{Value, json};
 
 use super::prometheus_api::get_data;
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::RulesSpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
-impl Probe for RulesSpec {
+#[derive(Debug, Clone)]
+pub struct RulesSpec {
+    pub rules: Vec<String>,
+}
+
+impl Kind for RulesSpec {
+    const NAME: &'static str = "prometheus_rules";
+    const FIELDS: &'static [FieldDef] = &[FieldDef::new(
+        "rules",
+        T::StrList,
+        "Alert rule names that must be loaded and healthy (required).",
+        "[ApplicationDown, HighErrorRate]",
+    )];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let rules = match f.list("rules") {
+            Some(r) if !r.get().is_empty() => r.into_inner().into_iter().map(|(s, _)| s).collect(),
+            Some(r) => {
+                f.err(r.loc(), "`rules` is empty", Some("list the alert names, e.g. `rules: [ApplicationDown]`".to_string()));
+                Vec::new()
+            }
+            None => {
+                if f.is_absent("rules") {
+                    let id = f.id().to_string();
+                    f.err(
+                        f.id_loc(),
+                        format!("prometheus_rules check `{id}` needs `rules`"),
+                        Some("add `rules: [ApplicationDown, HighErrorRate]`".to_string()),
+                    );
+                }
+                Vec::new()
+            }
+        };
+        RulesSpec { rules }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+}
+
+impl RulesSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let data = match get_data(cx, "/api/v1/rules", &[("type", "alert")]).await {
             Ok(d) => d,

@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::prometheus_api::{get_data, ready};
-use super::{Outcome, Probe, ProbeContext, Status};
-use crate::gate::TargetsSpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext, Status};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
 /// One active target as the API reports it.
 #[derive(Debug, Clone)]
@@ -21,7 +22,48 @@ struct ActiveTarget {
     interval: Option<Duration>,
 }
 
-impl Probe for TargetsSpec {
+#[derive(Debug, Clone)]
+pub struct TargetsSpec {
+    /// The scrape job (`scrapePool`) that must be healthy.
+    pub job: String,
+    pub min_targets: u32,
+    /// The gate target the job is meant to scrape, to attribute "connection
+    /// refused" to the backend and to spot port mismatches.
+    pub backend_target: Option<String>,
+}
+
+impl Kind for TargetsSpec {
+    const NAME: &'static str = "prometheus_targets";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("job", T::Str, "The scrape job whose targets must be up (required).", "medianest-backend"),
+        FieldDef::new("min_targets", T::Int, "Minimum number of active targets for the job (default 1).", "1"),
+        FieldDef::new("backend_target", T::TargetRef, "The gate target the job scrapes (ties refused scrapes to it, spots port mismatches).", "backend"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let job = f.required_string("job");
+        let backend_target = f.target("backend_target");
+        let min_targets = match f.int("min_targets") {
+            Some(n) if *n.get() == 0 => {
+                f.err(n.loc(), "min_targets must be at least 1", None);
+                1
+            }
+            Some(n) => *n.get(),
+            None => 1,
+        };
+        TargetsSpec {
+            job,
+            min_targets,
+            backend_target,
+        }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+}
+
+impl TargetsSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let (ready_result, data) = tokio::join!(ready(cx), get_data(cx, "/api/v1/targets", &[("state", "any")]));
         if let Err(o) = ready_result {

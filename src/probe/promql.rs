@@ -4,10 +4,108 @@
 use serde_json::json;
 
 use super::prometheus_api::{QueryResult, labels_text, promql_curl, query};
-use super::{Outcome, Probe, ProbeContext};
-use crate::gate::PromqlSpec;
+use super::registry::Kind;
+use super::{Outcome, ProbeContext};
+use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
-impl Probe for PromqlSpec {
+#[derive(Debug, Clone)]
+pub struct PromqlSpec {
+    pub query: String,
+    pub op: Op,
+    pub threshold: f64,
+}
+
+/// Comparison operators for thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+impl Op {
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "==" => Op::Eq,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+        }
+    }
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Lt => value < threshold,
+            Op::Le => value <= threshold,
+            Op::Gt => value > threshold,
+            Op::Ge => value >= threshold,
+            Op::Eq => value == threshold,
+        }
+    }
+}
+
+impl Kind for PromqlSpec {
+    const NAME: &'static str = "promql";
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("query", T::Str, "An instant PromQL query (required).", "'up{job=\"api\"}'"),
+        FieldDef::new("op", T::Str, "`<`, `<=`, `>`, `>=` or `==` (required).", "'<'"),
+        FieldDef::new("threshold", T::Number, "The value the result is compared with (required).", "0.05"),
+    ];
+
+    fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let query = f.required_string("query");
+        let op = match f.literal("op") {
+            Some((o, loc)) => Op::parse(o.trim()).unwrap_or_else(|| {
+                f.err(loc, format!("unknown operator `{o}`"), Some("use <, <=, >, >= or ==".to_string()));
+                Op::Lt
+            }),
+            None => {
+                if f.is_absent("op") {
+                    let id = f.id().to_string();
+                    f.err(f.id_loc(), format!("promql check `{id}` needs `op`"), Some("add e.g. `op: \"<\"`".to_string()));
+                }
+                Op::Lt
+            }
+        };
+        let threshold = match f.number("threshold") {
+            Some(t) => *t.get(),
+            None => {
+                if f.is_absent("threshold") {
+                    let id = f.id().to_string();
+                    f.err(
+                        f.id_loc(),
+                        format!("promql check `{id}` needs `threshold`"),
+                        Some("add e.g. `threshold: 0.05`".to_string()),
+                    );
+                }
+                0.0
+            }
+        };
+        PromqlSpec { query, op, threshold }
+    }
+
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
+        self.run(cx).await
+    }
+
+    fn reproduce(&self, cx: &ProbeContext<'_>) -> String {
+        promql_curl(cx, &self.query)
+    }
+}
+
+impl PromqlSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let repro = promql_curl(cx, &self.query);
         let result = match query(cx, &self.query).await {
@@ -117,7 +215,7 @@ pub fn fmt_num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::Op;
+    use super::Op;
 
     #[test]
     fn numbers_format_compactly() {

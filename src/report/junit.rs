@@ -9,7 +9,7 @@ use quick_junit::{NonSuccessKind, Property, Report as JReport, TestCase, TestCas
 
 use super::model::CheckReport;
 use super::{RenderOptions, Renderer, Report};
-use crate::probe::Status;
+use crate::status::Status;
 
 pub struct Junit;
 

@@ -105,7 +105,7 @@ impl Renderer for Markdown {
                 code(&q.id),
                 weight(q.weight),
                 if q.required { "yes" } else { "no" },
-                if q.status == crate::score::ReqStatus::Skipped {
+                if q.status == crate::status::ReqStatus::Skipped {
                     "-".to_string()
                 } else {
                     pct(q.score)

@@ -10,7 +10,7 @@ mod table;
 
 use std::io;
 
-pub use build::{BuildInput, build, score_input};
+pub use build::{RunMeta, build};
 pub use model::Report;
 
 /// Output formats for `--format` and `--report FORMAT=PATH`.
@@ -69,8 +69,8 @@ pub fn render_to_string(format: Format, report: &Report, opts: RenderOptions) ->
 
 /// Shared wording so every format says the same thing the same way.
 pub(crate) mod words {
-    use crate::probe::Status;
-    use crate::score::ReqStatus;
+    use crate::status::ReqStatus;
+    use crate::status::Status;
 
     pub fn status(s: Status) -> &'static str {
         match s {

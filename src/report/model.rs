@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::gate::Severity;
-use crate::probe::Status;
-use crate::score::ReqStatus;
+use crate::status::ReqStatus;
+use crate::status::Severity;
+use crate::status::Status;
 
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -7,8 +7,8 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
-use crate::probe::Status;
-use crate::score::ReqStatus;
+use crate::status::ReqStatus;
+use crate::status::Status;
 
 pub struct Table;
 

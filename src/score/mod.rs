@@ -1,16 +1,21 @@
 //! Scoring, verdict, root causes and the fix path, as pure functions over a
-//! small input model so every rule of DESIGN §5 can be unit-tested alone.
+//! small input model so every rule of DESIGN §5 can be unit-tested alone;
+//! [`evaluate`] is the stage that applies them to a run.
 //!
 //! - requirement score = passed check weight / evaluated check weight;
 //! - gate score = Σ weight × requirement score / Σ weight (evaluated requirements);
 //! - the gate passes when score ≥ threshold and, if asked, every required requirement passes.
 
+mod evaluate;
+mod fix_path;
 mod root_cause;
 
-pub use root_cause::{FixPath, FixStep, RootCause, fix_path, root_causes};
+pub use evaluate::{BlockerEval, CheckEval, Evaluation, RequirementEval, RootCauseEval, WaiverEval, evaluate};
+pub use fix_path::{FixPath, FixStep, fix_path};
+pub use root_cause::{RootCause, root_causes};
 
-use crate::gate::Severity;
-use crate::probe::Status;
+use crate::gate::PassRule;
+use crate::status::{ReqStatus, Severity, Status};
 
 /// A check as scoring sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,25 +40,6 @@ pub struct ReqIn {
     pub required: bool,
     pub severity: Severity,
     pub checks: Vec<CheckIn>,
-}
-
-/// Pass rule: threshold and whether required requirements must pass.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rule {
-    pub min_score: f64,
-    pub required_must_pass: bool,
-}
-
-/// A requirement's status in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReqStatus {
-    Pass,
-    Fail,
-    /// Nothing failed, but at least one check is only waived.
-    Waived,
-    /// Every check was skipped.
-    Skipped,
 }
 
 /// Rounds to one decimal, as every reported score is.
@@ -89,10 +75,7 @@ pub fn requirement_status(checks: &[CheckIn]) -> ReqStatus {
     let evaluated: Vec<&CheckIn> = checks.iter().filter(|c| c.status != Status::Skipped).collect();
     if evaluated.is_empty() {
         ReqStatus::Skipped
-    } else if evaluated
-        .iter()
-        .any(|c| matches!(c.status, Status::Fail | Status::Error | Status::Blocked))
-    {
+    } else if evaluated.iter().any(|c| c.status.is_failure()) {
         ReqStatus::Fail
     } else if evaluated.iter().any(|c| c.status == Status::Waived) {
         ReqStatus::Waived
@@ -137,7 +120,7 @@ pub fn failed_required(reqs: &[ReqIn]) -> Vec<&ReqIn> {
 }
 
 /// The verdict: score over the threshold and no required requirement failing.
-pub fn passes(reqs: &[ReqIn], rule: Rule) -> bool {
+pub fn passes(reqs: &[ReqIn], rule: PassRule) -> bool {
     let evaluated = reqs.iter().any(|r| requirement_score(&r.checks).is_some());
     evaluated && gate_score(reqs) >= rule.min_score && (!rule.required_must_pass || failed_required(reqs).is_empty())
 }
@@ -172,7 +155,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub const RULE: Rule = Rule {
+    pub const RULE: PassRule = PassRule {
         min_score: 85.0,
         required_must_pass: true,
     };
@@ -294,7 +277,7 @@ pub(crate) mod tests {
         assert_eq!(gate_score(&reqs), 95.0);
         assert!(!passes(&reqs, RULE));
         assert_eq!(failed_required(&reqs)[0].id, "small");
-        let lenient = Rule {
+        let lenient = PassRule {
             required_must_pass: false,
             ..RULE
         };
@@ -309,7 +292,7 @@ pub(crate) mod tests {
         ];
         assert_eq!(gate_score(&reqs), 85.0);
         assert!(passes(&reqs, RULE));
-        let strict = Rule {
+        let strict = PassRule {
             min_score: 85.1,
             ..RULE
         };
