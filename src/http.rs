@@ -23,12 +23,18 @@ pub struct TlsOptions {
     pub insecure: bool,
 }
 
+/// Larger CA bundles are refused (the system bundle is about 200 KiB).
+const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read CA certificate {path}: {source}")]
-    ReadCa { path: String, source: std::io::Error },
-    #[error("CA certificate {path} holds no PEM certificate: {source}")]
-    ParseCa { path: String, source: reqwest::Error },
+    #[error("--ca-cert {path}: {source}")]
+    ReadCa {
+        path: String,
+        source: crate::fsio::ReadError,
+    },
+    #[error("--ca-cert {path}: holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)")]
+    NoCertificate { path: String },
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
 }
@@ -210,16 +216,22 @@ impl HttpClient {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(Duration::from_secs(30))
+            .dns_resolver(std::sync::Arc::new(Resolver))
             .pool_idle_timeout(Duration::from_secs(10));
         if let Some(path) = &tls.ca_cert {
-            let pem = std::fs::read(path).map_err(|source| ClientError::ReadCa {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| ClientError::ParseCa {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let pem =
+                crate::fsio::read_capped(path, MAX_CA_BYTES, "CA bundles").map_err(|source| ClientError::ReadCa {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            // reqwest accepts a file without any PEM block as an empty bundle;
+            // a --ca-cert that adds no trust is a mistake worth stopping for.
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ClientError::NoCertificate {
+                    path: path.display().to_string(),
+                })?;
             // Merged with the system roots: --ca-cert adds trust, it does not replace it.
             builder = builder.tls_certs_merge(certs);
         }
@@ -321,8 +333,61 @@ impl HttpClient {
     }
 }
 
-/// Turns a reqwest error into something a person can act on, by walking its
-/// source chain for the I/O, DNS or TLS error underneath.
+/// A host name that did not resolve. Our resolver returns it so that
+/// [`classify`] recognises DNS failures by type, not by message text.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} does not resolve: {source}")]
+struct DnsError {
+    host: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Resolves through the system resolver, wrapping failures in [`DnsError`].
+struct Resolver;
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let fail = |source| -> Box<dyn std::error::Error + Send + Sync> {
+                Box::new(DnsError {
+                    host: host.clone(),
+                    source,
+                })
+            };
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(fail)?
+                .collect();
+            if addrs.is_empty() {
+                return Err(fail(std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses")));
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Every error in a chain, looking inside `io::Error`s too: their `source()`
+/// skips the error they wrap, which is where rustls and DNS errors sit.
+fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        out.push(e);
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            let inner: &'a (dyn std::error::Error + 'static) = inner;
+            out.extend(chain(inner));
+        }
+        next = e.source();
+    }
+    out
+}
+
+/// Turns a reqwest error into something a person can act on, from the types
+/// in its source chain (I/O kinds, our DNS error, rustls), never from the
+/// text of a message: a URL or a server's words must not change the class.
 fn classify(err: &reqwest::Error, url: &str) -> FetchError {
     let parsed = url::Url::parse(url).ok();
     let host = parsed
@@ -341,39 +406,25 @@ fn classify(err: &reqwest::Error, url: &str) -> FetchError {
             detail: chain_text(err),
         };
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut texts = Vec::new();
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
-                std::io::ErrorKind::TimedOut => {
-                    return FetchError::Timeout { after: Duration::ZERO };
-                }
-                _ => {}
-            }
+    for e in chain(err) {
+        if let Some(dns) = e.downcast_ref::<DnsError>() {
+            return FetchError::Dns {
+                host: dns.host.clone(),
+                detail: dns.source.to_string(),
+            };
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return FetchError::Tls {
                 detail: tls.to_string(),
             };
         }
-        texts.push(e.to_string());
-        source = e.source();
-    }
-    let all = texts.join(": ");
-    let lower = all.to_ascii_lowercase();
-    if lower.contains("dns error")
-        || lower.contains("failed to lookup address")
-        || lower.contains("name or service not known")
-    {
-        let detail = texts.last().cloned().unwrap_or_default();
-        return FetchError::Dns { host, detail };
-    }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-        return FetchError::Tls {
-            detail: texts.last().cloned().unwrap_or(all),
-        };
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
+                std::io::ErrorKind::TimedOut => return FetchError::Timeout { after: Duration::ZERO },
+                _ => {}
+            }
+        }
     }
     FetchError::Other {
         detail: chain_text(err),

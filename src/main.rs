@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use medianest_gate::cli::Cli;
-use medianest_gate::error::exit_for;
+use medianest_gate::error::{exit_for, failure};
 
 fn main() -> ExitCode {
     // One TLS backend for the whole process; reqwest is built without a default.
@@ -29,7 +29,9 @@ fn main() -> ExitCode {
     match medianest_gate::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            anstream::eprintln!("error: {err:#}");
+            if !failure(&err).is_some_and(|f| f.is_quiet()) {
+                anstream::eprintln!("error: {err:#}");
+            }
             exit_for(&err).into()
         }
     }

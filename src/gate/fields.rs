@@ -276,10 +276,16 @@ impl<'c, 'a> SpecCx<'c, 'a> {
 
     /// A string field with `${VAR}` expanded.
     pub fn string(&mut self, name: &str) -> Option<(String, Loc)> {
+        self.string_with_vars(name).map(|(value, loc, _)| (value, loc))
+    }
+
+    /// A string field with `${VAR}` expanded, and the variables it named
+    /// (for hints such as "set `LOKI_TENANT`").
+    pub fn string_with_vars(&mut self, name: &str) -> Option<(String, Loc, Vec<String>)> {
         let (text, loc) = self.raw_str(name, FieldType::Str)?;
-        let (value, _, missing) = self.cx.expand(&text, loc);
+        let (value, vars, missing) = self.cx.expand(&text, loc);
         self.missing.extend(missing);
-        Some((value, loc))
+        Some((value, loc, vars))
     }
 
     /// A string field that must be written and not empty.

@@ -217,6 +217,7 @@ impl Cx<'_> {
                     name: name.clone(),
                     value: SecretString::from(expanded),
                     placeholder,
+                    from_var: !vars.is_empty(),
                     missing,
                     loc: value.loc(),
                 },
@@ -438,7 +439,9 @@ impl Cx<'_> {
         } else {
             takes.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
         };
-        for (key, _) in &rc.fields {
+        // A field no kind knows is reported at its key (the typo); a field
+        // of another kind at its value, like every other field error.
+        for (key, value) in &rc.fields {
             let name = key.get().as_str();
             if takes.contains(&name) {
                 continue;
@@ -466,7 +469,8 @@ impl Cx<'_> {
                 Some(near) => format!("did you mean `{near}`? `{kind}` checks take: {takes_list}"),
                 None => format!("`{kind}` checks take: {takes_list}"),
             };
-            self.err(key.loc(), message, Some(hint));
+            let loc = if owners.is_empty() { key.loc() } else { value.loc() };
+            self.err(loc, message, Some(hint));
         }
     }
 

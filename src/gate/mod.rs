@@ -14,6 +14,10 @@ mod needs;
 #[cfg(test)]
 mod proptests;
 pub mod raw;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use interpolate::{Env, interpolate};
 pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_target_url, ensure_env, load, load_source};

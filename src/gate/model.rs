@@ -54,6 +54,8 @@ pub struct Secret {
     pub value: SecretString,
     /// How a reproduction command should spell it: `$METRICS_TOKEN`.
     pub placeholder: String,
+    /// The value comes from an environment variable (the placeholder's).
+    pub from_var: bool,
     pub missing: Vec<MissingVar>,
     pub loc: Loc,
 }

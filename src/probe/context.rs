@@ -31,6 +31,24 @@ impl ProbeContext<'_> {
         self.target.and_then(|t| t.vars.first()).map(String::as_str)
     }
 
+    /// How a person changes the target's address: "`GRAFANA_URL`" when the
+    /// gate reads it from a variable, else "the `grafana` target".
+    pub fn target_setting(&self) -> String {
+        match self.target_var() {
+            Some(var) => format!("`{var}`"),
+            None => format!("the `{}` target", self.target_name()),
+        }
+    }
+
+    /// How a person sets a secret: "`GRAFANA_TOKEN`" when the gate reads it
+    /// from a variable, else "the secret `grafana_token`".
+    pub fn secret_setting(&self, name: &str) -> String {
+        match self.gate.secrets.get(name) {
+            Some(s) if s.from_var => format!("`{}`", s.placeholder.trim_start_matches('$')),
+            _ => format!("the secret `{name}`"),
+        }
+    }
+
     pub fn target_name(&self) -> &str {
         self.target.map(|t| t.name.as_str()).unwrap_or("?")
     }

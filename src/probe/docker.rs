@@ -12,7 +12,7 @@ use bollard::Docker;
 
 use super::{Outcome, ProbeContext};
 
-/// The socket path or address `DOCKER_HOST` names, for messages.
+/// The socket path or address a Docker target names, for messages.
 pub fn describe_host(host: &str) -> String {
     host.trim_start_matches("unix://").to_string()
 }
@@ -30,7 +30,10 @@ pub async fn connect(cx: &ProbeContext<'_>) -> Result<Docker, Outcome> {
     } else {
         return Err(daemon_failure(
             cx,
-            &format!("unsupported DOCKER_HOST `{host}` (use unix:///path.sock or tcp://host:port)"),
+            &format!(
+                "unsupported Docker address `{host}` for target `{}` (use unix:///path.sock or tcp://host:port)",
+                cx.target_name()
+            ),
         ));
     };
     let docker = docker.map_err(|e| engine_error(cx, &e))?;
@@ -50,12 +53,12 @@ pub async fn connect(cx: &ProbeContext<'_>) -> Result<Docker, Outcome> {
 
 fn daemon_failure(cx: &ProbeContext<'_>, what: &str) -> Outcome {
     let target = cx.target_name();
-    let env_hint = cx.target_var().map(|v| format!(" (`{v}`)")).unwrap_or_default();
     Outcome::error(what.to_string())
         .evidence("docker_host", cx.base_url().to_string())
         .cause(format!("unreachable:{target}"), format!("the Docker daemon is not usable: {what}"))
         .remediation(format!(
-            "start the Docker daemon or point DOCKER_HOST{env_hint} at it; the user running the gate needs access to the socket (the `docker` group)"
+            "start the Docker daemon or point {} at it; the user running the gate needs access to the socket (the `docker` group)",
+            cx.target_setting()
         ))
 }
 

@@ -37,6 +37,8 @@ impl ContainerSpec {
 pub struct ContainerSpec {
     /// Exact container name (without the leading `/`).
     pub container: String,
+    /// The variable the name comes from (`GRAFANA_CONTAINER`), for hints.
+    pub container_var: Option<String>,
     /// More restarts than this fail the check (a restart loop).
     pub max_restarts: u32,
     /// How long a health check may stay `starting` after the container started.
@@ -59,6 +61,9 @@ impl Kind for ContainerSpec {
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let container_var = f
+            .string_with_vars("container")
+            .and_then(|(_, _, vars)| vars.into_iter().next());
         let container = f.required_string("container");
         let container = container.trim_start_matches('/').to_string();
         let start_grace = f.duration("start_grace").unwrap_or(Duration::from_secs(60));
@@ -72,6 +77,7 @@ impl Kind for ContainerSpec {
         };
         ContainerSpec {
             container,
+            container_var,
             max_restarts: f.int("max_restarts").map(|n| *n.get()).unwrap_or(3),
             start_grace,
             log_lines,
@@ -234,10 +240,10 @@ impl ContainerSpec {
                 "start the stack (`docker compose up -d`) or set the container's real name (see `docker ps -a`)"
                     .to_string()
             } else {
-                format!(
-                    "if the container is `{}`, set that name (e.g. GRAFANA_CONTAINER) in the gate's environment",
-                    similar[0]
-                )
+                match &self.container_var {
+                    Some(var) => format!("if the container is `{}`, set `{var}={}`", similar[0], similar[0]),
+                    None => format!("if the container is `{}`, write that name in the check's `container`", similar[0]),
+                }
             })
             .reproduce("docker ps -a --format '{{.Names}}\t{{.Status}}'")
     }
@@ -293,6 +299,7 @@ mod tests {
     fn spec() -> ContainerSpec {
         ContainerSpec {
             container: "medianest-grafana".into(),
+            container_var: None,
             max_restarts: 3,
             start_grace: Duration::from_secs(60),
             log_lines: 20,
@@ -334,5 +341,20 @@ mod tests {
         assert!(s.problem(&f).is_none(), "within the grace period");
         f.running_for = Some(Duration::from_secs(120));
         assert!(s.problem(&f).unwrap().contains("starting for 120s"));
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn docker_container_fields_are_validated_where_written() {
+        requires("docker_container", &[], "check `c` of kind `docker_container` needs `container`");
+        let with = |extra: &str| one_check("docker_container", &["container: g", extra]);
+        rejects_at(&with("log_lines: 500"), FIELD_LINE + 1, 20, "log_lines is at most 200", None);
+        rejects_at(&with("start_grace: 0s"), FIELD_LINE + 1, 22, "start_grace must be greater than zero", None);
+        rejects_at(&with("serves: nope"), FIELD_LINE + 1, 17, "names unknown target `nope`", None);
     }
 }

@@ -175,3 +175,15 @@ mod tests {
         assert!(shared_networks(&n).is_empty());
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn docker_network_fields_are_validated_where_written() {
+        requires("docker_network", &[], "docker_network check `c` needs `containers`");
+        field_rejected("docker_network", "containers: [a]", "`containers` needs at least two names", None);
+    }
+}

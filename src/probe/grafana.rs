@@ -39,6 +39,22 @@ impl GrafanaSpec {
         }
     }
 
+    /// Which settings hold the credentials, for remediations: "`GRAFANA_TOKEN`
+    /// (or `GRAFANA_USER`/`GRAFANA_PASSWORD`)", from the gate's own names.
+    fn credential_settings(&self, cx: &ProbeContext<'_>) -> String {
+        let token = self.token.as_deref().map(|t| cx.secret_setting(t));
+        let basic = match (self.user.as_deref(), self.password.as_deref()) {
+            (Some(u), Some(p)) => Some(format!("{} and {}", cx.secret_setting(u), cx.secret_setting(p))),
+            _ => None,
+        };
+        match (token, basic) {
+            (Some(t), Some(b)) => format!("{t} (or {b})"),
+            (Some(t), None) => t,
+            (None, Some(b)) => b,
+            (None, None) => "a `token` (or `user`/`password`) secret on the check".to_string(),
+        }
+    }
+
     async fn api(&self, cx: &ProbeContext<'_>, path: &str) -> Api {
         let url = join_url(cx.base_url(), path);
         let (auth, how) = self.auth(cx);
@@ -55,7 +71,11 @@ impl GrafanaSpec {
                     .evidence("final_url", resp.final_url.clone())
                     .evidence("auth", how)
                     .cause(format!("auth:{target}"), format!("Grafana (`{target}`) treats the API call as unauthenticated and redirects to its login page ({how})"))
-                    .remediation("create a service account token with the Viewer role and set GRAFANA_TOKEN (or GRAFANA_USER/GRAFANA_PASSWORD); if an auth proxy fronts Grafana, point GRAFANA_URL past it"),
+                    .remediation(format!(
+                        "create a service account token with the Viewer role and set {}; if an auth proxy fronts Grafana, point {} past it",
+                        self.credential_settings(cx),
+                        cx.target_setting()
+                    )),
             );
         }
         let message = || error_message(&resp);
@@ -68,7 +88,10 @@ impl GrafanaSpec {
                         .evidence("auth", how)
                         .cause(format!("auth:{target}"), format!("Grafana (`{target}`) rejects the gate's credentials ({how}): {}", message()))
                         .remediation(if how == "no credentials" {
-                            "set GRAFANA_TOKEN to a service account token (Viewer role), or GRAFANA_USER and GRAFANA_PASSWORD".to_string()
+                            format!(
+                                "set {} to a service account token (Viewer role) or basic-auth credentials",
+                                self.credential_settings(cx)
+                            )
                         } else {
                             "the token is invalid, expired or revoked, or the password is wrong: issue a new service account token".to_string()
                         }),
@@ -103,7 +126,7 @@ impl GrafanaSpec {
                     format!("api:{target}"),
                     format!("`{target}` does not answer like Grafana's API on {path}"),
                 )
-                .remediation("point GRAFANA_URL at Grafana itself"),
+                .remediation(format!("point {} at Grafana itself", cx.target_setting())),
             ),
         }
     }
@@ -223,7 +246,10 @@ impl GrafanaSpec {
                     format!("api:{target}"),
                     format!("`{target}` ({}) does not answer like Grafana", cx.base_url()),
                 )
-                .remediation("point GRAFANA_URL at Grafana itself (Grafana's /api/health is public)")
+                .remediation(format!(
+                    "point {} at Grafana itself (Grafana's /api/health is public)",
+                    cx.target_setting()
+                ))
                 .reproduce(repro),
                 &evidence,
             );
@@ -387,5 +413,18 @@ mod tests {
     fn uids_are_encoded_for_paths() {
         assert_eq!(encode("prom-main_1"), "prom-main_1");
         assert_eq!(encode("a/b c"), "a%2Fb%20c");
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn grafana_fields_are_validated_where_written() {
+        rejects_at(&one_check("grafana", &["user: u"]), CHECK_LINE, ID_COLUMN, "`user` and `password` go together", None);
+        field_rejected("grafana", "min_dashboards: some", "`min_dashboards` must be a whole number", None);
+        field_rejected("grafana", "token: grafana_token", "names unknown secret `grafana_token`", None);
     }
 }

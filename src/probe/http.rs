@@ -363,3 +363,24 @@ mod tests {
         assert!(!json_matches(&json!("true"), &json!(true)));
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn http_fields_are_validated_where_written() {
+        field_rejected("http", "path: health", "path `health` must start with `/`", Some("write `/health`"));
+        field_rejected("http", "samples: 0", "samples must be between 1 and 1000, not 0", None);
+        field_rejected("http", "samples: many", "`samples` must be a whole number, not the string \"many\"", Some("samples: 5"));
+        field_rejected("http", "samples: -2", "`samples` must be zero or a positive whole number", None);
+        field_rejected("http", "latency_stat: p99", "unknown latency_stat `p99`", Some("`max` or `p95`"));
+        field_rejected("http", "max_latency: fast", "invalid max_latency `fast`", None);
+        field_rejected("http", "expect_status: 200", "`expect_status` must be a list of status codes", None);
+        field_rejected("http", "expect_json: [a]", "`expect_json` must be a mapping", None);
+        // A bad item is reported at the item, not at the list.
+        rejects_at(&one_check("http", &["expect_status: [200, \"2xx\", 999]"]), FIELD_LINE, 30, "`expect_status` must be a list of status codes", None);
+        rejects_at(&one_check("http", &["expect_status: [200, \"2xx\", 999]"]), FIELD_LINE, 37, "`999` is not an HTTP status code", None);
+    }
+}

@@ -357,3 +357,27 @@ mod tests {
         assert_eq!(limit_between_buckets(0.05, &b), Some((0.0, 0.1)));
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn latency_slo_fields_are_validated_where_written() {
+        requires("latency_slo", &["max: 1s"], "check `c` of kind `latency_slo` needs `metric`");
+        requires("latency_slo", &["metric: m"], "latency_slo check `c` needs `max`");
+        let base = ["metric: m", "max: 1s"];
+        let with = |extra: &str| one_check("latency_slo", &[base[0], base[1], extra]);
+        rejects_at(&with("quantile: 1.5"), FIELD_LINE + 2, 19, "quantile 1.5 is outside (0, 1)", None);
+        rejects_at(&with("min_requests: -1"), FIELD_LINE + 2, 23, "min_requests must be zero or positive", None);
+        rejects_at(&with("window: 5mins"), FIELD_LINE + 2, 17, "invalid window", Some("`5m`"));
+        rejects_at(&with("window: 0"), FIELD_LINE + 2, 17, "window must be greater than zero", None);
+        let g = loads(&with("selector: '{job=\"api\"}'"));
+        let crate::probe::CheckSpec::LatencySlo(spec) = &g.requirements[0].checks[0].spec else {
+            panic!("a latency_slo spec")
+        };
+        assert_eq!(spec.selector, "job=\"api\"");
+        assert_eq!(spec.window, "5m");
+    }
+}

@@ -162,6 +162,8 @@ pub struct LokiSpec {
     pub logs_window: Duration,
     /// Sent as `X-Scope-OrgID` when non-empty.
     pub tenant: String,
+    /// The variable the tenant comes from (`LOKI_TENANT`), for hints.
+    pub tenant_var: Option<String>,
 }
 
 impl Kind for LokiSpec {
@@ -189,12 +191,16 @@ impl Kind for LokiSpec {
             None => String::new(),
         };
         let (_, logs_window) = f.prom_duration("logs_window", "1h");
-        let tenant = f.string("tenant").map(|(s, _)| s).unwrap_or_default();
+        let (tenant, tenant_var) = match f.string_with_vars("tenant") {
+            Some((t, _, vars)) => (t, vars.into_iter().next()),
+            None => (String::new(), None),
+        };
         LokiSpec {
             min_retention,
             selector,
             logs_window,
             tenant,
+            tenant_var,
         }
     }
 
@@ -251,10 +257,11 @@ impl LokiSpec {
             .reproduce(format!(
                 "curl -sG '{}'{} --data-urlencode 'query={}' --data-urlencode 'limit=10'",
                 join_url(cx.base_url(), "/loki/api/v1/query_range"),
-                if tenant.is_empty() {
-                    String::new()
-                } else {
-                    " -H 'X-Scope-OrgID: $LOKI_TENANT'".to_string()
+                match (&self.tenant_var, tenant.is_empty()) {
+                    (_, true) => String::new(),
+                    // Double quotes so the shell expands the variable the gate read.
+                    (Some(var), false) => format!(" -H \"X-Scope-OrgID: ${var}\""),
+                    (None, false) => format!(" -H 'X-Scope-OrgID: {}'", tenant.replace('\'', r"'\''")),
                 },
                 self.selector.replace('\'', r"'\''")
             ));
@@ -381,7 +388,13 @@ impl LokiSpec {
                     key,
                     "Loki runs multi-tenant and the query carried no (or a wrong) tenant".to_string(),
                 )
-                .remediation("set LOKI_TENANT to the tenant MediaNest's Promtail pushes as (sent as X-Scope-OrgID)");
+                .remediation(format!(
+                    "set {} to the tenant the log shipper (Promtail) pushes as; it is sent as X-Scope-OrgID",
+                    match &self.tenant_var {
+                        Some(var) => format!("`{var}`"),
+                        None => "the check's `tenant`".to_string(),
+                    }
+                ));
         }
         if !logs.status.is_success() {
             let body = text(&logs);
@@ -568,5 +581,19 @@ mod tests {
     fn not_ready_texts_are_explained() {
         assert!(explain_not_ready("Ingester not ready: waiting for 15s after being ready").contains("warming up"));
         assert!(explain_not_ready("Some services are not Running:\nStarting: 1\n").contains("modules"));
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn loki_fields_are_validated_where_written() {
+        field_rejected("loki", "selector: 'job=\"app\"'", "is not a LogQL stream selector", Some("selector: '{job"));
+        field_rejected("loki", "min_retention: 7days", "invalid min_retention", None);
+        field_rejected("loki", "min_retention: 200y", "min_retention `200y` is longer than 100 years", None);
+        field_rejected("loki", "logs_window: 0", "logs_window must be greater than zero", None);
     }
 }

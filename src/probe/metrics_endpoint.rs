@@ -152,7 +152,7 @@ impl MetricsSpec {
             .remediation(format!(
                 "require `Authorization: Bearer {}` on {}: reject requests without it with 401 (e.g. an auth middleware \
                  mounted before the metrics handler), then re-run",
-                token_name.map(|t| cx.placeholder(t)).unwrap_or_else(|| "$METRICS_TOKEN".into()),
+                token_name.map(|t| cx.placeholder(t)).unwrap_or_else(|| "<token>".into()),
                 self.path
             ))
             .reproduce(cx.curl(&url, None));
@@ -344,4 +344,26 @@ fn type_matches(got: &str, want: &str) -> bool {
 
 fn list(codes: &[u16]) -> String {
     codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+}
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn metrics_endpoint_fields_are_validated_where_written() {
+        requires("metrics_endpoint", &[], "metrics_endpoint check `c` needs a `token`");
+        // Located at the bad value inside the mapping.
+        rejects_at(&one_check("metrics_endpoint", &["token: s", "family_types: {x: gauges}"]), FIELD_LINE + 1, 27, "unknown metric type `gauges` for `x`", Some("types: counter"));
+        rejects_at(&one_check("metrics_endpoint", &["anonymous_status: [42]"]), FIELD_LINE, 28, "`42` is not an HTTP status code", None);
+        field_rejected("metrics_endpoint", "expect_families: http_requests_total", "`expect_families` must be a list of strings", None);
+        let g = loads(&one_check("metrics_endpoint", &["token: s", "expect_families: [http_requests_total]"]));
+        let crate::probe::CheckSpec::MetricsEndpoint(spec) = &g.requirements[0].checks[0].spec else {
+            panic!("a metrics_endpoint spec")
+        };
+        assert_eq!(spec.path, "/metrics");
+        assert_eq!(spec.anonymous_status, vec![401, 403]);
+        assert_eq!(spec.family_types.get("http_requests_total").map(String::as_str), Some("counter"));
+    }
 }

@@ -146,3 +146,16 @@ impl RulesSpec {
         o
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn prometheus_rules_fields_are_validated_where_written() {
+        requires("prometheus_rules", &[], "prometheus_rules check `c` needs `rules`");
+        field_rejected("prometheus_rules", "rules: []", "`rules` is empty", Some("rules: [ApplicationDown]"));
+        field_rejected("prometheus_rules", "rules: ApplicationDown", "`rules` must be a list of strings", None);
+    }
+}

@@ -300,7 +300,7 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 )
                 .remediation(
                     "give the scrape job the bearer token: `authorization: {type: Bearer, credentials_file: /etc/prometheus/metrics_token}` \
-                     with the same token as the backend's METRICS_TOKEN, then reload Prometheus",
+                     holding the bearer token the backend expects, then reload Prometheus",
                 ),
             );
         }
@@ -429,5 +429,19 @@ mod tests {
     fn host_port_fills_default_ports() {
         assert_eq!(host_port("http://backend/metrics"), Some(("backend".into(), 80)));
         assert_eq!(host_port("https://b:8443/x"), Some(("b".into(), 8443)));
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn prometheus_targets_fields_are_validated_where_written() {
+        requires("prometheus_targets", &[], "check `c` of kind `prometheus_targets` needs `job`");
+        rejects_at(&one_check("prometheus_targets", &["job: \"\""]), FIELD_LINE, 14, "`job` is empty", Some("job: medianest-backend"));
+        rejects_at(&one_check("prometheus_targets", &["job: a", "min_targets: 0"]), FIELD_LINE + 1, 22, "min_targets must be at least 1", None);
+        rejects_at(&one_check("prometheus_targets", &["job: a", "backend_target: nope"]), FIELD_LINE + 1, 25, "names unknown target `nope`", None);
     }
 }

@@ -239,3 +239,19 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    //! The kind's loader messages, each with its location.
+    use crate::gate::testing::*;
+
+    #[test]
+    fn promql_fields_are_validated_where_written() {
+        requires("promql", &["op: '<'", "threshold: 1"], "check `c` of kind `promql` needs `query`");
+        requires("promql", &["query: up", "threshold: 1"], "promql check `c` needs `op`");
+        requires("promql", &["query: up", "op: '<'"], "promql check `c` needs `threshold`");
+        rejects_at(&one_check("promql", &["query: up", "op: '=<'", "threshold: 1"]), FIELD_LINE + 1, 13, "unknown operator `=<`", Some("<, <=, >, >= or =="));
+        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: .nan"]), FIELD_LINE + 2, 20, "non-finite float `.nan`", None);
+        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: lots"]), FIELD_LINE + 2, 20, "`threshold` must be a number, not the string \"lots\"", None);
+    }
+}
