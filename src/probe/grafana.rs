@@ -93,7 +93,10 @@ impl GrafanaSpec {
                                 self.credential_settings(cx)
                             )
                         } else {
-                            "the token is invalid, expired or revoked, or the password is wrong: issue a new service account token".to_string()
+                            format!(
+                                "the token is invalid, expired or revoked, or the password is wrong: issue a new service account token and set {}",
+                                self.credential_settings(cx)
+                            )
                         }),
                 );
             }

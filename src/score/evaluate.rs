@@ -278,3 +278,134 @@ fn blocked_cause(o: &Outcome, rcs: &[super::RootCause], id: &str) -> String {
         causes.join("; ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::testing::loads;
+
+    const RULE: PassRule = PassRule {
+        min_score: 85.0,
+        required_must_pass: true,
+    };
+
+    /// A gate of two required requirements: `up` (check `a`) and `down`
+    /// (check `b`, which needs `a`), with `extra` appended to `b`.
+    fn gate(b_extra: &str) -> Gate {
+        loads(&format!(
+            "schema_version: 1\nid: T\nname: t\ntargets: {{t: \"http://127.0.0.1:1\"}}\nrequirements:\n  - id: up\n    name: up\n    weight: 10\n    required: true\n    checks:\n      - {{id: a, kind: http, target: t}}\n  - id: down\n    name: down\n    weight: 90\n    required: true\n    checks:\n      - {{id: b, kind: http, target: t, needs: [a]{b_extra}}}\n"
+        ))
+    }
+
+    fn result(id: &str, status: Status) -> CheckResult {
+        let outcome = match status {
+            Status::Fail | Status::Error => {
+                Outcome::new(status, "x").cause(format!("check:{id}"), format!("{id} broke"))
+            }
+            _ => Outcome::new(status, "x"),
+        };
+        CheckResult {
+            check_id: id.into(),
+            outcome,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_requirement_failing_only_through_blocked_checks_fails_and_blocks_the_gate() {
+        let lenient = PassRule { min_score: 0.0, ..RULE };
+        let e = evaluate(
+            &gate(""),
+            vec![result("a", Status::Pass), result("b", Status::Blocked)],
+            lenient,
+            "2026-01-01",
+        );
+        assert_eq!(e.requirements[1].status, ReqStatus::Fail);
+        assert_eq!(e.failed_required, vec!["down".to_string()]);
+        assert!(!e.passed, "score 10 ≥ 0, but a required requirement failed");
+        assert_eq!(
+            e.blockers,
+            vec![BlockerEval {
+                requirement: "down".into(),
+                check: "b".into(),
+                severity: Severity::Medium
+            }]
+        );
+    }
+
+    #[test]
+    fn a_waiver_covers_a_blocked_check() {
+        let g = gate(", waiver: {reason: accepted, expires: 2099-01-01}");
+        let e = evaluate(
+            &g,
+            vec![result("a", Status::Fail), result("b", Status::Blocked)],
+            RULE,
+            "2026-01-01",
+        );
+        let b = e.check("b").map(|c| c.status);
+        assert_eq!(b, Some(Status::Waived));
+        assert_eq!(e.requirements[1].status, ReqStatus::Waived);
+        assert!(!e.failed_required.contains(&"down".to_string()));
+        // `up` still fails on its own: the waiver on `b` does not cover `a`.
+        assert_eq!(e.failed_required, vec!["up".to_string()]);
+    }
+
+    #[test]
+    fn an_expired_waiver_is_void_and_says_so() {
+        let g = gate(", waiver: {reason: accepted, expires: 2020-01-01}");
+        let e = evaluate(
+            &g,
+            vec![result("a", Status::Pass), result("b", Status::Fail)],
+            RULE,
+            "2026-01-01",
+        );
+        assert_eq!(e.check("b").map(|c| c.status), Some(Status::Fail));
+        assert!(e.check("b").and_then(|c| c.waiver.as_ref()).is_some_and(|w| w.expired));
+        assert!(
+            e.warnings
+                .iter()
+                .any(|w| w.starts_with("b: waiver expired on 2020-01-01")),
+            "{:?}",
+            e.warnings
+        );
+    }
+
+    #[test]
+    fn min_score_0_with_everything_skipped_does_not_pass() {
+        let zero = PassRule { min_score: 0.0, ..RULE };
+        let e = evaluate(
+            &gate(""),
+            vec![result("a", Status::Skipped), result("b", Status::Skipped)],
+            zero,
+            "2026-01-01",
+        );
+        assert_eq!(e.score, 0.0);
+        assert!(!e.passed, "nothing was evaluated, so nothing passed");
+        assert!(
+            e.requirements
+                .iter()
+                .all(|r| r.status == ReqStatus::Skipped && r.score.is_none())
+        );
+    }
+
+    #[test]
+    fn a_blocked_check_is_explained_by_the_root_cause_it_waits_on() {
+        let e = evaluate(
+            &gate(""),
+            vec![result("a", Status::Error), result("b", Status::Blocked)],
+            RULE,
+            "2026-01-01",
+        );
+        assert_eq!(e.check("b").and_then(|c| c.cause.clone()).as_deref(), Some("a broke"));
+        assert_eq!(e.root_causes.len(), 1);
+        assert_eq!(e.root_causes[0].cause.checks, vec!["a", "b"]);
+        assert_eq!(e.root_causes[0].cause.score_impact, 100.0);
+    }
+
+    #[test]
+    fn a_missing_result_is_an_error_not_a_pass() {
+        let e = evaluate(&gate(""), vec![result("a", Status::Pass)], RULE, "2026-01-01");
+        assert_eq!(e.check("b").map(|c| c.status), Some(Status::Error));
+        assert!(!e.passed);
+    }
+}

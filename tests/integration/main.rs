@@ -6,6 +6,7 @@ mod support;
 mod check_backend;
 mod cli;
 mod docker;
+mod exit_codes;
 mod fixtures_selftest;
 mod gate_errors;
 mod hostile_servers;

@@ -32,6 +32,8 @@ pub enum Misbehaviour {
     Body { content_type: &'static str, body: Vec<u8> },
     /// Any status line (e.g. `400 Bad Request`) with a JSON body.
     Json { status: &'static str, body: &'static str },
+    /// Reads the request, then closes the connection without a byte.
+    CloseAfterRequest,
 }
 
 /// Requests a server received (raw bytes up to the end of the headers).
@@ -93,6 +95,7 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
     }
     match kind {
         Misbehaviour::Silent => std::thread::sleep(Duration::from_secs(60)),
+        Misbehaviour::CloseAfterRequest => {}
         Misbehaviour::Endless { total } => {
             let _ = s.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\n\r\n",
