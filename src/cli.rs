@@ -15,7 +15,11 @@ Exit codes:
   1  gate blocked: score below threshold or a required requirement failed
      (lint-metrics: the exposition is invalid; diff: a regression)
   2  usage error or invalid gate file: nothing was probed
-  3  internal error: the run could not produce a verdict";
+     (also an unreadable input file, --report path, --ca-cert or --target)
+  3  internal error: the run could not produce a verdict
+  4  verdict reached, but a --report artifact could not be written
+     (the others were; stderr names it and the verdict)
+  141  stdout was closed early (`| head`); nothing more is printed";
 
 /// Decides whether a staging environment may go live: probes the
 /// observability stack and scores a readiness gate.

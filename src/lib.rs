@@ -4,20 +4,20 @@
 //! the result to an exit code; everything else lives in these modules.
 
 pub mod cli;
-pub mod commands;
+mod commands;
 pub mod duration;
 pub mod error;
 pub mod exposition;
-pub mod fsio;
+mod fsio;
 pub mod gate;
-pub mod http;
+mod http;
 pub mod probe;
-pub mod redact;
-pub mod report;
-pub mod runner;
+mod redact;
+mod report;
+mod runner;
 pub mod score;
 pub mod status;
-pub mod suggest;
+mod suggest;
 
 use std::panic::AssertUnwindSafe;
 

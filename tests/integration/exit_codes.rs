@@ -170,9 +170,9 @@ fn a_waived_check_whose_need_failed_is_waived_not_blocked() {
 #[test]
 fn hints_name_the_gates_own_variables_not_gate_gs() {
     let g = Grafana::start("healthy");
-    let (_dir, gate) = gate_file(&format!(
-        "schema_version: 1\nid: O\nname: other\ntargets: {{dash: \"${{DASH_ADDR}}\"}}\nsecrets: {{key: \"${{DASH_KEY}}\"}}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {{id: dash, kind: grafana, target: dash, token: key}}\n"
-    ));
+    let (_dir, gate) = gate_file(
+        "schema_version: 1\nid: O\nname: other\ntargets: {dash: \"${DASH_ADDR}\"}\nsecrets: {key: \"${DASH_KEY}\"}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {id: dash, kind: grafana, target: dash, token: key}\n",
+    );
     let (_, stdout, stderr) = output(
         bin()
             .args(["check", "--no-progress", "--format", "json", "--gate"])
