@@ -163,6 +163,18 @@ impl LatencySpec {
                 .cause(key, format!("Prometheus has no `{}` histogram for {}", self.metric, self.selector_braces()))
                 .remediation("the backend does not expose the histogram, or Prometheus does not scrape it: check the `prometheus-scrape` requirement and the selector");
         };
+        // NaN < min_requests is false: a NaN count would slip past the
+        // traffic guard and pass. A count must be a finite, non-negative number.
+        if !requests.is_finite() || requests < 0.0 {
+            return base(Outcome::error(format!(
+                "the request count over {} is {}, not a count: the quantile cannot be trusted",
+                self.window,
+                fmt_num(requests)
+            )))
+            .evidence("requests_in_window", fmt_num(requests))
+            .cause(key, format!("`{}_count` gives a non-finite or negative request count", self.metric))
+            .remediation("check the histogram's `_count` series: a counter reset, a bad recording rule or a broken exporter yields such values");
+        }
         let base = |o: Outcome| {
             base(o)
                 .evidence("requests_in_window", fmt_num(requests.round()))
@@ -217,6 +229,14 @@ impl LatencySpec {
             )))
             .cause(key, format!("the {label} cannot be computed (NaN)"))
             .remediation("make sure requests reach the backend during the window");
+        }
+        if value == f64::NEG_INFINITY || value < 0.0 {
+            return base(Outcome::error(format!(
+                "the {label} is {}: a latency cannot be negative",
+                fmt_num(value)
+            )))
+            .cause(key, format!("the {label} query returns an impossible value ({})", fmt_num(value)))
+            .remediation("check the histogram's buckets: negative `le` bounds or a broken recording rule yield such values");
         }
         let interpolated = limit_between_buckets(limit_s, &bounds);
         let mut o = if value > limit_s {

@@ -12,6 +12,9 @@ use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 
+/// How far ahead of our clock a scrape time may be before it is distrusted.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
+
 /// One active target as the API reports it.
 #[derive(Debug, Clone)]
 struct ActiveTarget {
@@ -354,6 +357,21 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 format!("Prometheus fails to scrape {}: {err}", t.scrape_url),
             )
             .remediation("open Prometheus' Status → Targets page for the full error"),
+        );
+    }
+    // A scrape time ahead of our clock is no evidence of freshness: the
+    // answer or a clock is wrong, and "fresh" cannot be judged.
+    if let Some(ahead) = t.last_scrape.and_then(|ls| ls.duration_since(SystemTime::now()).ok())
+        && ahead > CLOCK_SKEW
+    {
+        return Some(
+            Outcome::error(format!(
+                "target {} reports a last scrape {:.0}s in the future",
+                t.scrape_url,
+                ahead.as_secs_f64()
+            ))
+            .cause(format!("check:{id}"), "Prometheus's clock and the gate's disagree, so scrape freshness cannot be judged".to_string())
+            .remediation("sync the clocks (NTP) of Prometheus and the machine running the gate"),
         );
     }
     if let (Some(age), Some(interval)) = (age, t.interval)

@@ -155,14 +155,17 @@ impl PromqlSpec {
                 .map(|(l, v)| json!({"series": l, "value": fmt_num(*v)}))
                 .collect::<Vec<_>>()
         );
-        if let Some((labels, _)) = series.iter().find(|(_, v)| v.is_nan()) {
-            return base(Outcome::error(format!("`{}` is NaN for {labels}", self.query)))
+        // NaN compares false with everything and ±Inf passes one side of
+        // every threshold: neither is a measurement to judge.
+        if let Some((labels, v)) = series.iter().find(|(_, v)| !v.is_finite()) {
+            return base(Outcome::error(format!("`{}` is {} for {labels}", self.query, fmt_num(*v))))
                 .evidence("values", values)
                 .cause(
                     format!("check:{}", cx.check.id),
                     format!(
-                        "`{}` evaluates to NaN (e.g. 0/0: nothing happened in the window)",
-                        self.query
+                        "`{}` evaluates to {} (NaN: e.g. 0/0, nothing happened in the window; ±Inf: a division by zero)",
+                        self.query,
+                        fmt_num(*v)
                     ),
                 )
                 .remediation("make sure the window holds data, or guard the division in the query");

@@ -109,6 +109,8 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
     let mut order: Vec<String> = Vec::new();
     let mut causes: BTreeMap<String, RootCause> = BTreeMap::new();
     let mut summary_rank: BTreeMap<String, u8> = BTreeMap::new();
+    // Causes that touch a weighted requirement: only those can move the score.
+    let mut weighted: BTreeSet<String> = BTreeSet::new();
     for r in reqs {
         for c in &r.checks {
             if !matches!(c.status, Status::Fail | Status::Error | Status::Blocked) {
@@ -129,6 +131,9 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
                 });
                 entry.checks.push(c.id.clone());
                 entry.severity = entry.severity.min(r.severity);
+                if r.weight > 0.0 {
+                    weighted.insert(key.clone());
+                }
                 if own_key(c) == *key && c.status != Status::Blocked {
                     entry.security |= c.security;
                     let best = summary_rank.get(key).copied().unwrap_or(u8::MAX);
@@ -156,7 +161,13 @@ pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
             }
             let fixed = BTreeSet::from([rc.key.as_str()]);
             let after = simulate(reqs, &sets, &fixed);
-            rc.score_impact = round1((gate_score(&after) - current).max(0.0));
+            // An advisory (weight 0) requirement is worth no points, even when it
+            // is all that ran and the all-or-nothing score of such a run moves.
+            rc.score_impact = if weighted.contains(&rc.key) {
+                round1((gate_score(&after) - current).max(0.0))
+            } else {
+                0.0
+            };
             let failed_after: BTreeSet<String> = super::failed_required(&after).iter().map(|r| r.id.clone()).collect();
             rc.unblocks = failed_before
                 .iter()

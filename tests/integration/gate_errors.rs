@@ -138,7 +138,11 @@ fn field_of_another_kind_is_rejected() {
         &yaml,
         13,
         65,
-        &["field `expect_families` does not apply to kind `http`"],
+        // The wording: the field's own kind, then this kind's real list.
+        &[
+            "`expect_families` is a `metrics_endpoint` field",
+            "`http` checks take: `path`, `token`, `expect_status`, `samples`, `max_latency`, `latency_stat`, `expect_json`",
+        ],
     );
 }
 

@@ -7,6 +7,7 @@ mod check_backend;
 mod cli;
 mod docker;
 mod exit_codes;
+mod fail_closed;
 mod fixtures_selftest;
 mod gate_errors;
 mod hostile_servers;
