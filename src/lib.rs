@@ -15,6 +15,8 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod shell;
+pub mod text;
 
 use std::panic::AssertUnwindSafe;
 
