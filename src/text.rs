@@ -206,17 +206,22 @@ fn backtick_runs(s: &str) -> Vec<(usize, usize)> {
 
 /// Backslash-escapes text outside code spans. `line_start`: the text begins
 /// a line (or a list item or quote), where block markers count.
+///
+/// A character is escaped where CommonMark or GFM could read it as the start
+/// of a construct, and left alone where the spec says it cannot be one, so
+/// the source stays readable: `p95 < 500ms`, `a & b` and `scrape_interval`
+/// need no backslash (no tag, entity or emphasis can start there).
 fn escape_inline(s: &str, line_start: bool, out: &mut String) {
     let chars: Vec<char> = s.chars().collect();
-    // A block marker may only be a leading `-`, `+`, `=` or `1.`/`1)`:
-    // `#`, `>`, `*`, `_`, `~`, `<` and `|` are escaped wherever they are.
+    let at = |i: usize| chars.get(i).copied();
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let mut marker_at = None;
     if line_start {
-        match chars.first() {
-            Some('-' | '+' | '=') => marker_at = Some(0),
+        match at(0) {
+            Some('-' | '+' | '=' | '#' | '>') => marker_at = Some(0),
             Some(c) if c.is_ascii_digit() => {
                 let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
-                if matches!(chars.get(digits), Some('.' | ')')) {
+                if matches!(at(digits), Some('.' | ')')) {
                     marker_at = Some(digits);
                 }
             }
@@ -224,17 +229,25 @@ fn escape_inline(s: &str, line_start: bool, out: &mut String) {
         }
     }
     for (i, &c) in chars.iter().enumerate() {
-        let special = matches!(
-            c,
-            '\\' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '&' | '|' | '~' | '#' | '$'
-        );
-        // GFM autolinks bare `scheme://…` and `www.…`; an escaped `:` or `.` stops both.
-        let autolink = (c == ':' && chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/'))
-            || (c == '.'
-                && i >= 3
-                && chars[i - 3..i] == ['w', 'w', 'w']
-                && (i == 3 || !chars[i - 4].is_alphanumeric()));
-        if special || autolink || marker_at == Some(i) {
+        let prev = i.checked_sub(1).and_then(at);
+        let next = at(i + 1);
+        let escape = match c {
+            '*' | '[' | ']' | '|' | '~' | '$' | '>' => true,
+            // Both sides alphanumeric: neither left- nor right-flanking enough to open or close emphasis.
+            '_' => !(alnum(prev) && alnum(next)),
+            // A tag, comment, declaration or autolink needs a letter, `/`, `!` or `?` right after `<`.
+            '<' => matches!(next, Some(n) if n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')),
+            // An entity needs a name or `#` right after `&`.
+            '&' => matches!(next, Some(n) if n.is_ascii_alphanumeric() || n == '#'),
+            '!' => next == Some('['),
+            // Only a backslash before punctuation escapes it; `\n` from [`escape`] stays as is.
+            '\\' => next.is_none_or(|n| n.is_ascii_punctuation()),
+            // GFM autolinks bare `scheme://…` and `www.…`; an escaped `:` or `.` stops both.
+            ':' => next == Some('/') && at(i + 2) == Some('/'),
+            '.' => i >= 3 && chars[i - 3..i] == ['w', 'w', 'w'] && !alnum(i.checked_sub(4).and_then(at)),
+            _ => false,
+        };
+        if escape || marker_at == Some(i) {
             out.push('\\');
         }
         out.push(c);
@@ -271,56 +284,74 @@ mod tests {
 
     #[test]
     fn markdown_cannot_open_blocks_at_line_start() {
-        assert_eq!(markdown("# PASSED"), "\\# PASSED");
-        assert_eq!(markdown("> quote"), "\\> quote");
-        assert_eq!(markdown("- item"), "\\- item");
-        assert_eq!(markdown("+ item"), "\\+ item");
-        assert_eq!(markdown("==="), "\\===");
-        assert_eq!(markdown("12. item"), "12\\. item");
-        assert_eq!(markdown("3) item"), "3\\) item");
-        assert_eq!(markdown("    indented code"), "indented code");
-        assert_eq!(markdown("***"), "\\*\\*\\*");
-        assert_eq!(markdown("___"), "\\_\\_\\_");
-        assert_eq!(markdown("```sh"), "\\`\\`\\`sh");
-        assert_eq!(markdown("~~~"), "\\~\\~\\~");
-        // Only at the start: mid-line they are plain text.
-        assert_eq!(markdown("a - b + c = 12. d"), "a - b + c = 12. d");
+        for (text, want) in [
+            ("# PASSED", r"\# PASSED"),
+            ("> quote", r"\> quote"),
+            ("- item", r"\- item"),
+            ("+ item", r"\+ item"),
+            ("===", r"\==="),
+            ("12. item", r"12\. item"),
+            ("3) item", r"3\) item"),
+            ("    indented code", "indented code"),
+            ("***", r"\*\*\*"),
+            ("___", r"\_\_\_"),
+            ("```sh", r"\`\`\`sh"),
+            ("~~~", r"\~\~\~"),
+            ("<div>", r"\<div\>"),
+            ("| a | b |", r"\| a \| b \|"),
+            // Only at the start: mid-line they are plain text.
+            ("a - b + c = 12. d # e", "a - b + c = 12. d # e"),
+        ] {
+            assert_eq!(markdown(text), want, "{text:?}");
+        }
     }
 
     #[test]
     fn markdown_newlines_never_start_a_line() {
-        let out = markdown("ok\n# PASSED\n\n<!-- hide -->\n[   pass] forged");
-        assert!(!out.contains('\n'), "{out}");
+        let out = markdown("ok\n# PASSED\n\n<!-- hide -->\n[   pass] forged\r\n\x1b]0;t\x07");
+        assert!(!out.contains(['\n', '\r', '\x1b', '\x07']), "{out}");
         assert_eq!(
             out,
-            "ok\\\\n\\# PASSED\\\\n\\\\n\\<\\!-- hide --\\>\\\\n\\[   pass\\] forged"
+            r"ok\n# PASSED\n\n\<!-- hide --\>\n\[   pass\] forged\r\n\x1b\]0;t\x07"
         );
     }
 
     #[test]
     fn markdown_cannot_open_inline_markup() {
-        assert_eq!(markdown("[x](http://evil)"), "\\[x\\](http\\://evil)");
-        assert_eq!(markdown("![i](y)"), "\\!\\[i\\](y)");
-        assert_eq!(
-            markdown("<script>alert(1)</script>"),
-            "\\<script\\>alert(1)\\</script\\>"
-        );
-        assert_eq!(markdown("<!--"), "\\<\\!--");
-        assert_eq!(markdown("*a* _b_ ~~c~~"), "\\*a\\* \\_b\\_ \\~\\~c\\~\\~");
-        assert_eq!(markdown("&#x202e; &amp;"), "\\&\\#x202e; \\&amp;");
-        assert_eq!(markdown("$x$ a|b"), "\\$x\\$ a\\|b");
-        assert_eq!(markdown("see www.evil.test or awww.x"), "see www\\.evil.test or awww.x");
-        assert_eq!(markdown("a\\b"), "a\\\\b");
+        for (text, want) in [
+            ("[x](http://evil)", r"\[x\](http\://evil)"),
+            ("![i](y)", r"\!\[i\](y)"),
+            ("<script>alert(1)</script>", r"\<script\>alert(1)\</script\>"),
+            ("<!-- c -->", r"\<!-- c --\>"),
+            ("<?php", r"\<?php"),
+            ("<https://evil>", r"\<https\://evil\>"),
+            ("*a* _b_ ~~c~~ ~d~", r"\*a\* \_b\_ \~\~c\~\~ \~d\~"),
+            ("&#x202e; &amp; &lt;", r"\&#x202e; \&amp; \&lt;"),
+            ("$x$ a|b", r"\$x\$ a\|b"),
+            ("see www.evil.test or awww.x", r"see www\.evil.test or awww.x"),
+            ("[^1]: note", r"\[^1\]: note"),
+            (r"a\*b\ c\", r"a\\\*b\ c\\"),
+            // Where no construct can start, no backslash.
+            ("p95 < 500ms & a_b_c ! x", "p95 < 500ms & a_b_c ! x"),
+            (r"C:\path\to", r"C:\path\to"),
+        ] {
+            assert_eq!(markdown(text), want, "{text:?}");
+        }
     }
 
     #[test]
     fn markdown_keeps_paired_code_spans_and_escapes_stray_backticks() {
-        assert_eq!(markdown("start the `backend` service"), "start the `backend` service");
-        assert_eq!(markdown("`<!--` is inert in code"), "`<!--` is inert in code");
-        assert_eq!(markdown("a `b"), "a \\`b");
-        assert_eq!(markdown("``a`b`` and `c"), "``a`b`` and \\`c");
-        assert_eq!(markdown("`x` <y>"), "`x` \\<y\\>");
-        assert_eq!(markdown_cell("`a|b` c|d"), "`a\\|b` c\\|d");
+        for (text, want) in [
+            ("start the `backend` service", "start the `backend` service"),
+            ("`<!--` is inert in code", "`<!--` is inert in code"),
+            ("a `b", r"a \`b"),
+            ("``a`b`` and `c", r"``a`b`` and \`c"),
+            ("`x` <y>", r"`x` \<y\>"),
+            ("`a` then ```b", r"`a` then \`\`\`b"),
+        ] {
+            assert_eq!(markdown(text), want, "{text:?}");
+        }
+        assert_eq!(markdown_cell("`a|b` c|d"), r"`a\|b` c\|d");
     }
 
     #[test]
