@@ -9,6 +9,7 @@ mod docker;
 mod fixtures_selftest;
 mod gate_errors;
 mod hostile_servers;
+mod inert_text;
 mod lint_metrics;
 mod prometheus_harness;
 mod reports;
