@@ -7,9 +7,9 @@
 //! and the text of an escape sequence (`\x1b]0;pwned\x07` loses `pwned`).
 //! So text is escaped here first ([`crate::text::escape`], one line per
 //! field), XML's noncharacters U+FFFE/U+FFFF too, and a reproduce
-//! command's tabs travel as a private-use stand-in that becomes `&#9;` in
-//! the finished document (a raw tab would be normalised away in an
-//! attribute).
+//! command's tabs travel past `XmlString` as a private-use stand-in that
+//! becomes `&#9;` in the finished document: a character reference, unlike
+//! a raw tab, also survives attribute-value normalisation.
 
 use std::borrow::Cow;
 use std::io;
