@@ -16,8 +16,10 @@ mod redact;
 mod report;
 mod runner;
 pub mod score;
+mod shell;
 pub mod status;
 mod suggest;
+mod text;
 
 use std::panic::AssertUnwindSafe;
 

@@ -323,11 +323,15 @@ impl Observer for Progress {
         }
         if self.verbose {
             let status = r.outcome.status.as_str();
+            // Redact first (secrets are matched as sent), then escape: a
+            // newline in a server's message must not start a forged
+            // `[   pass]` line, nor an escape sequence reach the terminal.
+            let message = self.redactor.redact(&r.outcome.message);
             let line = format!(
                 "[{status:>7}] {} ({} ms): {}",
-                r.check_id,
+                crate::text::escape(&r.check_id),
                 r.duration.as_millis(),
-                self.redactor.redact(&r.outcome.message)
+                crate::text::escape(&message)
             );
             let line = if self.color {
                 let color = match r.outcome.status {

@@ -67,20 +67,30 @@ impl ProbeContext<'_> {
             .unwrap_or_else(|| format!("${}", name.to_ascii_uppercase()))
     }
 
-    /// A `curl` line that repeats a GET by hand, with the token as a placeholder.
+    /// A `curl` line that repeats a GET by hand, with the token as a
+    /// placeholder the person's shell expands. Every argument is quoted, as
+    /// URLs can hold `'` and `$(…)`. A Docker host (`unix://`, `tcp://`),
+    /// which curl cannot take as a URL, becomes a ping of its Engine API.
     pub fn curl(&self, url: &str, token: Option<&str>) -> String {
-        let mut cmd = format!("curl -sS -i --max-time {}", self.timeout.as_secs().max(1));
+        use crate::shell::{Word, docker_api_args, join_words};
+        let mut argv: Vec<Word> = ["curl", "-sS", "-i", "--max-time"].map(Word::from).into();
+        argv.push(self.timeout.as_secs().max(1).to_string().into());
         if self.http.tls.insecure {
-            cmd.push_str(" -k");
+            argv.push("-k".into());
         }
         if let Some(ca) = &self.http.tls.ca_cert {
-            cmd.push_str(&format!(" --cacert '{}'", ca.display()));
+            argv.push("--cacert".into());
+            argv.push(ca.to_string_lossy().into_owned().into());
         }
         if let Some(name) = token {
-            cmd.push_str(&format!(" -H \"Authorization: Bearer {}\"", self.placeholder(name)));
+            argv.push("-H".into());
+            argv.push(Word::literal("Authorization: Bearer ").placeholder(&self.placeholder(name)));
         }
-        cmd.push_str(&format!(" '{url}'"));
-        cmd
+        match docker_api_args(url, "/_ping").filter(|_| url.starts_with("unix://") || url.starts_with("tcp://")) {
+            Some(args) => argv.extend(args.into_iter().map(Word::from)),
+            None => argv.push(url.into()),
+        }
+        join_words(&argv)
     }
 
     /// An outcome for a request that got no usable answer. Failures that make

@@ -88,13 +88,21 @@ impl Kind for ContainerSpec {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Outcome {
         self.run(cx).await
     }
+
+    /// What the Engine API says of the container, asked the way the probe did
+    /// (`curl --unix-socket …`), for a daemon that could not be used.
+    fn reproduce(&self, cx: &ProbeContext<'_>) -> String {
+        let path = format!("/containers/{}/json", self.container);
+        crate::shell::docker_curl(cx.base_url(), &path).unwrap_or_else(|| cx.curl(cx.base_url(), None))
+    }
 }
 
 impl ContainerSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let name = self.container.as_str();
+        let quoted = crate::shell::quote(name);
         let repro = format!(
-            "docker inspect --format '{{{{json .State}}}}' {name}; docker logs --tail {} {name}",
+            "docker inspect --format '{{{{json .State}}}}' {quoted}; docker logs --tail {} {quoted}",
             self.log_lines
         );
         if !valid_name(name) {

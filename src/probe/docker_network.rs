@@ -96,7 +96,11 @@ impl NetworkSpec {
         let evidence = json!(networks);
         let repro = format!(
             "docker inspect --format '{{{{.Name}}}}: {{{{range $k, $v := .NetworkSettings.Networks}}}}{{{{$k}}}} {{{{end}}}}' {}",
-            self.containers.join(" ")
+            self.containers
+                .iter()
+                .map(|c| crate::shell::quote(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         if !missing.is_empty() {
             let msg = format!("containers not found: {}", missing.join(", "));

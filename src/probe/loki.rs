@@ -210,6 +210,24 @@ impl Kind for LokiSpec {
 }
 
 impl LokiSpec {
+    /// The log query by hand; a tenant read from `${VAR}` stays a variable
+    /// the person's shell expands.
+    fn query_curl(&self, cx: &ProbeContext<'_>, tenant: &str) -> String {
+        use crate::shell::{Word, join_words};
+        let mut argv: Vec<Word> = vec!["curl".into(), "-sG".into(), join_url(cx.base_url(), "/loki/api/v1/query_range").into()];
+        if !tenant.is_empty() {
+            argv.push("-H".into());
+            argv.push(match &self.tenant_var {
+                Some(var) => Word::literal("X-Scope-OrgID: ").var(var),
+                None => Word::literal(&format!("X-Scope-OrgID: {tenant}")),
+            });
+        }
+        for arg in ["--data-urlencode", &format!("query={}", self.selector), "--data-urlencode", "limit=10"] {
+            argv.push(arg.to_string().into());
+        }
+        join_words(&argv)
+    }
+
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let target = cx.target_name().to_string();
         let key = format!("check:{}", cx.check.id);
@@ -254,17 +272,7 @@ impl LokiSpec {
         let mut o = Outcome::pass(String::new())
             .expected("min_retention", duration::format(self.min_retention))
             .expected("logs_window", duration::format(self.logs_window))
-            .reproduce(format!(
-                "curl -sG '{}'{} --data-urlencode 'query={}' --data-urlencode 'limit=10'",
-                join_url(cx.base_url(), "/loki/api/v1/query_range"),
-                match (&self.tenant_var, tenant.is_empty()) {
-                    (_, true) => String::new(),
-                    // Double quotes so the shell expands the variable the gate read.
-                    (Some(var), false) => format!(" -H \"X-Scope-OrgID: ${var}\""),
-                    (None, false) => format!(" -H 'X-Scope-OrgID: {}'", tenant.replace('\'', r"'\''")),
-                },
-                self.selector.replace('\'', r"'\''")
-            ));
+            .reproduce(self.query_curl(cx, tenant));
 
         // 1. Ready?
         let ready = match ready {

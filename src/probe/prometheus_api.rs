@@ -41,11 +41,13 @@ pub fn api_url(cx: &ProbeContext<'_>, path: &str, params: &[(&str, &str)]) -> St
 
 /// A `curl` line that runs a PromQL query by hand.
 pub fn promql_curl(cx: &ProbeContext<'_>, query: &str) -> String {
-    let quoted = query.replace('\'', r"'\''");
-    format!(
-        "curl -sG '{}' --data-urlencode 'query={quoted}'",
-        join_url(cx.base_url(), "/api/v1/query")
-    )
+    crate::shell::join([
+        "curl",
+        "-sG",
+        &join_url(cx.base_url(), "/api/v1/query"),
+        "--data-urlencode",
+        &format!("query={query}"),
+    ])
 }
 
 /// Outcome for an answer that is not the Prometheus API at all.

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::prometheus_api::get_data;
+use crate::http::join_url;
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -108,8 +109,8 @@ impl RulesSpec {
             .evidence("loaded_alerts", all_names.len())
             .expected("rules", json!(self.rules))
             .reproduce(format!(
-                "curl -s '{}/api/v1/rules?type=alert' | jq '.data.groups[].rules[] | {{name, health, lastError}}'",
-                cx.base_url().trim_end_matches('/')
+                "{} | jq '.data.groups[].rules[] | {{name, health, lastError}}'",
+                crate::shell::join(["curl", "-s", &join_url(cx.base_url(), "/api/v1/rules?type=alert")])
             ));
         let mut o = if !missing.is_empty() {
             let msg = format!("alert rules not loaded: {}", missing.join(", "));

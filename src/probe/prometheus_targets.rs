@@ -76,10 +76,15 @@ impl TargetsSpec {
             Ok(d) => d,
             Err(o) => return o,
         };
+        // The job goes to jq as a variable, never spliced into its program.
         let reproduce = format!(
-            "curl -s '{}/api/v1/targets?state=active' | jq '.data.activeTargets[] | select(.scrapePool==\"{}\")'",
-            cx.base_url().trim_end_matches('/'),
-            self.job
+            "{} | jq --arg job {} '.data.activeTargets[] | select(.scrapePool==$job)'",
+            crate::shell::join([
+                "curl",
+                "-s",
+                &crate::http::join_url(cx.base_url(), "/api/v1/targets?state=active")
+            ]),
+            crate::shell::quote(&self.job)
         );
         let (active, pools) = match parse_targets(&data, &self.job) {
             Ok(v) => v,

@@ -2,32 +2,27 @@
 //! verdict and score first, then what to fix first (root causes by impact and
 //! the fix path), the compliance table, and every blocker with its evidence,
 //! remediation and a command to reproduce it.
+//!
+//! Report text is written through [`crate::text`]: escaped so that a
+//! server's message cannot open a heading, a link, raw HTML or a comment,
+//! nor start a line of its own; ids and evidence in code spans whose fence
+//! outlasts any backticks; commands in fences they cannot close. The
+//! markup in this file is the only markup in the output.
 
 use std::io;
 
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
+use crate::text::{
+    markdown as md, markdown_cell as cell, markdown_code as code, markdown_code_block, markdown_code_cell as code_cell,
+};
 
 pub struct Markdown;
-
-/// Makes text safe inside a table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Inline code that survives backticks in the content.
-fn code(s: &str) -> String {
-    if s.contains('`') {
-        format!("`` {s} ``")
-    } else {
-        format!("`{s}`")
-    }
-}
 
 impl Renderer for Markdown {
     fn render(&self, r: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
         let verdict = if r.passed { "✅ PASSED" } else { "❌ BLOCKED" };
-        writeln!(out, "# Gate {} — {}: {verdict}", r.gate.id, r.gate.name)?;
+        writeln!(out, "# Gate {} — {}: {verdict}", md(&r.gate.id), md(&r.gate.name))?;
         writeln!(out)?;
         writeln!(
             out,
@@ -36,11 +31,11 @@ impl Renderer for Markdown {
             pct(r.gate.threshold),
             r.requirements.iter().map(|q| q.checks.len()).sum::<usize>(),
             super::table::counts_line(r),
-            r.started_at,
+            md(&r.started_at),
             r.duration_ms
         )?;
         writeln!(out)?;
-        writeln!(out, "> {}", r.summary)?;
+        writeln!(out, "> {}", md(&r.summary))?;
         if r.insecure {
             writeln!(
                 out,
@@ -55,7 +50,7 @@ impl Renderer for Markdown {
             writeln!(out, "| # | Root cause | Impact | Severity | Affected checks |")?;
             writeln!(out, "|---|---|---:|---|---|")?;
             for (i, rc) in r.root_causes.iter().enumerate() {
-                let checks: Vec<String> = rc.checks.iter().map(|c| code(c)).collect();
+                let checks: Vec<String> = rc.checks.iter().map(|c| code_cell(c)).collect();
                 writeln!(
                     out,
                     "| {} | {}{} | {} | {} | {} |",
@@ -88,7 +83,7 @@ impl Renderer for Markdown {
             }
             writeln!(out)?;
             for (i, s) in r.fix_path.steps.iter().enumerate() {
-                writeln!(out, "{}. {} → **{}**", i + 1, s.summary, pct(s.score_after))?;
+                writeln!(out, "{}. {} → **{}**", i + 1, md(&s.summary), pct(s.score_after))?;
             }
             writeln!(out)?;
         }
@@ -102,7 +97,7 @@ impl Renderer for Markdown {
                 out,
                 "| {} ({}) | {} | {} | {} | {} |",
                 cell(&q.name),
-                code(&q.id),
+                code_cell(&q.id),
                 weight(q.weight),
                 if q.required { "yes" } else { "no" },
                 if q.status == crate::status::ReqStatus::Skipped {
@@ -134,18 +129,18 @@ impl Renderer for Markdown {
                     out,
                     "### {}. [{tag}] {} / {} — {}",
                     i + 1,
-                    b.requirement,
+                    md(&b.requirement),
                     code(&b.check),
                     status(b.status)
                 )?;
                 writeln!(out)?;
-                writeln!(out, "{}", b.message)?;
+                writeln!(out, "{}", md(&b.message))?;
                 writeln!(out)?;
                 if let Some(c) = &b.cause {
-                    writeln!(out, "- **Cause:** {c}")?;
+                    writeln!(out, "- **Cause:** {}", md(c))?;
                 }
                 if let Some(f) = &b.remediation {
-                    writeln!(out, "- **Remediation:** {f}")?;
+                    writeln!(out, "- **Remediation:** {}", md(f))?;
                 }
                 if !b.evidence.is_empty() {
                     let ev: Vec<String> = b
@@ -158,7 +153,7 @@ impl Renderer for Markdown {
                 if let Some(cmd) = &b.reproduce {
                     writeln!(out, "- **Reproduce:**")?;
                     writeln!(out)?;
-                    writeln!(out, "  ```sh\n  {cmd}\n  ```")?;
+                    writeln!(out, "{}", markdown_code_block(cmd, "sh", "  "))?;
                 }
                 writeln!(out)?;
             }
@@ -176,9 +171,9 @@ impl Renderer for Markdown {
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} ms | {} |",
-                code(&q.id),
-                code(&c.id),
-                c.kind,
+                code_cell(&q.id),
+                code_cell(&c.id),
+                cell(&c.kind),
                 st,
                 c.duration_ms,
                 cell(&c.message)
@@ -191,14 +186,16 @@ impl Renderer for Markdown {
             writeln!(out, "**Warnings**")?;
             writeln!(out)?;
             for w in &r.warnings {
-                writeln!(out, "- {w}")?;
+                writeln!(out, "- {}", md(w))?;
             }
         }
         writeln!(out)?;
         writeln!(
             out,
             "<sub>{} {} · gate source: {}</sub>",
-            r.tool.name, r.tool.version, r.gate.source
+            r.tool.name,
+            r.tool.version,
+            md(&r.gate.source)
         )?;
         Ok(())
     }
@@ -208,5 +205,211 @@ fn compact(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Range;
+
+    use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+
+    use super::super::table::hostile::{self, assert_inert, forged_lines};
+    use crate::report::{Format, RenderOptions, Report, render_to_string};
+
+    fn render(r: &Report) -> String {
+        render_to_string(Format::Markdown, r, RenderOptions::default()).expect("render Markdown")
+    }
+
+    /// What GitHub would parse: CommonMark plus GFM tables, strikethrough,
+    /// task lists, footnotes and math.
+    fn parse(md: &str) -> Vec<(Event<'_>, Range<usize>)> {
+        let opts = Options::ENABLE_TABLES
+            | Options::ENABLE_STRIKETHROUGH
+            | Options::ENABLE_TASKLISTS
+            | Options::ENABLE_FOOTNOTES
+            | Options::ENABLE_MATH
+            | Options::ENABLE_GFM;
+        Parser::new_ext(md, opts).into_offset_iter().collect()
+    }
+
+    fn headings(events: &[(Event<'_>, Range<usize>)]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for (e, _) in events {
+            match e {
+                Event::Start(Tag::Heading { .. }) => current = Some(String::new()),
+                Event::End(TagEnd::Heading(_)) => out.extend(current.take()),
+                Event::Text(t) | Event::Code(t) => {
+                    if let Some(h) = &mut current {
+                        h.push_str(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn server_text_opens_no_markup_when_parsed() {
+        let r = hostile::report();
+        let md = render(&r);
+        let events = parse(&md);
+        for (e, range) in &events {
+            let source = &md[range.clone()];
+            match e {
+                Event::Html(h) => assert!(
+                    ["<details><summary>All checks</summary>", "</details>"].contains(&h.trim()),
+                    "raw HTML from {source:?}"
+                ),
+                Event::InlineHtml(h) => assert!(["<sub>", "</sub>"].contains(&h.as_ref()), "inline HTML {h}"),
+                Event::Start(
+                    tag @ (Tag::Link { .. }
+                    | Tag::Image { .. }
+                    | Tag::Emphasis
+                    | Tag::Strikethrough
+                    | Tag::FootnoteDefinition(_)),
+                ) => panic!("{tag:?} from {source:?}"),
+                Event::InlineMath(_)
+                | Event::DisplayMath(_)
+                | Event::FootnoteReference(_)
+                | Event::TaskListMarker(_) => {
+                    panic!("{e:?} from {source:?}")
+                }
+                _ => {}
+            }
+        }
+        let hs = headings(&events);
+        assert_eq!(hs.len(), 1 + 1 + 1 + 1 + r.blockers.len(), "{hs:#?}");
+        assert!(hs[0].starts_with("Gate gate id: "), "{}", hs[0]);
+        assert_eq!(
+            &hs[1..4],
+            ["Fix first: root causes by score impact", "Compliance", "Blockers"]
+        );
+        for (i, h) in hs[4..].iter().enumerate() {
+            assert!(h.starts_with(&format!("{}. [", i + 1)), "{h}");
+        }
+        // One quote (the summary and the --insecure note), no quote or list forged by a `>` or `- `.
+        let quotes = events
+            .iter()
+            .filter(|(e, _)| matches!(e, Event::Start(Tag::BlockQuote(_))))
+            .count();
+        assert_eq!(quotes, 1);
+    }
+
+    #[test]
+    fn server_text_renders_as_its_own_characters_on_its_own_line() {
+        let md = render(&hostile::report());
+        assert_inert("markdown", &md, true);
+        assert!(forged_lines(&md).is_empty(), "{:?}", forged_lines(&md));
+        for line in md.lines().filter(|l| l.starts_with('#')) {
+            assert!(
+                line.starts_with("# Gate ") || line.starts_with("## ") || line.starts_with("### "),
+                "{line}"
+            );
+        }
+        // Outside code, every `<!--`, `<script` and `](` is escaped.
+        let events = parse(&md);
+        let code: Vec<Range<usize>> = events
+            .iter()
+            .filter(|(e, _)| matches!(e, Event::Code(_) | Event::Start(Tag::CodeBlock(_))))
+            .map(|(_, r)| r.clone())
+            .collect();
+        for needle in ["<!--", "<script", "](", "<http"] {
+            for (i, _) in md.match_indices(needle) {
+                let escaped = md[..i].ends_with('\\');
+                assert!(
+                    escaped || code.iter().any(|r| r.contains(&i)),
+                    "unescaped {needle} at {i}"
+                );
+            }
+        }
+        let text: String = events
+            .iter()
+            .filter_map(|(e, _)| match e {
+                Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            text.contains(
+                r"red\n[   pass] forged\n# PASSED\n\n<!-- hide\n<script>alert(1)</script> [x](http://evil.test)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r"\u{202e}desrever\u{2066}\u{2069}"));
+    }
+
+    #[test]
+    fn table_cells_hold_their_pipes_and_rows_keep_their_columns() {
+        let md = render(&hostile::report());
+        let events = parse(&md);
+        let mut row: Option<Vec<String>> = None;
+        let mut rows = Vec::new();
+        for (e, _) in &events {
+            match e {
+                Event::Start(Tag::TableRow | Tag::TableHead) => row = Some(Vec::new()),
+                Event::Start(Tag::TableCell) => row.iter_mut().for_each(|r| r.push(String::new())),
+                Event::Text(t) | Event::Code(t) => {
+                    if let Some(cell) = row.as_mut().and_then(|r| r.last_mut()) {
+                        cell.push_str(t);
+                    }
+                }
+                Event::End(TagEnd::TableRow | TagEnd::TableHead) => rows.extend(row.take()),
+                _ => {}
+            }
+        }
+        let detail_rows: Vec<&Vec<String>> = rows.iter().filter(|r| r.len() == 6 && r[0] != "Requirement").collect();
+        assert_eq!(detail_rows.len(), 6, "{rows:#?}");
+        for r in detail_rows {
+            assert!(r[1].contains("|cell|") && r[5].contains("|cell| "), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn reproduce_blocks_hold_the_command_verbatim_on_one_line() {
+        let r = hostile::report();
+        let md = render(&r);
+        let blocks: Vec<String> = {
+            let mut out = Vec::new();
+            let mut current: Option<String> = None;
+            for (e, _) in parse(&md) {
+                match e {
+                    Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                        assert_eq!(info.as_ref(), "sh");
+                        current = Some(String::new());
+                    }
+                    Event::Text(t) => {
+                        if let Some(c) = &mut current {
+                            c.push_str(&t);
+                        }
+                    }
+                    Event::End(TagEnd::CodeBlock) => out.extend(current.take()),
+                    _ => {}
+                }
+            }
+            out
+        };
+        assert_eq!(blocks.len(), r.blockers.len());
+        let want = format!("{}\n", crate::text::escape_keep_tabs(&hostile::evil_command()));
+        for b in blocks {
+            assert_eq!(b, want);
+            assert!(b.contains('\t'), "the tab survives");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_keeps_its_code_spans_and_reads_plainly() {
+        let mut r = hostile::report();
+        r.summary = "BLOCKED: score 0.0% < 85%; required requirements failing: metrics-endpoint".into();
+        r.blockers.truncate(1);
+        r.blockers[0].remediation = Some("start the `backend` service; check `docker compose ps`".into());
+        let md = render(&r);
+        assert!(
+            md.contains("> BLOCKED: score 0.0% < 85%; required requirements failing: metrics-endpoint\n"),
+            "{md}"
+        );
+        assert!(md.contains("- **Remediation:** start the `backend` service; check `docker compose ps`\n"));
     }
 }

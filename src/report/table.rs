@@ -1,5 +1,10 @@
 //! The terminal rendering: a headline verdict, the compliance table, the
 //! root causes by impact, the blockers with their fixes, and the fix path.
+//!
+//! Every text from the report goes through [`crate::text::escape`] here, so
+//! a server's escape sequence or newline shows as `\x1b` or `\n` and can
+//! neither drive the terminal nor forge a row; the colours are added after,
+//! by the renderer. `try:` commands keep their tabs.
 
 use std::io;
 
@@ -7,8 +12,8 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
-use crate::status::ReqStatus;
-use crate::status::Status;
+use crate::status::{ReqStatus, Status};
+use crate::text::{escape as esc, escape_keep_tabs};
 
 pub struct Table;
 
@@ -53,7 +58,7 @@ impl Renderer for Table {
         } else {
             verdict.to_string()
         };
-        writeln!(out, "Gate {} · {}", r.gate.id, r.gate.name)?;
+        writeln!(out, "Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name))?;
         writeln!(
             out,
             "{verdict_text}  score {} (threshold {}) · {} checks: {} · {}",
@@ -63,7 +68,7 @@ impl Renderer for Table {
             counts_line(r),
             crate::http::fmt_duration(std::time::Duration::from_millis(r.duration_ms)),
         )?;
-        writeln!(out, "{}", r.summary)?;
+        writeln!(out, "{}", esc(&r.summary))?;
         writeln!(out)?;
 
         let mut t = new_table();
@@ -78,7 +83,7 @@ impl Renderer for Table {
             let passed = q.checks.iter().filter(|c| c.status == Status::Pass).count();
             let evaluated = q.checks.iter().filter(|c| c.status != Status::Skipped).count();
             t.add_row(vec![
-                Cell::new(format!("{}\n{}", q.id, q.name)),
+                Cell::new(format!("{}\n{}", esc(&q.id), esc(&q.name))),
                 Cell::new(weight(q.weight)).set_alignment(CellAlignment::Right),
                 Cell::new(if q.required { "yes" } else { "no" }),
                 Cell::new(if q.status == ReqStatus::Skipped {
@@ -111,11 +116,11 @@ impl Renderer for Table {
                 label.push_str(" (retry)");
             }
             t.add_row(vec![
-                Cell::new(&c.id),
-                Cell::new(&c.kind),
+                Cell::new(esc(&c.id)),
+                Cell::new(esc(&c.kind)),
                 paint(label, color, false),
                 Cell::new(format!("{}ms", c.duration_ms)).set_alignment(CellAlignment::Right),
-                Cell::new(&c.message),
+                Cell::new(esc(&c.message)),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -130,8 +135,8 @@ impl Renderer for Table {
                     Cell::new(i + 1),
                     Cell::new(impact(rc.score_impact)).set_alignment(CellAlignment::Right),
                     Cell::new(rc.severity.as_str()),
-                    Cell::new(&rc.summary),
-                    Cell::new(rc.checks.join(", ")),
+                    Cell::new(esc(&rc.summary)),
+                    Cell::new(esc(&rc.checks.join(", "))),
                 ]);
             }
             writeln!(out, "{t}")?;
@@ -146,16 +151,22 @@ impl Renderer for Table {
                 } else {
                     b.severity.as_str().to_ascii_uppercase()
                 };
-                writeln!(out, "  [{tag}] {} / {} — {}", b.requirement, b.check, status(b.status))?;
-                writeln!(out, "      {}", b.message)?;
+                writeln!(
+                    out,
+                    "  [{tag}] {} / {} — {}",
+                    esc(&b.requirement),
+                    esc(&b.check),
+                    status(b.status)
+                )?;
+                writeln!(out, "      {}", esc(&b.message))?;
                 if let Some(cause) = &b.cause {
-                    writeln!(out, "      cause: {cause}")?;
+                    writeln!(out, "      cause: {}", esc(cause))?;
                 }
                 if let Some(fix) = &b.remediation {
-                    writeln!(out, "      fix:   {fix}")?;
+                    writeln!(out, "      fix:   {}", esc(fix))?;
                 }
                 if let Some(cmd) = &b.reproduce {
-                    writeln!(out, "      try:   {cmd}")?;
+                    writeln!(out, "      try:   {}", escape_keep_tabs(cmd))?;
                 }
             }
         }
@@ -179,13 +190,13 @@ impl Renderer for Table {
                 )?;
             }
             for (i, s) in r.fix_path.steps.iter().enumerate() {
-                writeln!(out, "  {}. {} → {}", i + 1, s.summary, pct(s.score_after))?;
+                writeln!(out, "  {}. {} → {}", i + 1, esc(&s.summary), pct(s.score_after))?;
             }
         }
         if !r.warnings.is_empty() {
             writeln!(out)?;
             for w in &r.warnings {
-                writeln!(out, "warning: {w}")?;
+                writeln!(out, "warning: {}", esc(w))?;
             }
         }
         Ok(())
@@ -208,4 +219,247 @@ pub(super) fn counts_line(r: &Report) -> String {
         .map(|(n, w)| format!("{n} {w}"))
         .collect();
     if v.is_empty() { "none".to_string() } else { v.join(", ") }
+}
+
+/// A report whose every text field holds what a hostile server could send,
+/// shared by the renderers' tests.
+#[cfg(test)]
+pub(super) mod hostile {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
+    use crate::gate::Severity;
+    use crate::probe::Status;
+    use crate::report::model::*;
+    use crate::status::ReqStatus;
+
+    /// Terminal control (OSC title, clear screen, C1 CSI), forged `-v` and
+    /// Markdown lines, an HTML comment that would hide what follows, markup,
+    /// links, bidi overrides, NUL, DEL, and XML's noncharacters.
+    pub const EVIL: &str = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m red\n[   pass] forged\n# PASSED\n\n<!-- hide\n<script>alert(1)</script> [x](http://evil.test) ![i](http://evil.test/i.png) <http://evil.test> www.evil.test `tick` ``` *em* _em_ ~~s~~ $m$ &#x202e; |cell| \u{202e}desrever\u{2066}\u{2069} nul\x00 del\x7f\r\n- item\n1. item\n> quote\n    code\u{fffe}\u{ffff}\u{2028}end";
+
+    /// `evil` with a prefix, so fields are told apart.
+    pub fn evil(field: &str) -> String {
+        format!("{field}: {EVIL}")
+    }
+
+    /// A reproduce command with a tab (which must survive) and hostile text.
+    pub fn evil_command() -> String {
+        format!("docker ps -a --format '{{{{.Names}}}}\t{{{{.Status}}}}' # {EVIL}")
+    }
+
+    fn evidence() -> BTreeMap<String, Value> {
+        BTreeMap::from([
+            (evil("key"), json!(evil("value"))),
+            ("body_excerpt".to_string(), json!(evil("body"))),
+            (
+                "nested".to_string(),
+                json!({ evil("inner key"): [evil("inner value"), 1] }),
+            ),
+        ])
+    }
+
+    fn check(id: &str, status: Status) -> CheckReport {
+        let failing = !matches!(status, Status::Pass | Status::Skipped);
+        CheckReport {
+            id: format!("{id} {EVIL}"),
+            name: Some(evil("check name")),
+            kind: evil("kind"),
+            target: Some(evil("target")),
+            weight: 1.0,
+            status,
+            duration_ms: 12,
+            message: evil(&format!("{id} message")),
+            evidence: evidence(),
+            expected: evidence(),
+            cause: failing.then(|| evil(&format!("{id} cause"))),
+            remediation: failing.then(|| evil(&format!("{id} remediation"))),
+            reproduce: Some(evil_command()),
+            security: status == Status::Fail,
+            waiver: (status == Status::Waived).then(|| WaiverReport {
+                reason: evil("waiver reason"),
+                expires: evil("waiver expires"),
+                expired: false,
+            }),
+            attempts: 1,
+            passed_after_retry: status == Status::Pass,
+            warnings: vec![evil("check warning")],
+        }
+    }
+
+    pub fn report() -> Report {
+        let checks: Vec<CheckReport> = [
+            ("fail", Status::Fail),
+            ("error", Status::Error),
+            ("blocked", Status::Blocked),
+            ("waived", Status::Waived),
+            ("pass", Status::Pass),
+            ("skipped", Status::Skipped),
+        ]
+        .into_iter()
+        .map(|(id, s)| check(id, s))
+        .collect();
+        let blockers = checks
+            .iter()
+            .filter(|c| matches!(c.status, Status::Fail | Status::Error | Status::Blocked))
+            .map(|c| Blocker {
+                requirement: evil("requirement id"),
+                check: c.id.clone(),
+                severity: if c.security { Severity::Critical } else { Severity::High },
+                status: c.status,
+                security: c.security,
+                message: c.message.clone(),
+                cause: c.cause.clone(),
+                remediation: c.remediation.clone(),
+                evidence: c.evidence.clone(),
+                reproduce: c.reproduce.clone(),
+            })
+            .collect();
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "medianest-gate".into(),
+                version: "0.1.0".into(),
+            },
+            gate: GateInfo {
+                id: evil("gate id"),
+                name: evil("gate name"),
+                source: evil("gate source"),
+                threshold: 85.0,
+                required_must_pass: true,
+            },
+            started_at: evil("started"),
+            duration_ms: 34,
+            score: 12.5,
+            passed: false,
+            verdict: "blocked".into(),
+            summary: evil("summary"),
+            insecure: true,
+            attempts: 1,
+            counts: Counts {
+                pass: 1,
+                fail: 1,
+                error: 1,
+                blocked: 1,
+                skipped: 1,
+                waived: 1,
+            },
+            requirements: vec![RequirementReport {
+                id: evil("requirement id"),
+                name: evil("requirement name"),
+                weight: 1.0,
+                required: true,
+                severity: Severity::High,
+                score: 12.5,
+                status: ReqStatus::Fail,
+                checks,
+            }],
+            blockers,
+            root_causes: vec![RootCauseReport {
+                key: evil("root cause key"),
+                summary: evil("root cause summary"),
+                score_impact: 50.0,
+                severity: Severity::High,
+                security: true,
+                checks: vec![evil("root cause check"), "plain".into()],
+                unblocks: vec![evil("unblocks")],
+                remediation: Some(evil("root cause remediation")),
+            }],
+            fix_path: FixPathReport {
+                already_passing: false,
+                reachable: true,
+                score_after: 100.0,
+                steps: vec![FixStepReport {
+                    root_cause: evil("step root cause"),
+                    summary: evil("step summary"),
+                    score_after: 100.0,
+                }],
+            },
+            warnings: vec![evil("warning")],
+        }
+    }
+
+    /// Panics unless `out` holds no control character but the layout's own
+    /// `\n` (and `\t` where `tabs`), no DEL, C1, bidi control or line
+    /// separator, and (without `colour`) no ESC at all.
+    pub fn assert_inert(format: &str, out: &str, tabs: bool) {
+        for (i, c) in out.char_indices() {
+            let allowed = c == '\n' || (tabs && c == '\t');
+            if !allowed && crate::text::is_unsafe(c) {
+                let before: String = out[..i]
+                    .chars()
+                    .rev()
+                    .take(60)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                panic!("{format}: unsafe {c:?} at byte {i}, after …{before}");
+            }
+        }
+    }
+
+    /// Every line of `out`, trimmed, that a forged line would look like.
+    pub fn forged_lines(out: &str) -> Vec<&str> {
+        out.lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("[   pass]") || l.starts_with("# PASSED") || l.starts_with("forged"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hostile::{self, EVIL, assert_inert, forged_lines};
+    use crate::report::{Format, RenderOptions, render_to_string};
+
+    fn render(color: bool) -> String {
+        let opts = RenderOptions {
+            color,
+            width: Some(120),
+        };
+        render_to_string(Format::Table, &hostile::report(), opts).expect("render the table")
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal_or_forge_rows() {
+        let out = render(false);
+        assert_inert("table", &out, true);
+        assert!(forged_lines(&out).is_empty(), "{:?}", forged_lines(&out));
+        // Still there to read, as escapes.
+        assert!(
+            out.contains(r"\x1b]0;pwned\x07\x1b[2J\u{9b}31m red\n[   pass] forged\n# PASSED"),
+            "{out}"
+        );
+        assert!(out.contains(r"\u{202e}desrever\u{2066}\u{2069}"), "{out}");
+    }
+
+    #[test]
+    fn the_renderers_own_colours_are_the_only_escape_sequences() {
+        let out = render(true);
+        assert!(out.contains("\x1b["), "colour was asked for");
+        for (i, _) in out.match_indices('\x1b') {
+            let rest = &out[i + 1..];
+            let sgr = rest.strip_prefix('[').and_then(|r| {
+                let params = r.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+                r[params..].starts_with('m').then_some(())
+            });
+            assert!(sgr.is_some(), "not a colour: {:?}", &rest[..rest.len().min(20)]);
+        }
+        let without_colour: String = out.replace('\x1b', "");
+        assert_inert("table", &without_colour, true);
+        assert!(forged_lines(&out).is_empty());
+    }
+
+    #[test]
+    fn try_lines_keep_the_commands_tab_and_stay_one_line() {
+        let out = render(false);
+        let tries: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("try:")).collect();
+        assert_eq!(tries.len(), 3, "one per blocker");
+        for t in tries {
+            assert!(t.contains("'{{.Names}}\t{{.Status}}'"), "{t}");
+            assert!(t.contains(&crate::text::escape(EVIL).into_owned()), "{t}");
+        }
+    }
 }

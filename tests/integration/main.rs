@@ -11,6 +11,7 @@ mod fail_closed;
 mod fixtures_selftest;
 mod gate_errors;
 mod hostile_servers;
+mod inert_text;
 mod lint_metrics;
 mod prometheus_harness;
 mod reports;

@@ -1,9 +1,10 @@
 //! A raw TCP server on a loopback address that misbehaves on purpose: it
 //! never answers, trickles, streams endless or compressed-bomb bodies,
-//! sends giant headers or invalid UTF-8, loops redirects, or redirects to
-//! another loopback host. Answers say `Connection: close` because the
-//! server closes every connection after one answer. A recorder keeps every request it receives, so a
-//! test can prove a secret never arrived.
+//! sends giant headers or invalid UTF-8, loops redirects, redirects to
+//! another loopback host, or answers canned routes full of hostile text.
+//! Answers say `Connection: close` because the server closes every
+//! connection after one answer. A recorder keeps every request it
+//! receives, so a test can prove a secret never arrived.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,6 +35,44 @@ pub enum Misbehaviour {
     Json { status: &'static str, body: &'static str },
     /// Reads the request, then closes the connection without a byte.
     CloseAfterRequest,
+    /// Answers by path: the first route whose prefix the request path has;
+    /// 404 when none does. For servers whose every answer carries hostile text.
+    Routes(Vec<Route>),
+}
+
+/// One canned answer of [`Misbehaviour::Routes`].
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub prefix: String,
+    /// Status line after `HTTP/1.1 `, e.g. `302 Found`.
+    pub status: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Route {
+    pub fn new(prefix: &str, status: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Route {
+            prefix: prefix.to_string(),
+            status: status.to_string(),
+            headers: vec![("Content-Type".to_string(), content_type.to_string())],
+            body: body.into(),
+        }
+    }
+
+    pub fn redirect(prefix: &str, location: &str) -> Self {
+        Route {
+            prefix: prefix.to_string(),
+            status: "302 Found".to_string(),
+            headers: vec![("Location".to_string(), location.to_string())],
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
 }
 
 /// Requests a server received (raw bytes up to the end of the headers).
@@ -168,6 +207,23 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
                 body.len()
             );
             let _ = s.write_all(resp.as_bytes());
+        }
+        Misbehaviour::Routes(routes) => {
+            let not_found = Route::new("", "404 Not Found", "text/plain", "no such route");
+            let route = routes
+                .iter()
+                .find(|r| path.starts_with(&r.prefix))
+                .unwrap_or(&not_found);
+            let mut head = format!("HTTP/1.1 {}\r\n", route.status);
+            for (name, value) in &route.headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                route.body.len()
+            ));
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&route.body);
         }
         Misbehaviour::Body { content_type, body } => {
             let head = format!(
