@@ -215,6 +215,9 @@ impl HttpClient {
             // environment would turn "backend down" into "proxy error".
             .no_proxy()
             .redirect(reqwest::redirect::Policy::limited(10))
+            // A check's path or query may carry a secret; a Referer would hand
+            // it to whatever host a redirect points at.
+            .referer(false)
             .connect_timeout(Duration::from_secs(30))
             .dns_resolver(std::sync::Arc::new(Resolver))
             .pool_idle_timeout(Duration::from_secs(10));

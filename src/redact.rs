@@ -1,8 +1,22 @@
 //! Keeps secrets out of every output. Probes never put a secret into an
 //! outcome on purpose; this is the second line of defence, applied to the
 //! finished report and to every message written to stderr.
+//!
+//! What it looks for, for every secret of the gate:
+//! - the value itself, and the forms the tool itself produces from it: its
+//!   percent-encodings (a token in a redirect `Location`), its JSON escaping,
+//!   and for Basic auth `user:password` and its base64;
+//! - credentials inside target URLs (`http://user:pass@host`) and the
+//!   values of secret-looking query parameters (`?token=…`);
+//! - any run of 8 or more characters of one of those forms, so a value that
+//!   a server echoed and an excerpt then cut in half is still caught.
+//!
+//! The gate's own ids and names are restored after redaction (see
+//! `report::build`): a secret that happens to spell a check id must not
+//! rename the check.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use secrecy::ExposeSecret;
 
@@ -12,22 +26,140 @@ use crate::gate::Gate;
 /// report would destroy it. The gate is warned about them instead.
 pub const MIN_REDACT_LEN: usize = 4;
 
-#[derive(Debug, Clone, Default)]
+/// A run of this many characters of a secret's form counts as the secret.
+pub const WINDOW: usize = 8;
+
+/// What credentials in a URL are replaced with.
+const URL_CREDENTIALS: &str = "****";
+
+/// Query parameters whose values are treated as secrets wherever they appear.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "pass",
+    "auth",
+    "signature",
+    "sig",
+];
+
+/// One form of a secret and what replaces it.
+#[derive(Clone)]
+struct Form {
+    text: String,
+    placeholder: String,
+    /// Every `WINDOW`-byte window of `text`, when it is long enough.
+    windows: HashSet<Vec<u8>>,
+}
+
+#[derive(Clone, Default)]
 pub struct Redactor {
-    /// (value, placeholder), longest value first so overlapping secrets redact fully.
-    secrets: Vec<(String, String)>,
+    /// Longest first, so a longer form is replaced before its pieces.
+    forms: Vec<Form>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values: only how many forms are watched for.
+        f.debug_struct("Redactor").field("forms", &self.forms.len()).finish()
+    }
 }
 
 impl Redactor {
     pub fn for_gate(gate: &Gate) -> Self {
-        let mut secrets: Vec<(String, String)> = gate
-            .secrets
-            .values()
-            .map(|s| (s.value.expose_secret().to_string(), s.placeholder.clone()))
-            .filter(|(v, _)| v.len() >= MIN_REDACT_LEN)
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
-        Self { secrets }
+        let mut r = Redactor::default();
+        for s in gate.secrets.values() {
+            r.add_secret(s.value.expose_secret(), &s.placeholder);
+        }
+        // Basic auth: `user:password` and its base64, for every pair a check sends.
+        for (_, c) in gate.checks() {
+            if let crate::probe::CheckSpec::Grafana(g) = &c.spec
+                && let (Some(u), Some(p)) = (g.user.as_deref(), g.password.as_deref())
+                && let (Some(user), Some(pass)) = (gate.secrets.get(u), gate.secrets.get(p))
+            {
+                let pair = format!("{}:{}", user.value.expose_secret(), pass.value.expose_secret());
+                let placeholder = format!("{}:{}", user.placeholder, pass.placeholder);
+                r.add(base64(pair.as_bytes()), &placeholder);
+                r.add(pair, &placeholder);
+            }
+        }
+        for t in gate.targets.values() {
+            r.add_url(&t.url);
+        }
+        for (_, c) in gate.checks() {
+            let path = match &c.spec {
+                crate::probe::CheckSpec::Http(h) => Some(&h.path),
+                crate::probe::CheckSpec::MetricsEndpoint(m) => Some(&m.path),
+                _ => None,
+            };
+            if let Some(path) = path {
+                r.add_url(&format!("http://h{path}"));
+            }
+        }
+        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        r
+    }
+
+    /// A secret value and the forms the tool derives from it.
+    fn add_secret(&mut self, value: &str, placeholder: &str) {
+        if value.len() < MIN_REDACT_LEN {
+            return;
+        }
+        self.add(value.to_string(), placeholder);
+        self.add(
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            placeholder,
+        );
+        self.add(
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            placeholder,
+        );
+        if let Ok(json) = serde_json::to_string(value)
+            && let Some(inner) = json.strip_prefix('"').and_then(|j| j.strip_suffix('"'))
+        {
+            self.add(inner.to_string(), placeholder);
+        }
+    }
+
+    /// Credentials and secret query values of a URL.
+    fn add_url(&mut self, url: &str) {
+        let Ok(u) = url::Url::parse(url) else {
+            return;
+        };
+        if let Some(password) = u.password() {
+            let decoded = percent_encoding::percent_decode_str(password)
+                .decode_utf8_lossy()
+                .into_owned();
+            self.add(format!("{}:{password}", u.username()), URL_CREDENTIALS);
+            self.add_secret(&decoded, URL_CREDENTIALS);
+            self.add(password.to_string(), URL_CREDENTIALS);
+        }
+        for (k, v) in u.query_pairs() {
+            if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) {
+                self.add_secret(&v, URL_CREDENTIALS);
+            }
+        }
+    }
+
+    fn add(&mut self, text: String, placeholder: &str) {
+        if text.len() < MIN_REDACT_LEN || self.forms.iter().any(|f| f.text == text) {
+            return;
+        }
+        let windows = if text.len() >= WINDOW {
+            text.as_bytes().windows(WINDOW).map(<[u8]>::to_vec).collect()
+        } else {
+            HashSet::new()
+        };
+        self.forms.push(Form {
+            text,
+            placeholder: placeholder.to_string(),
+            windows,
+        });
     }
 
     /// Names of secrets too short to redact.
@@ -42,14 +174,43 @@ impl Redactor {
             .collect()
     }
 
+    /// Every form, and every run of `WINDOW` or more of a form's bytes,
+    /// replaced by its placeholder. All forms are matched against the
+    /// original text first, so one form's replacement never hides another's
+    /// match; each covered run then becomes one placeholder.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for (value, placeholder) in &self.secrets {
-            if out.contains(value.as_str()) {
-                out = Cow::Owned(out.replace(value.as_str(), placeholder));
+        let bytes = text.as_bytes();
+        let mut covered: Vec<Option<usize>> = vec![None; bytes.len()];
+        let mut any = false;
+        for (idx, form) in self.forms.iter().enumerate() {
+            any |= form.mark(text, idx, &mut covered);
+        }
+        if !any {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match covered[i] {
+                Some(idx) => {
+                    // Widen the run to character boundaries so the output stays UTF-8.
+                    let mut end = i;
+                    while end < bytes.len() && (covered[end].is_some() || !text.is_char_boundary(end)) {
+                        end += 1;
+                    }
+                    out.push_str(&self.forms[idx].placeholder);
+                    i = end;
+                }
+                None => {
+                    let next = (i + 1..=bytes.len())
+                        .find(|e| text.is_char_boundary(*e))
+                        .unwrap_or(bytes.len());
+                    out.push_str(&text[i..next]);
+                    i = next;
+                }
             }
         }
-        out
+        Cow::Owned(out)
     }
 
     /// Redacts every string inside a JSON value, keys included.
@@ -74,14 +235,52 @@ impl Redactor {
     }
 }
 
+impl Form {
+    /// Marks the bytes this form matches (the whole form, or any `WINDOW`
+    /// bytes of it) that no earlier form took; true when it matched.
+    fn mark(&self, text: &str, idx: usize, covered: &mut [Option<usize>]) -> bool {
+        let bytes = text.as_bytes();
+        let mut any = false;
+        let mut take = |range: std::ops::Range<usize>, covered: &mut [Option<usize>]| {
+            for c in &mut covered[range] {
+                c.get_or_insert(idx);
+            }
+        };
+        if self.windows.is_empty() {
+            for (i, _) in text.match_indices(self.text.as_str()) {
+                take(i..i + self.text.len(), covered);
+                any = true;
+            }
+        } else if bytes.len() >= WINDOW {
+            for i in 0..=bytes.len() - WINDOW {
+                if self.windows.contains(&bytes[i..i + WINDOW]) {
+                    take(i..i + WINDOW, covered);
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+}
+
+/// Standard base64 with padding, as HTTP Basic auth sends it.
+fn base64(input: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn redactor(pairs: &[(&str, &str)]) -> Redactor {
-        let mut secrets: Vec<(String, String)> = pairs.iter().map(|(v, p)| (v.to_string(), p.to_string())).collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
-        Redactor { secrets }
+        let mut r = Redactor::default();
+        for (v, p) in pairs {
+            r.add_secret(v, p);
+        }
+        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        r
     }
 
     #[test]
@@ -106,5 +305,88 @@ mod tests {
         let mut v = serde_json::json!({"a": ["Bearer tok-1234"], "tok-1234": 1, "n": 5});
         r.redact_json(&mut v);
         assert_eq!(v, serde_json::json!({"a": ["Bearer $T"], "$T": 1, "n": 5}));
+    }
+
+    #[test]
+    fn a_secret_cut_by_an_excerpt_is_still_caught() {
+        let secret = "mng-test-9f3c2a7b5d1e-0123456789abcdef012345";
+        let r = redactor(&[(secret, "$T")]);
+        let cut = format!("body: Bearer {}…", &secret[..43]);
+        assert_eq!(r.redact(&cut), "body: Bearer $T…");
+        let tail = format!("…{} end", &secret[30..]);
+        assert_eq!(r.redact(&tail), "…$T end");
+    }
+
+    #[test]
+    fn derived_forms_are_caught() {
+        let secret = "p@ss/w rd+\"q\"";
+        let r = redactor(&[(secret, "$P")]);
+        let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+        assert_eq!(r.redact(&format!("Location: /x?t={percent}")), "Location: /x?t=$P");
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        assert_eq!(r.redact(&format!("q={form}")), "q=$P");
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        assert_eq!(r.redact(&format!("{{\"t\":{json}}}")), "{\"t\":\"$P\"}");
+    }
+
+    #[test]
+    fn url_credentials_and_secret_query_values_are_masked() {
+        let mut r = Redactor::default();
+        r.add_url("http://admin:hunter2-long@db.example:5432/x?token=qwerty-123456&page=2");
+        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        let text = "GET http://admin:hunter2-long@db.example:5432/x?token=qwerty-123456&page=2 failed";
+        let out = r.redact(text);
+        assert!(!out.contains("hunter2") && !out.contains("qwerty-123456"), "{out}");
+        assert!(
+            out.contains("page=2") && out.contains("db.example"),
+            "the rest stays: {out}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let r = redactor(&[("very-secret-value", "$S")]);
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+    }
+
+    #[test]
+    fn non_ascii_secrets_redact_on_character_boundaries() {
+        let secret = "ключ-доступа-42";
+        let r = redactor(&[(secret, "$K")]);
+        let cut: String = secret.chars().take(9).collect();
+        let text = format!("[{cut}]");
+        assert_eq!(r.redact(&text), "[$K]");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a server wraps around a secret, and wherever an excerpt
+        /// cuts it, no run of `WINDOW` characters of it survives.
+        #[test]
+        fn no_window_of_a_secret_survives(
+            secret in "[!-~]{8,48}",
+            before in "\\PC{0,40}",
+            after in "\\PC{0,40}",
+            cut_start in 0usize..48,
+            cut_len in 8usize..48,
+        ) {
+            let r = redactor(&[(&secret, "\u{2022}")]);
+            let start = cut_start.min(secret.len() - WINDOW);
+            let end = (start + cut_len).min(secret.len());
+            for body in [
+                format!("{before}{secret}{after}"),
+                format!("{before}{}{after}", &secret[start..end]),
+                format!("{before}{}{after}", serde_json::to_string(&secret).unwrap_or_default()),
+                format!("{before}{}{after}", percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC)),
+            ] {
+                let out = r.redact(&body);
+                for w in secret.as_bytes().windows(WINDOW) {
+                    let w = std::str::from_utf8(w).unwrap_or_default();
+                    prop_assert!(!out.contains(w), "window {w:?} of the secret survives in {out:?}");
+                }
+            }
+        }
     }
 }

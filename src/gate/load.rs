@@ -123,6 +123,13 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
     if cx.errors.is_empty() {
         Ok(gate)
     } else {
+        // An error may quote an expanded value: redact with what the gate
+        // declares secret, as the report would.
+        let redactor = crate::redact::Redactor::for_gate(&gate);
+        for e in &mut cx.errors {
+            e.message = redactor.redact(&e.message).into_owned();
+            e.hint = e.hint.as_deref().map(|h| redactor.redact(h).into_owned());
+        }
         cx.errors.sort_by_key(|e| (e.line, e.column));
         Err(LoadErrors(cx.errors))
     }

@@ -215,9 +215,39 @@ fn summarize(eval: &Evaluation, counts: &Counts) -> String {
 }
 
 /// Redacts every string of the report by a round trip through JSON, so no
-/// field can be forgotten.
+/// field can be forgotten; then puts back the gate's own identifiers, which
+/// the gate author wrote and `diff` and every JSON consumer key on.
 fn redact(report: Report, redactor: &Redactor) -> Result<Report, serde_json::Error> {
     let mut value = serde_json::to_value(&report)?;
     redactor.redact_json(&mut value);
-    serde_json::from_value(value)
+    let mut redacted: Report = serde_json::from_value(value)?;
+    restore_identifiers(&mut redacted, &report);
+    Ok(redacted)
+}
+
+fn restore_identifiers(to: &mut Report, from: &Report) {
+    to.gate.id.clone_from(&from.gate.id);
+    to.gate.name.clone_from(&from.gate.name);
+    for (r, o) in to.requirements.iter_mut().zip(&from.requirements) {
+        r.id.clone_from(&o.id);
+        r.name.clone_from(&o.name);
+        for (c, oc) in r.checks.iter_mut().zip(&o.checks) {
+            c.id.clone_from(&oc.id);
+            c.name.clone_from(&oc.name);
+            c.kind.clone_from(&oc.kind);
+            c.target.clone_from(&oc.target);
+        }
+    }
+    for (b, o) in to.blockers.iter_mut().zip(&from.blockers) {
+        b.requirement.clone_from(&o.requirement);
+        b.check.clone_from(&o.check);
+    }
+    for (rc, o) in to.root_causes.iter_mut().zip(&from.root_causes) {
+        rc.key.clone_from(&o.key);
+        rc.checks.clone_from(&o.checks);
+        rc.unblocks.clone_from(&o.unblocks);
+    }
+    for (s, o) in to.fix_path.steps.iter_mut().zip(&from.fix_path.steps) {
+        s.root_cause.clone_from(&o.root_cause);
+    }
 }

@@ -15,4 +15,5 @@ mod inert_text;
 mod lint_metrics;
 mod prometheus_harness;
 mod reports;
+mod secrets;
 mod stack;
