@@ -241,7 +241,7 @@ impl Form {
     fn mark(&self, text: &str, idx: usize, covered: &mut [Option<usize>]) -> bool {
         let bytes = text.as_bytes();
         let mut any = false;
-        let mut take = |range: std::ops::Range<usize>, covered: &mut [Option<usize>]| {
+        let take = |range: std::ops::Range<usize>, covered: &mut [Option<usize>]| {
             for c in &mut covered[range] {
                 c.get_or_insert(idx);
             }
