@@ -128,6 +128,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PCT", value_parser = parse_pct)]
     pub min_score: Option<f64>,
 
+    /// Let a partial run pass: by default a run that skipped a required
+    /// requirement or any of its checks (`--skip`, `--only`) does not pass,
+    /// and every format says `partial` either way.
+    #[arg(long)]
+    pub allow_partial: bool,
+
     /// Trust this CA (PEM) in addition to the system roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,

@@ -70,6 +70,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         limit: args.wait,
         interval: args.interval,
         today: runner::today(),
+        allow_partial: args.allow_partial,
     };
     let (evaluation, attempts, failed_before) = runtime.block_on(run_with_wait(
         Arc::clone(&gate),
@@ -127,6 +128,7 @@ struct Wait {
     limit: Option<Duration>,
     interval: Duration,
     today: String,
+    allow_partial: bool,
 }
 
 /// Runs the gate, and with `--wait` runs it again every `interval` until it
@@ -150,7 +152,12 @@ async fn run_with_wait(
             Arc::clone(&observer),
         )
         .await;
-        let evaluation = score::evaluate(&gate, results, wait.rule, &wait.today);
+        let judging = score::Judging {
+            rule: wait.rule,
+            today: &wait.today,
+            allow_partial: wait.allow_partial,
+        };
+        let evaluation = score::evaluate(&gate, results, judging);
         let Some(limit) = wait.limit else {
             return (evaluation, attempts, failed_before);
         };

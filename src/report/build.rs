@@ -115,7 +115,9 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
         duration_ms: meta.duration.as_millis() as u64,
         score: eval.score,
         passed: eval.passed,
-        verdict: if eval.passed { "pass" } else { "blocked" }.to_string(),
+        verdict: verdict(eval).to_string(),
+        partial: !eval.not_checked.is_empty(),
+        not_checked: eval.not_checked.clone(),
         summary,
         insecure: meta.insecure,
         attempts: meta.attempts,
@@ -187,7 +189,38 @@ impl Counts {
     }
 }
 
+fn verdict(eval: &Evaluation) -> &'static str {
+    if eval.passed {
+        "pass"
+    } else if !eval.not_checked.is_empty() && would_pass_on_what_ran(eval) {
+        "partial"
+    } else {
+        "blocked"
+    }
+}
+
+fn would_pass_on_what_ran(eval: &Evaluation) -> bool {
+    eval.score >= eval.rule.min_score && (!eval.rule.required_must_pass || eval.failed_required.is_empty())
+}
+
 fn summarize(eval: &Evaluation, counts: &Counts) -> String {
+    let summary = summarize_checked(eval, counts);
+    if eval.not_checked.is_empty() {
+        return summary;
+    }
+    let what = eval.not_checked.join("; ");
+    if eval.passed {
+        format!("{summary} — PARTIAL run (--allow-partial): not checked: {what}")
+    } else if would_pass_on_what_ran(eval) {
+        format!(
+            "PARTIAL: what ran passes ({summary}), but not checked: {what}; a partial run does not pass without --allow-partial"
+        )
+    } else {
+        format!("{summary}; PARTIAL run, not checked: {what}")
+    }
+}
+
+fn summarize_checked(eval: &Evaluation, counts: &Counts) -> String {
     let (score, rule) = (eval.score, eval.rule);
     let evaluated = counts.pass + counts.fail + counts.error + counts.blocked + counts.waived;
     if evaluated == 0 {

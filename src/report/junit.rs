@@ -25,13 +25,17 @@ pub struct Junit;
 
 impl Renderer for Junit {
     fn render(&self, r: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
-        let mut report = JReport::new(format!("medianest-gate {}", x(&r.gate.id)));
+        let partial = if r.partial { " (partial run)" } else { "" };
+        let mut report = JReport::new(format!("medianest-gate {}{partial}", x(&r.gate.id)));
         report.set_time(Duration::from_millis(r.duration_ms));
         for q in &r.requirements {
             let mut suite = TestSuite::new(format!("{}: {}", x(&q.id), x(&q.name)));
             suite.add_property(Property::new("weight", super::words::weight(q.weight)));
             suite.add_property(Property::new("required", q.required.to_string()));
             suite.add_property(Property::new("score", format!("{:.1}", q.score)));
+            if r.partial {
+                suite.add_property(Property::new("partial", "true"));
+            }
             for c in &q.checks {
                 suite.add_test_case(case(&q.id, c));
             }

@@ -21,7 +21,12 @@ pub struct Markdown;
 
 impl Renderer for Markdown {
     fn render(&self, r: &Report, out: &mut dyn io::Write, _opts: RenderOptions) -> io::Result<()> {
-        let verdict = if r.passed { "✅ PASSED" } else { "❌ BLOCKED" };
+        let verdict = match (r.passed, r.partial) {
+            (true, false) => "✅ PASSED",
+            (true, true) => "✅ PASSED (partial)",
+            (false, _) if r.verdict == "partial" => "⚠️ PARTIAL",
+            (false, _) => "❌ BLOCKED",
+        };
         writeln!(out, "# Gate {} — {}: {verdict}", md(&r.gate.id), md(&r.gate.name))?;
         writeln!(out)?;
         writeln!(

@@ -26,8 +26,14 @@ pub struct Report {
     /// Weighted compliance score, 0–100, one decimal.
     pub score: f64,
     pub passed: bool,
-    /// `pass` or `blocked`.
+    /// `pass`, `blocked`, or `partial`: it would pass on what was checked,
+    /// but required checks were skipped (and `--allow-partial` was not given).
     pub verdict: String,
+    /// Required requirements or checks were skipped: the run is partial,
+    /// whatever its verdict.
+    pub partial: bool,
+    /// What was not checked, when `partial`.
+    pub not_checked: Vec<String>,
     /// One sentence: why the verdict is what it is.
     pub summary: String,
     /// `--insecure` was used: TLS certificates were not verified.

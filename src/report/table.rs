@@ -43,7 +43,12 @@ impl Renderer for Table {
             t
         };
 
-        let verdict = if r.passed { "PASSED" } else { "BLOCKED" };
+        let verdict = match (r.passed, r.partial) {
+            (true, false) => "PASSED",
+            (true, true) => "PASSED (PARTIAL)",
+            (false, _) if r.verdict == "partial" => "PARTIAL",
+            (false, _) => "BLOCKED",
+        };
         let verdict_text = if opts.color {
             let style = if r.passed {
                 anstyle::Style::new()
@@ -334,6 +339,8 @@ pub(super) mod hostile {
             score: 12.5,
             passed: false,
             verdict: "blocked".into(),
+            partial: true,
+            not_checked: vec![evil("not checked")],
             summary: evil("summary"),
             insecure: true,
             attempts: 1,

@@ -20,6 +20,11 @@ pub struct Evaluation {
     /// 0–100, one decimal.
     pub score: f64,
     pub passed: bool,
+    /// What a required requirement did not get checked (skipped checks);
+    /// a run with any does not pass unless partial runs are allowed.
+    pub not_checked: Vec<String>,
+    /// Partial runs may pass (`--allow-partial`).
+    pub allow_partial: bool,
     pub requirements: Vec<RequirementEval>,
     /// Required requirements that failed.
     pub failed_required: Vec<String>,
@@ -96,9 +101,23 @@ impl Evaluation {
     }
 }
 
-/// Scores a run. `today` (`YYYY-MM-DD`) decides which waivers still hold.
-/// A check missing from `results` counts as `error`.
-pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, rule: PassRule, today: &str) -> Evaluation {
+/// How a run is judged beyond the gate's own pass rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging<'a> {
+    pub rule: PassRule,
+    /// `YYYY-MM-DD`: decides which waivers still hold.
+    pub today: &'a str,
+    /// `--allow-partial`: a run that skipped required checks may pass.
+    pub allow_partial: bool,
+}
+
+/// Scores a run. A check missing from `results` counts as `error`.
+pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, judging: Judging<'_>) -> Evaluation {
+    let Judging {
+        rule,
+        today,
+        allow_partial,
+    } = judging;
     let mut by_id: BTreeMap<String, CheckResult> = results.into_iter().map(|r| (r.check_id.clone(), r)).collect();
     let mut warnings = Vec::new();
     let mut requirements: Vec<RequirementEval> = gate
@@ -170,7 +189,9 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, rule: PassRule, today: &
         .collect();
     let reqs_in = score_input(&requirements, &needs);
     let score = super::gate_score(&reqs_in);
-    let passed = super::passes(&reqs_in, rule);
+    let not_checked = not_checked(&requirements);
+    // Fail closed: what was not checked cannot be said to pass.
+    let passed = super::passes(&reqs_in, rule) && (not_checked.is_empty() || allow_partial);
     let causes = root_causes(&reqs_in);
     let fix = fix_path(&reqs_in, rule);
     let failed_required = super::failed_required(&reqs_in).iter().map(|r| r.id.clone()).collect();
@@ -217,6 +238,8 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, rule: PassRule, today: &
         rule,
         score,
         passed,
+        not_checked,
+        allow_partial,
         requirements,
         failed_required,
         blockers: blockers.into_iter().map(|(_, b)| b).collect(),
@@ -224,6 +247,29 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, rule: PassRule, today: &
         fix_path: fix,
         warnings,
     }
+}
+
+/// Required requirements, or checks of them, that were skipped.
+fn not_checked(reqs: &[RequirementEval]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reqs.iter().filter(|r| r.required) {
+        let skipped: Vec<&str> = r
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .map(|c| c.id.as_str())
+            .collect();
+        if skipped.is_empty() {
+            continue;
+        }
+        if skipped.len() == r.checks.len() {
+            out.push(format!("required requirement `{}` (every check skipped)", r.id));
+        } else {
+            let list: Vec<String> = skipped.iter().map(|c| format!("`{c}`")).collect();
+            out.push(format!("{} of required requirement `{}`", list.join(", "), r.id));
+        }
+    }
+    out
 }
 
 /// The requirements as the pure scoring functions see them.
@@ -297,6 +343,14 @@ mod tests {
         ))
     }
 
+    fn judging(rule: PassRule) -> Judging<'static> {
+        Judging {
+            rule,
+            today: "2026-01-01",
+            allow_partial: false,
+        }
+    }
+
     fn result(id: &str, status: Status) -> CheckResult {
         let outcome = match status {
             Status::Fail | Status::Error => {
@@ -317,8 +371,7 @@ mod tests {
         let e = evaluate(
             &gate(""),
             vec![result("a", Status::Pass), result("b", Status::Blocked)],
-            lenient,
-            "2026-01-01",
+            judging(lenient),
         );
         assert_eq!(e.requirements[1].status, ReqStatus::Fail);
         assert_eq!(e.failed_required, vec!["down".to_string()]);
@@ -339,8 +392,7 @@ mod tests {
         let e = evaluate(
             &g,
             vec![result("a", Status::Fail), result("b", Status::Blocked)],
-            RULE,
-            "2026-01-01",
+            judging(RULE),
         );
         let b = e.check("b").map(|c| c.status);
         assert_eq!(b, Some(Status::Waived));
@@ -356,8 +408,7 @@ mod tests {
         let e = evaluate(
             &g,
             vec![result("a", Status::Pass), result("b", Status::Fail)],
-            RULE,
-            "2026-01-01",
+            judging(RULE),
         );
         assert_eq!(e.check("b").map(|c| c.status), Some(Status::Fail));
         assert!(e.check("b").and_then(|c| c.waiver.as_ref()).is_some_and(|w| w.expired));
@@ -376,8 +427,7 @@ mod tests {
         let e = evaluate(
             &gate(""),
             vec![result("a", Status::Skipped), result("b", Status::Skipped)],
-            zero,
-            "2026-01-01",
+            judging(zero),
         );
         assert_eq!(e.score, 0.0);
         assert!(!e.passed, "nothing was evaluated, so nothing passed");
@@ -393,8 +443,7 @@ mod tests {
         let e = evaluate(
             &gate(""),
             vec![result("a", Status::Error), result("b", Status::Blocked)],
-            RULE,
-            "2026-01-01",
+            judging(RULE),
         );
         assert_eq!(e.check("b").and_then(|c| c.cause.clone()).as_deref(), Some("a broke"));
         assert_eq!(e.root_causes.len(), 1);
@@ -403,8 +452,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_skipped_a_required_check_is_partial_and_does_not_pass_unless_allowed() {
+        let zero = PassRule { min_score: 0.0, ..RULE };
+        let results = || vec![result("a", Status::Pass), result("b", Status::Skipped)];
+        let e = evaluate(&gate(""), results(), judging(zero));
+        assert_eq!(e.score, 100.0);
+        assert_eq!(
+            e.not_checked,
+            vec!["required requirement `down` (every check skipped)".to_string()]
+        );
+        assert!(!e.passed, "a skipped required requirement is not a pass");
+        let allowed = Judging {
+            allow_partial: true,
+            ..judging(zero)
+        };
+        let e = evaluate(&gate(""), results(), allowed);
+        assert!(e.passed);
+        assert_eq!(e.not_checked.len(), 1, "still says what was not checked");
+    }
+
+    #[test]
     fn a_missing_result_is_an_error_not_a_pass() {
-        let e = evaluate(&gate(""), vec![result("a", Status::Pass)], RULE, "2026-01-01");
+        let e = evaluate(&gate(""), vec![result("a", Status::Pass)], judging(RULE));
         assert_eq!(e.check("b").map(|c| c.status), Some(Status::Error));
         assert!(!e.passed);
     }

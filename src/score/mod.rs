@@ -10,7 +10,7 @@ mod evaluate;
 mod fix_path;
 mod root_cause;
 
-pub use evaluate::{BlockerEval, CheckEval, Evaluation, RequirementEval, RootCauseEval, WaiverEval, evaluate};
+pub use evaluate::{BlockerEval, CheckEval, Evaluation, Judging, RequirementEval, RootCauseEval, WaiverEval, evaluate};
 pub use fix_path::{FixPath, FixStep, fix_path};
 pub use root_cause::{RootCause, root_causes};
 

@@ -181,3 +181,89 @@ fn a_last_scrape_in_the_future_is_not_fresh() {
     );
     assert_eq!(code, 1);
 }
+
+/// Two required requirements and an advisory one, all against a healthy server.
+fn three_requirements(url: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    gate_file(&format!(
+        "schema_version: 1\nid: P\nname: p\ntargets: {{svc: \"{url}\", dead: \"http://127.0.0.1:{}\"}}\nrequirements:\n  - id: api\n    name: api\n    weight: 50\n    required: true\n    checks:\n      - {{id: api-health, kind: http, target: svc}}\n  - id: grafana\n    name: grafana\n    weight: 50\n    required: true\n    checks:\n      - {{id: grafana-health, kind: http, target: svc}}\n      - {{id: grafana-db, kind: http, target: svc}}\n  - id: extra\n    name: extra\n    weight: 0\n    checks:\n      - {{id: extra-dead, kind: http, target: dead}}\n",
+        crate::support::closed_port()
+    ))
+}
+
+#[test]
+fn a_run_that_skipped_required_checks_is_partial_in_every_format_and_exits_1() {
+    let url = crate::support::hostile::start(crate::support::hostile::Misbehaviour::Json {
+        status: "200 OK",
+        body: "{}",
+    });
+    let (_d, gate) = three_requirements(&url);
+    let run = |extra: &[&str], format: &str| {
+        output(
+            bin()
+                .args(["check", "--no-progress", "--format", format, "--gate"])
+                .arg(&gate)
+                .args(extra),
+        )
+    };
+    let (code, stdout, stderr) = run(&["--skip", "grafana-db"], "json");
+    let report = json(&stdout);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(report["score"], 100.0);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["verdict"], "partial");
+    assert_eq!(report["partial"], true);
+    assert_eq!(
+        report["not_checked"][0],
+        "`grafana-db` of required requirement `grafana`"
+    );
+    for (format, says) in [("table", "PARTIAL"), ("markdown", "PARTIAL"), ("junit", "partial run")] {
+        let (code, stdout, _) = run(&["--skip", "grafana"], format);
+        assert_eq!(code, 1, "{format}");
+        assert!(stdout.contains(says), "{format} says {says}:\n{stdout}");
+        assert!(!stdout.contains("PASSED"), "{format}:\n{stdout}");
+    }
+    // --allow-partial: it may pass, and still says it was partial.
+    let (code, stdout, _) = run(&["--skip", "grafana", "--allow-partial"], "json");
+    let report = json(&stdout);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (report["verdict"].as_str(), report["partial"].as_bool()),
+        (Some("pass"), Some(true))
+    );
+    assert!(
+        report["summary"].as_str().unwrap_or_default().contains("PARTIAL"),
+        "{}",
+        report["summary"]
+    );
+    for format in ["table", "markdown", "junit"] {
+        let (code, stdout, _) = run(&["--skip", "grafana", "--allow-partial"], format);
+        assert_eq!(code, 0, "{format}");
+        assert!(
+            stdout.to_lowercase().contains("partial"),
+            "{format} still says partial:\n{stdout}"
+        );
+    }
+    // Skipping only an advisory requirement is not partial.
+    let (code, stdout, _) = run(&["--skip", "extra"], "json");
+    assert_eq!((code, json(&stdout)["partial"].as_bool()), (0, Some(false)));
+}
+
+#[test]
+fn only_an_advisory_requirement_is_worth_no_points() {
+    let url = crate::support::hostile::start(crate::support::hostile::Misbehaviour::Json {
+        status: "200 OK",
+        body: "{}",
+    });
+    let (_d, gate) = three_requirements(&url);
+    let (code, stdout, stderr) = output(
+        bin()
+            .args(["check", "--no-progress", "--only", "extra", "--gate"])
+            .arg(&gate),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        !stdout.contains("+100"),
+        "an advisory requirement moves no score:\n{stdout}"
+    );
+    assert!(stdout.contains("PARTIAL") || stdout.contains("BLOCKED"), "{stdout}");
+}
