@@ -218,6 +218,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     if d.is_zero() {
         return Err("the duration must be greater than zero".to_string());
     }
+    // Larger values are typos, and adding them to an instant would overflow.
+    if d > crate::gate::fields::MAX_DURATION {
+        return Err(format!("`{s}` is longer than the maximum of 7 days"));
+    }
     Ok(d)
 }
 

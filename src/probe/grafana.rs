@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::registry::Kind;
-use super::{Outcome, ProbeContext, Status};
+use super::{Outcome, ProbeContext};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
@@ -15,6 +15,15 @@ use crate::http::{Auth, JSON_CAP, Response, join_url};
 enum Api {
     Ok(Response, Value),
     Failed(Outcome),
+}
+
+/// One problem the check found; the outcome lists them all.
+struct Failure {
+    message: String,
+    cause: String,
+    remediation: &'static str,
+    /// The endpoint that shows it.
+    reproduce: String,
 }
 
 impl GrafanaSpec {
@@ -320,40 +329,58 @@ impl GrafanaSpec {
             }
         }
         evidence.push(("datasources", Value::Object(ds_evidence)));
+        // Every problem found is reported, not just the first: a broken
+        // datasource does not hide missing dashboards.
+        let mut failures: Vec<Failure> = Vec::new();
+        let ds_list_curl = || cx.curl(&join_url(cx.base_url(), "/api/datasources"), None);
         if !absent.is_empty() {
             let msg = format!(
                 "datasources not configured: {}",
                 absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             );
-            return with_evidence(
-                Outcome::fail(msg.clone()).cause(key, msg).remediation(
-                    "provision the datasource (grafana/provisioning/datasources/*.yaml) and restart Grafana",
-                ),
-                &evidence,
-            );
+            failures.push(Failure {
+                cause: msg.clone(),
+                message: msg,
+                remediation: "provision the datasource (grafana/provisioning/datasources/*.yaml) and restart Grafana",
+                reproduce: ds_list_curl(),
+            });
         }
-        if selected.is_empty() {
-            return with_evidence(
-                Outcome::fail("Grafana has no datasources")
-                    .cause(key, "Grafana has no datasources configured".to_string())
-                    .remediation("provision the Prometheus and Loki datasources"),
-                &evidence,
-            );
+        if selected.is_empty() && absent.is_empty() {
+            failures.push(Failure {
+                message: "Grafana has no datasources".to_string(),
+                cause: "Grafana has no datasources configured".to_string(),
+                remediation: "provision the Prometheus and Loki datasources",
+                reproduce: ds_list_curl(),
+            });
         }
         if let Some(first) = ds_errors.first() {
-            let msg = format!("datasource health check failed: {}", ds_errors.join("; "));
-            return with_evidence(
-                Outcome::fail(msg).cause(key, format!("Grafana datasource unhealthy: {first}")).remediation(
-                    "fix the datasource URL to the service name on Grafana's Docker network (e.g. http://prometheus:9090), and its credentials; Grafana's Connections → Data sources → Test shows the same message",
-                ),
-                &evidence,
-            );
+            let failing = selected
+                .iter()
+                .zip(&paths)
+                .find(|((name, _, _), _)| first.starts_with(name.as_str()))
+                .map(|(_, p)| p.as_str())
+                .unwrap_or("/api/datasources");
+            failures.push(Failure {
+                message: format!("datasource health check failed: {}", ds_errors.join("; ")),
+                cause: format!("Grafana datasource unhealthy: {first}"),
+                remediation: "fix the datasource URL to the service name on Grafana's Docker network (e.g. http://prometheus:9090), and its credentials; Grafana's Connections → Data sources → Test shows the same message",
+                reproduce: cx.curl(&join_url(cx.base_url(), failing), None),
+            });
         }
 
         // 3. Dashboards.
         let hits = match search {
             Api::Ok(_, v) => v,
-            Api::Failed(o) => return with_evidence(o, &evidence),
+            Api::Failed(o) if failures.is_empty() => return with_evidence(o, &evidence),
+            Api::Failed(o) => {
+                failures.push(Failure {
+                    message: o.message.clone(),
+                    cause: o.cause.map(|c| c.summary).unwrap_or_else(|| o.message.clone()),
+                    remediation: "make /api/search answer (see the datasource problems above)",
+                    reproduce: o.reproduce.unwrap_or_default(),
+                });
+                Value::Null
+            }
         };
         let titles: Vec<String> = hits
             .as_array()
@@ -367,7 +394,7 @@ impl GrafanaSpec {
         evidence.push(("dashboards", json!(titles.len())));
         evidence.push(("dashboard_titles", json!(titles.iter().take(20).collect::<Vec<_>>())));
         let missing: Vec<&String> = self.dashboards.iter().filter(|t| !titles.contains(t)).collect();
-        if (titles.len() as u32) < self.min_dashboards || !missing.is_empty() {
+        if hits.is_array() && ((titles.len() as u32) < self.min_dashboards || !missing.is_empty()) {
             let msg = if missing.is_empty() {
                 format!("{} dashboard(s), need at least {}", titles.len(), self.min_dashboards)
             } else {
@@ -376,14 +403,21 @@ impl GrafanaSpec {
                     missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 )
             };
-            let mut o = with_evidence(
-                Outcome::fail(msg.clone())
-                    .cause(key, format!("Grafana: {msg}"))
-                    .remediation("provision the MediaNest dashboards (grafana/provisioning/dashboards) or import them, then re-run"),
-                &evidence,
-            );
-            o.status = Status::Fail;
-            return o;
+            failures.push(Failure {
+                cause: format!("Grafana: {msg}"),
+                message: msg,
+                remediation: "provision the MediaNest dashboards (grafana/provisioning/dashboards) or import them, then re-run",
+                reproduce: cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), None),
+            });
+        }
+        if let Some(first) = failures.first() {
+            let message = failures.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
+            let remediation = failures.iter().map(|f| f.remediation).collect::<Vec<_>>().join("; then ");
+            let o = Outcome::fail(message)
+                .cause(key, first.cause.clone())
+                .remediation(remediation)
+                .reproduce(first.reproduce.clone());
+            return with_evidence(o, &evidence);
         }
         with_evidence(
             Outcome::pass(format!(

@@ -209,6 +209,37 @@ impl Kind for LokiSpec {
     }
 }
 
+/// A retention shorter than required: a finding that does not stop the
+/// log check, merged into its outcome.
+struct Short {
+    message: String,
+    cause: String,
+    remediation: String,
+    /// `/config`, where the retention can be read.
+    reproduce: String,
+}
+
+impl Short {
+    fn merge(self, mut o: Outcome, key: String) -> Outcome {
+        let logs_failed = o.status != Status::Pass;
+        o.message = if logs_failed {
+            format!("{}; {}", self.message, o.message)
+        } else {
+            self.message
+        };
+        if o.status != Status::Error {
+            o.status = Status::Fail;
+        }
+        o.remediation = Some(match o.remediation.take().filter(|_| logs_failed) {
+            Some(other) => format!("{}; and {other}", self.remediation),
+            None => self.remediation,
+        });
+        o = o.cause(key, self.cause);
+        o.reproduce = Some(self.reproduce);
+        o
+    }
+}
+
 impl LokiSpec {
     /// The log query by hand; a tenant read from `${VAR}` stays a variable
     /// the person's shell expands.
@@ -354,24 +385,45 @@ impl LokiSpec {
                     .unwrap_or_else(|| "forever".into()),
             )
             .evidence("retention_source", retention.source.clone());
-        if let Some(eff) = retention.effective
-            && eff < self.min_retention
-        {
-            o.status = Status::Fail;
-            o.message = format!(
+        // Short retention is one finding; the log query still runs, so the
+        // report lists every problem at once.
+        let short = retention.effective.filter(|eff| *eff < self.min_retention).map(|eff| Short {
+            message: format!(
                 "effective log retention is {}, shorter than the required {} ({})",
                 duration::format(eff),
                 duration::format(self.min_retention),
                 retention.source
-            );
-            return o
-                .cause(key, format!("Loki deletes logs after {} (required ≥ {})", duration::format(eff), duration::format(self.min_retention)))
-                .remediation(format!(
-                    "set `limits_config.retention_period: {}` (with `compactor.retention_enabled: true` and `delete_request_store` set) and restart Loki",
-                    duration::format(self.min_retention.max(Duration::from_secs(7 * 86_400)))
-                ));
+            ),
+            cause: format!(
+                "Loki deletes logs after {} (required ≥ {})",
+                duration::format(eff),
+                duration::format(self.min_retention)
+            ),
+            remediation: format!(
+                "set `limits_config.retention_period: {}` (with `compactor.retention_enabled: true` and `delete_request_store` set) and restart Loki",
+                duration::format(self.min_retention.max(Duration::from_secs(7 * 86_400)))
+            ),
+            reproduce: cx.curl(&config_url, None),
+        });
+        let o = self.judge_logs(cx, o, logs, &query_url, &retention, end);
+        match short {
+            Some(short) => short.merge(o, key),
+            None => o,
         }
+    }
 
+    /// Step 3: are application logs arriving?
+    fn judge_logs(
+        &self,
+        cx: &ProbeContext<'_>,
+        mut o: Outcome,
+        logs: Option<Result<Response, crate::http::FetchError>>,
+        query_url: &str,
+        retention: &Retention,
+        end: u128,
+    ) -> Outcome {
+        let key = format!("check:{}", cx.check.id);
+        let target = cx.target_name();
         // 3. Logs arriving?
         let Some(logs) = logs else {
             o.message = format!(
@@ -385,7 +437,7 @@ impl LokiSpec {
         };
         let logs = match logs {
             Ok(r) => r,
-            Err(e) => return cx.transport_failure(&query_url, &e),
+            Err(e) => return cx.transport_failure(query_url, &e),
         };
         if logs.status.as_u16() == 401 {
             let body = text(&logs);
@@ -415,7 +467,7 @@ impl LokiSpec {
             return o
                 .evidence("query_error", body.clone())
                 .cause(key, format!("Loki rejects `{}`: {body}", self.selector))
-                .remediation("fix the LogQL selector (APP_LOG_SELECTOR), e.g. `{job=\"medianest-app\"}`");
+                .remediation("fix the check's LogQL `selector`, e.g. `{job=\"medianest-app\"}`");
         }
         let doc: Value = match serde_json::from_slice(&logs.body) {
             Ok(v) => v,
@@ -427,7 +479,7 @@ impl LokiSpec {
                         format!("api:{target}"),
                         "Loki's query API answered invalid JSON".to_string(),
                     )
-                    .remediation("point LOKI_URL at Loki itself");
+                    .remediation(format!("point {} at Loki itself", cx.target_setting()));
             }
         };
         let (lines, newest) = count_lines(&doc);

@@ -191,3 +191,20 @@ fn hints_name_the_gates_own_variables_not_gate_gs() {
         "no Gate G names: {c}"
     );
 }
+
+#[test]
+fn a_duration_flag_too_large_to_add_to_a_clock_is_exit_2_not_a_panic() {
+    for flag in [
+        vec!["--timeout", "18446744073709551615s"],
+        vec!["--wait", "1s", "--interval", "18446744073709551615s"],
+        vec!["--wait", "99999999h"],
+    ] {
+        let (code, stdout, stderr) = output(bin().args(["check", "--no-progress"]).args(&flag));
+        assert_eq!(code, 2, "{flag:?}: {stderr}");
+        assert!(
+            stderr.contains("longer than the maximum of 7 days"),
+            "{flag:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panic") && stdout.is_empty(), "{stderr}");
+    }
+}

@@ -564,3 +564,40 @@ fn poll(mut f: impl FnMut() -> serde_json::Value, done: impl Fn(&serde_json::Val
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn grafana_reports_a_datasource_error_and_missing_dashboards_together() {
+    let mut scenario = crate::support::grafana::Scenario::load("datasource-error");
+    scenario.dashboards.clear();
+    let grafana = Grafana::start_with(scenario);
+    let r = single(
+        "grafana-api",
+        "grafana",
+        &grafana.url,
+        &[("GRAFANA_TOKEN", GRAFANA_TOKEN)],
+    );
+    let c = check(&r, "grafana-api");
+    assert_eq!(c["status"], "fail");
+    let msg = c["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("datasource health check failed"), "{msg}");
+    assert!(msg.contains("0 dashboard(s), need at least 1"), "both findings: {msg}");
+    let repro = c["reproduce"].as_str().unwrap_or_default();
+    assert!(
+        repro.contains("/api/datasources/uid/") && repro.ends_with("/health"),
+        "the failing endpoint: {repro}"
+    );
+}
+
+#[test]
+fn loki_reports_short_retention_and_missing_logs_together() {
+    let mut scenario = crate::support::loki::Scenario::load("retention-3d-enforced");
+    scenario.streams.clear();
+    let loki = Loki::start_with(scenario);
+    let r = single("log-aggregation", "loki", &loki.url, &[]);
+    let c = check(&r, "loki-logs");
+    assert_eq!(c["status"], "fail");
+    let msg = c["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("shorter than the required"), "{msg}");
+    assert!(msg.contains("no log lines for"), "both findings: {msg}");
+    assert!(c["reproduce"].as_str().unwrap_or_default().contains("/config"), "{c}");
+}

@@ -95,6 +95,11 @@ pub fn start(kind: Misbehaviour) -> String {
 
 /// Starts the server on any loopback address (e.g. 127.0.0.2).
 pub fn start_on(ip: &str, kind: Misbehaviour) -> (String, Recorder) {
+    // Compress the bomb before listening: its cost must not count against
+    // the timeout of the check under test.
+    if let Misbehaviour::GzipBomb { inflated } = &kind {
+        gzip_bomb(*inflated);
+    }
     let listener = TcpListener::bind((ip, 0)).expect("bind hostile server");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let recorder = Recorder::default();
