@@ -441,7 +441,13 @@ fn special(s: &str) -> Option<f64> {
 /// That filter leaves no hexadecimal float (Go requires the `p` exponent) and
 /// no digit separator, so it is decimals, infinities and NaN.
 pub(crate) fn go_float(s: &str) -> Option<f64> {
-    decimal(s).or_else(|| special(s))
+    // Rust's float syntax is Go's for decimals, so the common case needs
+    // one parse; only infinities and NaN, which Rust spells more loosely
+    // (`+nan`) and also gets from overflow (`1e400`), need a second look.
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Some(v),
+        _ => special(s),
+    }
 }
 
 /// The OpenMetrics `number`: a decimal, `[+-]inf(inity)` or `nan`.

@@ -9,6 +9,7 @@
 //! the input ends with `# EOF` (what `lint-metrics` has always done), which a
 //! pipe only tells at its end.
 
+use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 
 use super::openmetrics::OmParser;
@@ -42,10 +43,24 @@ impl Default for LintOptions {
 pub enum ReadError {
     #[error("cannot read the input")]
     Io(#[from] std::io::Error),
-    #[error("the input is larger than {limit} bytes")]
+    #[error("the input is larger than {}", Size(*limit))]
     TooLarge { limit: u64 },
-    #[error("line {line} is longer than {limit} bytes")]
+    #[error("line {line} is longer than {}", Size(*limit as u64))]
     LineTooLong { line: usize, limit: usize },
+}
+
+/// A byte count as people write caps: `16 MiB`, `512 KiB`, `1000 bytes`.
+struct Size(u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            n if n >= 1 << 30 && n % (1 << 30) == 0 => write!(f, "{} GiB", n >> 30),
+            n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
+            n if n >= 1 << 10 && n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
+            n => write!(f, "{n} bytes"),
+        }
+    }
 }
 
 /// The verdict on one input.

@@ -54,6 +54,9 @@ pub(crate) struct TextParser {
     by_name: HashMap<Rc<str>, FamId>,
     /// Family of the most recent sample.
     current: Option<FamId>,
+    /// The last sample name and what it resolved to: consecutive lines
+    /// mostly repeat it, and this spares hashing it again.
+    last: (String, FamId, Part),
 }
 
 /// The labels of one sample line and what promtool makes of them.
@@ -70,6 +73,7 @@ impl TextParser {
             fams: Vec::new(),
             by_name: HashMap::new(),
             current: None,
+            last: (String::new(), 0, Part::Exact),
         }
     }
 
@@ -222,7 +226,18 @@ impl TextParser {
         let Some(name) = c.metric_name() else {
             return c.fail("invalid metric name");
         };
-        let (id, part) = self.resolve(name, no, sink);
+        // A name's resolution never changes once made: an exact family
+        // shadows the suffix rules for good, and a suffix match needs a typed
+        // family, whose TYPE cannot change.
+        let (id, part) = if self.last.0 == name && !name.is_empty() {
+            (self.last.1, self.last.2)
+        } else {
+            let resolved = self.resolve(name, no, sink);
+            self.last.0.clear();
+            self.last.0.push_str(name);
+            (self.last.1, self.last.2) = resolved;
+            resolved
+        };
         let Some(fam) = self.fams.get_mut(id) else {
             return fail(name_at, "internal error: family index out of range");
         };
