@@ -9,14 +9,13 @@
 //! histogram buckets of the family whose samples are being read, dropped
 //! when the next family starts; so memory follows the largest family.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use super::events::{FamId, FamilyRef, Meta, Role, Sink, Strict};
-use super::validate::{self, HistogramRule, SeriesCheck};
+use super::validate;
 use super::{MetricType, Sample};
 
 /// Which rule a finding breaks.
@@ -264,14 +263,31 @@ struct LintFamily {
     name: Option<Box<str>>,
 }
 
+/// One histogram label set (all labels but `le`) of the open run, checked
+/// as its samples arrive: a few numbers, not its buckets, so a family of a
+/// million buckets costs a few megabytes.
+struct Histogram {
+    /// First sample of the series, for the findings only the end can make.
+    line: usize,
+    /// The highest `le` so far and its bucket's value.
+    last: Option<(f64, f64)>,
+    /// Buckets came in increasing `le` order so far. Client libraries write
+    /// them so; when one does not, cumulativeness is not checked, as that
+    /// would need every bucket kept.
+    ordered: bool,
+    inf: Option<f64>,
+    count: Option<(f64, usize)>,
+    /// The `_count` was checked against `+Inf` when it arrived.
+    count_checked: bool,
+}
+
 /// The text-format family whose samples are being read.
 struct Run {
     id: FamId,
     name: String,
-    /// Series identity (name, labels in any order, timestamp) to first line.
-    seen: SeriesMap<usize>,
-    histograms: Vec<SeriesCheck<'static>>,
-    by_labels: SeriesMap<usize>,
+    /// Series identities (name, labels in any order, timestamp).
+    seen: SeriesMap<()>,
+    histograms: SeriesMap<Histogram>,
 }
 
 /// Applies the rules to a parse's events. Text rules follow promtool; for
@@ -285,6 +301,8 @@ pub(crate) struct LintSink {
     unshown: u64,
     run: Option<Run>,
     hasher: SeriesHasher,
+    /// The tables of the last run, kept for the next one.
+    spare: (SeriesMap<()>, SeriesMap<Histogram>),
     series: u64,
     sampled_families: usize,
 }
@@ -299,6 +317,7 @@ impl LintSink {
             unshown: 0,
             run: None,
             hasher: SeriesHasher::new(),
+            spare: (SeriesMap::default(), SeriesMap::default()),
             series: 0,
             sampled_families: 0,
         }
@@ -443,75 +462,136 @@ impl LintSink {
     fn consistency(&mut self, family: FamilyRef<'_>, role: Role, sample: &Sample<'_>) {
         if self.run.as_ref().is_none_or(|r| r.id != family.id) {
             self.end_run();
+            // The last run's tables, emptied: their capacity is what the
+            // largest family so far needed, so reuse saves regrowing them.
+            let (seen, histograms) = std::mem::take(&mut self.spare);
             self.run = Some(Run {
                 id: family.id,
                 name: family.name.to_string(),
-                seen: SeriesMap::default(),
-                histograms: Vec::new(),
-                by_labels: SeriesMap::default(),
+                seen,
+                histograms,
             });
         }
         let (identity, series) = self.hasher.sample(sample, Some("le"));
-        let by_labels = match role {
-            Role::Bucket(_) | Role::Count => Some(series),
-            _ => None,
-        };
         let Some(run) = self.run.as_mut() else {
             return;
         };
-        let repeated = match run.seen.get(&identity) {
-            Some(&first) => Some(first),
-            None => {
-                run.seen.insert(identity, sample.line);
-                None
-            }
-        };
-        if family.metric_type == MetricType::Histogram
-            && let Some(key) = by_labels
-        {
-            let idx = *run.by_labels.entry(key).or_insert_with(|| {
-                run.histograms.push(SeriesCheck::new(family.name, sample));
-                run.histograms.len() - 1
-            });
-            if let Some(series) = run.histograms.get_mut(idx) {
-                match role {
-                    Role::Bucket(_) => {
-                        let le = sample.label("le").unwrap_or("").to_string();
-                        series.bucket(Cow::Owned(le), sample.value, sample.line);
-                    }
-                    _ => series.count(sample.value, sample.line),
-                }
-            }
-        }
-        if let Some(first) = repeated {
+        if run.seen.insert(identity, ()).is_some() {
             let message = format!(
-                "duplicate series {} (first at line {first})",
+                "duplicate series {}",
                 validate::render_series(sample.name, sample, None)
             );
             self.add(family.id, family.name, Kind::DuplicateSeries, 0, sample.line, message);
+            return;
+        }
+        if family.metric_type != MetricType::Histogram || !matches!(role, Role::Bucket(_) | Role::Count) {
+            return;
+        }
+        let h = run.histograms.entry(series).or_insert(Histogram {
+            line: sample.line,
+            last: None,
+            ordered: true,
+            inf: None,
+            count: None,
+            count_checked: false,
+        });
+        let value = sample.value;
+        let mut found = None;
+        match role {
+            Role::Bucket(le) if le.is_nan() => {
+                found = Some((Kind::HistogramBadLe, "bucket le=\"NaN\" is not a number".to_string()));
+            }
+            Role::Bucket(le) => {
+                if le == f64::INFINITY && h.inf.is_none() {
+                    h.inf = Some(value);
+                }
+                match h.last {
+                    Some((last_le, _)) if le < last_le => h.ordered = false,
+                    Some((last_le, _)) if le == last_le && h.ordered => {
+                        let text = format!("duplicate bucket le=\"{}\"", show_le(le));
+                        found = Some((Kind::HistogramDuplicateLe, text));
+                    }
+                    Some((last_le, last_value)) if h.ordered && value < last_value => {
+                        let text = format!(
+                            "bucket le=\"{}\" ({value}) is lower than le=\"{}\" ({last_value}): buckets must be cumulative",
+                            show_le(le),
+                            show_le(last_le)
+                        );
+                        found = Some((Kind::HistogramNotCumulative, text));
+                    }
+                    _ => {}
+                }
+                if h.ordered {
+                    h.last = Some((le, value));
+                }
+            }
+            _ => {
+                if h.count.is_none() {
+                    h.count = Some((value, sample.line));
+                    // Buckets come before `_count` from every client library,
+                    // so `+Inf` is known by now; if not, the end decides.
+                    if let Some(inf) = h.inf {
+                        h.count_checked = true;
+                        if count_differs(value, inf) {
+                            let text = format!("_count ({value}) differs from the +Inf bucket ({inf})");
+                            found = Some((Kind::HistogramCountMismatch, text));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((kind, text)) = found {
+            let message = format!("histogram {}: {text}", validate::describe(family.name, sample));
+            self.add(family.id, family.name, kind, 0, sample.line, message);
         }
     }
 
-    /// Checks the histograms of the run that just ended.
+    /// What only the end of a family's run can tell: missing `+Inf` buckets
+    /// and counts.
     fn end_run(&mut self) {
-        let Some(run) = self.run.take() else {
+        let Some(mut run) = self.run.take() else {
             return;
         };
-        let mut found = Vec::new();
-        for series in &run.histograms {
-            series.check("_count", |rule, line, message| found.push((rule, line, message)));
+        let mut found: Vec<(usize, Kind, String)> = Vec::new();
+        for h in run.histograms.values() {
+            let series = format!("histogram {} (series at line {})", run.name, h.line);
+            match (h.inf, h.count) {
+                (None, _) => found.push((
+                    h.line,
+                    Kind::HistogramNoInf,
+                    format!("{series} has no le=\"+Inf\" bucket"),
+                )),
+                (Some(_), None) => found.push((h.line, Kind::HistogramNoCount, format!("{series} has no _count"))),
+                (Some(inf), Some((count, line))) if !h.count_checked && count_differs(count, inf) => found.push((
+                    line,
+                    Kind::HistogramCountMismatch,
+                    format!("{series}: _count ({count}) differs from the +Inf bucket ({inf})"),
+                )),
+                _ => {}
+            }
         }
-        for (rule, line, message) in found {
-            let kind = match rule {
-                HistogramRule::BadLe => Kind::HistogramBadLe,
-                HistogramRule::DuplicateLe => Kind::HistogramDuplicateLe,
-                HistogramRule::NotCumulative => Kind::HistogramNotCumulative,
-                HistogramRule::NoInf => Kind::HistogramNoInf,
-                HistogramRule::NoCount => Kind::HistogramNoCount,
-                HistogramRule::CountMismatch => Kind::HistogramCountMismatch,
-            };
+        // The map's order is the hash's: sort so the first finding of a
+        // kind is the first in the input.
+        found.sort_by_key(|(line, ..)| *line);
+        for (line, kind, message) in found {
             self.add(run.id, &run.name, kind, 0, line, message);
         }
+        run.seen.clear();
+        run.histograms.clear();
+        self.spare = (run.seen, run.histograms);
+    }
+}
+
+fn count_differs(count: f64, inf: f64) -> bool {
+    count != inf && !(count.is_nan() && inf.is_nan())
+}
+
+/// An `le` bound as expositions write it.
+fn show_le(le: f64) -> String {
+    if le == f64::INFINITY {
+        "+Inf".to_string()
+    } else {
+        le.to_string()
     }
 }
 
@@ -560,5 +640,129 @@ impl<'l> Sink<'l> for LintSink {
             Strict::DuplicateLabel => Kind::DuplicateLabel,
         };
         self.add(family.id, family.name, kind, 0, line, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Format, LintOptions, lint};
+    use super::{Finding, Kind};
+
+    fn findings(input: &str) -> Vec<Finding> {
+        let options = LintOptions {
+            format: Some(Format::Text),
+            ..LintOptions::default()
+        };
+        match lint(input.as_bytes(), &options) {
+            Ok(report) if report.error.is_none() => report.findings,
+            Ok(report) => panic!("rejected: {:?}", report.error),
+            Err(e) => panic!("cannot lint: {e}"),
+        }
+    }
+
+    fn kinds(input: &str) -> Vec<(usize, Kind)> {
+        findings(input).iter().map(|f| (f.line, f.kind)).collect()
+    }
+
+    const HEAD: &str = "# HELP h_seconds Latency.\n# TYPE h_seconds histogram\n";
+
+    #[test]
+    fn a_clean_histogram_has_no_findings() {
+        let body = format!(
+            "{HEAD}h_seconds_bucket{{a=\"1\",le=\"0.1\"}} 1\nh_seconds_bucket{{a=\"1\",le=\"+Inf\"}} 2\nh_seconds_sum{{a=\"1\"}} 1\nh_seconds_count{{a=\"1\"}} 2\n"
+        );
+        assert_eq!(kinds(&body), []);
+    }
+
+    #[test]
+    fn histogram_consistency_is_checked_as_samples_arrive() {
+        let body = format!(
+            "{HEAD}h_seconds_bucket{{le=\"0.1\"}} 5\nh_seconds_bucket{{le=\"1\"}} 3\nh_seconds_bucket{{le=\"1.0\"}} 4\nh_seconds_bucket{{le=\"+Inf\"}} 5\nh_seconds_count 6\n"
+        );
+        let found = findings(&body);
+        let got: Vec<(usize, Kind)> = found.iter().map(|f| (f.line, f.kind)).collect();
+        assert_eq!(
+            got,
+            [
+                (4, Kind::HistogramNotCumulative),
+                (5, Kind::HistogramDuplicateLe),
+                (7, Kind::HistogramCountMismatch),
+            ]
+        );
+        assert_eq!(
+            found[0].message,
+            "histogram h_seconds: bucket le=\"1\" (3) is lower than le=\"0.1\" (5): buckets must be cumulative"
+        );
+        assert_eq!(
+            found[2].message,
+            "histogram h_seconds: _count (6) differs from the +Inf bucket (5)"
+        );
+    }
+
+    #[test]
+    fn missing_inf_and_count_are_found_at_the_end_of_the_family() {
+        let body = format!(
+            "{HEAD}h_seconds_bucket{{a=\"1\",le=\"1\"}} 1\nh_seconds_count{{a=\"1\"}} 1\nh_seconds_bucket{{a=\"2\",le=\"+Inf\"}} 1\n# HELP g G.\ng 1\n"
+        );
+        assert_eq!(kinds(&body), [(3, Kind::HistogramNoInf), (5, Kind::HistogramNoCount)]);
+        // A count before its buckets is compared at the end instead.
+        let late = format!("{HEAD}h_seconds_count 2\nh_seconds_bucket{{le=\"+Inf\"}} 1\n");
+        assert_eq!(kinds(&late), [(3, Kind::HistogramCountMismatch)]);
+    }
+
+    #[test]
+    fn buckets_out_of_order_are_not_misjudged() {
+        let body = format!(
+            "{HEAD}h_seconds_bucket{{le=\"+Inf\"}} 5\nh_seconds_bucket{{le=\"1\"}} 2\nh_seconds_count 5\nh_seconds_sum 1\n"
+        );
+        assert_eq!(kinds(&body), []);
+    }
+
+    #[test]
+    fn duplicate_series_ignore_label_order_but_not_timestamps() {
+        let body =
+            "# HELP a A.\n# TYPE a gauge\na{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\na{x=\"1\",y=\"2\"} 3 1000\n";
+        let found = findings(body);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].line, found[0].kind), (4, Kind::DuplicateSeries));
+        assert_eq!(found[0].message, "duplicate series a{y=\"2\",x=\"1\"}");
+    }
+
+    #[test]
+    fn promlint_rules_use_promtools_words_once_per_family() {
+        let body = "# TYPE process_cpu_milliseconds counter\nprocess_cpu_milliseconds{fooBar=\"1\"} 1\nprocess_cpu_milliseconds{fooBar=\"2\"} 1\n";
+        let found = findings(body);
+        let texts: Vec<(usize, &str, usize)> = found.iter().map(|f| (f.line, f.message.as_str(), f.repeats)).collect();
+        assert_eq!(
+            texts,
+            [
+                (1, "no help text", 0),
+                (2, "use base unit \"seconds\" instead of \"milliseconds\"", 0),
+                (2, "counter metrics should have \"_total\" suffix", 0),
+                (2, "label names should be written in 'snake_case' not 'camelCase'", 1),
+            ]
+        );
+        assert!(found.iter().all(|f| f.kind.is_promtool_lint()));
+        assert_eq!(
+            found[3].to_string(),
+            "process_cpu_milliseconds: label names should be written in 'snake_case' not 'camelCase' (and once more in this family)"
+        );
+    }
+
+    #[test]
+    fn openmetrics_gets_only_the_naming_and_help_rules() {
+        let options = LintOptions {
+            format: Some(Format::OpenMetrics),
+            ..LintOptions::default()
+        };
+        let body = "# TYPE c counter\nc_total 1\n# TYPE h histogram\n# HELP h H.\nh_bucket{le=\"+Inf\"} 1\n# EOF\n";
+        let report = lint(body.as_bytes(), &options).map_err(|e| e.to_string());
+        let Ok(report) = report else {
+            panic!("{report:?}");
+        };
+        assert!(report.error.is_none(), "{:?}", report.error);
+        let got: Vec<(usize, &str)> = report.findings.iter().map(|f| (f.line, f.message.as_str())).collect();
+        assert_eq!(got, [(1, "no help text")]);
+        assert_eq!((report.families, report.series), (2, 2));
     }
 }
