@@ -184,6 +184,12 @@ pub struct DiffArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Exit codes (lint-metrics):
+  0  the exposition parses; findings (no HELP, inconsistent histograms, ...) are warnings
+  1  it does not parse (for the text format exactly where `promtool check metrics`
+     finds a parse error), or it has findings and --strict is given
+  2  the input cannot be read, or is larger than --max-bytes or has a line over 16 MiB")]
 pub struct LintMetricsArgs {
     /// Exposition file, or `-` for stdin.
     #[arg(default_value = "-")]
@@ -191,6 +197,14 @@ pub struct LintMetricsArgs {
     /// Apply the OpenMetrics 1.0 rules (also implied by a final `# EOF`).
     #[arg(long)]
     pub openmetrics: bool,
+    /// Exit 1 on findings too (missing HELP, inconsistent histograms, …),
+    /// not only where the exposition does not parse.
+    #[arg(long)]
+    pub strict: bool,
+    /// Refuse an input larger than this many bytes (exit 2); it is read as
+    /// a stream, so this bounds time, not memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_bytes: u64,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {

@@ -3,26 +3,60 @@
 //! grammars (Go's `strconv.ParseFloat` for 0.0.4, the OpenMetrics ABNF).
 //!
 //! Everything here works on one line that has already been split off the
-//! input, never recurses, and reports failures as byte offsets into the whole
-//! input so the caller can turn them into line and column once.
+//! input, never recurses, and reports failures as byte offsets into that
+//! line, so a streaming caller can turn them into line and column without
+//! keeping the input.
 
 use std::borrow::Cow;
 
-/// A failure before it is turned into a [`super::ParseError`]: where (byte
-/// offset into the whole input) and what.
+/// Where a failure is, before it becomes a [`super::ParseError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    /// A byte offset into the line being parsed.
+    Here(usize),
+    /// An earlier place, already resolved (1-based line and column).
+    Pos { line: usize, column: usize },
+    /// Just past the last byte of the input.
+    End,
+}
+
+/// A failure before it is turned into a [`super::ParseError`].
 #[derive(Debug)]
 pub(crate) struct Fail {
-    pub(crate) at: usize,
+    pub(crate) at: At,
     pub(crate) message: String,
 }
 
 pub(crate) type Res<T> = Result<T, Fail>;
 
+/// A failure at byte `at` of the current line.
 pub(crate) fn fail<T>(at: usize, message: impl Into<String>) -> Res<T> {
+    fail_at(At::Here(at), message)
+}
+
+pub(crate) fn fail_at<T>(at: At, message: impl Into<String>) -> Res<T> {
     Err(Fail {
         at,
         message: message.into(),
     })
+}
+
+/// 1-based column of byte `at` in `line`, in characters; for invalid UTF-8
+/// in characters of the valid prefix, so it points at the first bad byte.
+pub(crate) fn column(line: &[u8], at: usize) -> usize {
+    // Counting bytes that do not continue a UTF-8 sequence counts chars.
+    1 + line
+        .get(..at)
+        .unwrap_or(line)
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count()
+}
+
+/// Quotes a token for a message the way Go's `%q` does, so invisible bytes
+/// such as the `\r` of a CRLF line end show.
+pub(crate) fn quote(s: &str) -> String {
+    format!("\"{}\"", s.escape_debug())
 }
 
 /// Which escaping and whitespace rules apply.
@@ -40,21 +74,25 @@ pub(crate) type Labels<'a> = Vec<(&'a str, Cow<'a, str>)>;
 /// `O(n log n)`.
 const LINEAR_DUP_LIMIT: usize = 16;
 
-/// Position within one line; `base` is the line's offset in the whole input.
+/// Position within one line.
 pub(crate) struct Cursor<'a> {
     line: &'a str,
     pos: usize,
-    base: usize,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(line: &'a str, base: usize) -> Self {
-        Cursor { line, pos: 0, base }
+    pub(crate) fn new(line: &'a str) -> Self {
+        Cursor { line, pos: 0 }
     }
 
-    /// Absolute offset of the current position.
+    /// Byte offset of the current position in the line.
     pub(crate) fn offset(&self) -> usize {
-        self.base + self.pos
+        self.pos
+    }
+
+    /// Moves past one byte.
+    pub(crate) fn bump(&mut self) {
+        self.pos = (self.pos + 1).min(self.line.len());
     }
 
     pub(crate) fn peek(&self) -> Option<u8> {
@@ -151,14 +189,14 @@ impl<'a> Cursor<'a> {
         let mut owned: Option<String> = None;
         loop {
             match bytes.get(i) {
-                None => return fail(self.base + open, "unterminated label value"),
+                None => return fail(open, "unterminated label value"),
                 Some(b'"') => break,
                 Some(b'\\') => {
                     let replacement = match bytes.get(i + 1) {
                         Some(b'\\') => "\\",
                         Some(b'"') => "\"",
                         Some(b'n') => "\n",
-                        None => return fail(self.base + open, "unterminated label value"),
+                        None => return fail(open, "unterminated label value"),
                         Some(_) => match dialect {
                             // The ABNF allows `\` before any other character
                             // and means it literally (`\a` is `\\a`).
@@ -168,10 +206,7 @@ impl<'a> Cursor<'a> {
                             }
                             Dialect::Text => {
                                 let shown = self.line.get(i + 1..).and_then(|s| s.chars().next()).unwrap_or('?');
-                                return fail(
-                                    self.base + i,
-                                    format!("invalid escape sequence '\\{shown}' in label value"),
-                                );
+                                return fail(i, format!("invalid escape sequence '\\{shown}' in label value"));
                             }
                         },
                     };
@@ -261,10 +296,48 @@ pub(crate) fn is_metric_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b':'
 }
 
-/// Unescapes a HELP text. Both formats turn `\\` and `\n` into `\` and a
-/// newline; OpenMetrics also `\"`. Any other backslash is kept as written:
-/// Prometheus' own scraper does so for 0.0.4, and the OpenMetrics ABNF
-/// defines `\x` as a literal backslash and `x`.
+/// Unescapes a 0.0.4 HELP text as `promtool check metrics` does: `\\` and
+/// `\n` only; any other backslash, one at the end of the line included, is
+/// an error at that backslash (`at` is the text's offset in its line).
+pub(crate) fn text_help(s: &str, at: usize) -> Res<Cow<'_, str>> {
+    let Some(first) = s.find('\\') else {
+        return Ok(Cow::Borrowed(s));
+    };
+    let mut out = String::with_capacity(s.len());
+    out.push_str(s.get(..first).unwrap_or(""));
+    let mut chars = s.get(first..).unwrap_or("").char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some((_, '\\')) => out.push('\\'),
+            Some((_, 'n')) => out.push('\n'),
+            Some((_, c)) => {
+                let shown = if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                };
+                return fail(
+                    at + first + i,
+                    format!("invalid escape sequence '\\{shown}' in HELP text"),
+                );
+            }
+            None => {
+                return fail(
+                    at + first + i,
+                    "invalid escape sequence: a backslash ends the HELP text",
+                );
+            }
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Unescapes an OpenMetrics HELP text: `\\`, `\n` and `\"`; the ABNF
+/// defines any other `\x` as a literal backslash and `x`.
 pub(crate) fn unescape_help(s: &str, dialect: Dialect) -> Cow<'_, str> {
     if !s.contains('\\') {
         return Cow::Borrowed(s);
@@ -363,87 +436,18 @@ fn special(s: &str) -> Option<f64> {
     None
 }
 
-/// Go's hexadecimal float syntax: `[+-]? 0x mantissa p [+-]? exponent`. The
-/// `p` exponent is mandatory there, so `0x1` is refused as Go refuses it.
-fn hex_float(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let sign_end = skip_sign(b, 0);
-    let negative = b.first() == Some(&b'-');
-    if !matches!(b.get(sign_end..sign_end + 2), Some([b'0', b'x' | b'X'])) {
-        return None;
-    }
-    let mut i = sign_end + 2;
-    // Keeping 60 bits of mantissa is plenty for f64's 53; the rest only
-    // shifts the exponent and feeds a sticky bit for rounding.
-    let mut mantissa: u64 = 0;
-    let mut exponent: i64 = 0;
-    let mut sticky = false;
-    let mut seen_digit = false;
-    let mut seen_dot = false;
-    while let Some(&c) = b.get(i) {
-        if c == b'.' && !seen_dot {
-            seen_dot = true;
-            i += 1;
-            continue;
-        }
-        let Some(d) = (c as char).to_digit(16) else {
-            break;
-        };
-        seen_digit = true;
-        if mantissa < (1 << 56) {
-            mantissa = mantissa * 16 + u64::from(d);
-            if seen_dot {
-                exponent -= 4;
-            }
-        } else {
-            sticky |= d != 0;
-            if !seen_dot {
-                exponent += 4;
-            }
-        }
-        i += 1;
-    }
-    if !seen_digit || !matches!(b.get(i), Some(b'p' | b'P')) {
-        return None;
-    }
-    let exp_start = skip_sign(b, i + 1);
-    let exp_digits = digits(b, exp_start, false);
-    if exp_digits == 0 || exp_start + exp_digits != b.len() {
-        return None;
-    }
-    let mut written: i64 = 0;
-    for &c in b.get(exp_start..).unwrap_or(&[]) {
-        // Saturate: anything this large is infinity or zero anyway.
-        written = (written * 10 + i64::from(c - b'0')).min(100_000);
-    }
-    if b.get(i + 1) == Some(&b'-') {
-        written = -written;
-    }
-    exponent += written;
-    let mut value = (mantissa | u64::from(sticky)) as f64;
-    // Scale in steps that stay within f64's normal exponent range, so no
-    // intermediate factor over- or underflows on its own.
-    while exponent > 0 && value != 0.0 && value.is_finite() {
-        let step = exponent.min(1000);
-        value *= 2f64.powi(step as i32);
-        exponent -= step;
-    }
-    while exponent < 0 && value != 0.0 {
-        let step = exponent.max(-1000);
-        value *= 2f64.powi(step as i32);
-        exponent -= step;
-    }
-    if !value.is_finite() {
-        return None;
-    }
-    Some(if negative { -value } else { value })
-}
-
-/// What Go's `strconv.ParseFloat` accepts, which is what the 0.0.4 parsers
-/// use for values and `le`/`quantile` labels. Underscores are refused:
-/// Prometheus' own parser rejects them.
+/// What the 0.0.4 parsers accept for values and `le`/`quantile` labels: Go's
+/// `strconv.ParseFloat` behind a filter that refuses any `p`, `P` or `_`.
+/// That filter leaves no hexadecimal float (Go requires the `p` exponent) and
+/// no digit separator, so it is decimals, infinities and NaN.
 pub(crate) fn go_float(s: &str) -> Option<f64> {
-    decimal(s).or_else(|| special(s)).or_else(|| hex_float(s))
+    // Rust's float syntax is Go's for decimals, so the common case needs
+    // one parse; only infinities and NaN, which Rust spells more loosely
+    // (`+nan`) and also gets from overflow (`1e400`), need a second look.
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Some(v),
+        _ => special(s),
+    }
 }
 
 /// The OpenMetrics `number`: a decimal, `[+-]inf(inity)` or `nan`.
@@ -472,10 +476,10 @@ mod tests {
     use super::*;
 
     fn labels(line: &str, dialect: Dialect) -> Result<Vec<(String, String)>, String> {
-        let mut c = Cursor::new(line, 0);
+        let mut c = Cursor::new(line);
         let mut out = Vec::new();
         c.label_set(dialect, &mut out)
-            .map_err(|f| format!("{}: {}", f.at, f.message))?;
+            .map_err(|f| format!("{:?}: {}", f.at, f.message))?;
         Ok(out.into_iter().map(|(n, v)| (n.to_string(), v.into_owned())).collect())
     }
 
@@ -488,22 +492,15 @@ mod tests {
         assert_eq!(go_float("-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(go_float("Infinity"), Some(f64::INFINITY));
         assert!(go_float("NaN").is_some_and(f64::is_nan));
-        assert_eq!(go_float("0x1p-2"), Some(0.25));
-        assert_eq!(go_float("-0X1.8P1"), Some(-3.0));
-        assert_eq!(go_float("0x.8p0"), Some(0.5));
+        assert_eq!(go_float("1e-400"), Some(0.0));
+        assert_eq!(go_float("00.1"), Some(0.1));
+        // promtool refuses hexadecimal floats: its parser rejects any `p`.
         for bad in [
             "", ".", "e5", "1e", "1_000", "0x1", "0x", "0xp1", "1e400", "+NaN", "inff", "1 ", "--1", "0x1p", "1.2.3",
+            "0x1p-2", "-0X1.8P1", "0x.8p0", "0x10", "1\r",
         ] {
             assert_eq!(go_float(bad).map(f64::to_bits), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn hex_float_keeps_precision_of_long_mantissas() {
-        assert_eq!(go_float("0x1.fffffffffffffp1023"), Some(f64::MAX));
-        assert_eq!(go_float("0x1p-1074"), Some(f64::from_bits(1)));
-        assert_eq!(go_float("0x1p1024"), None);
-        assert_eq!(go_float("0x0p99999999999"), Some(0.0));
     }
 
     #[test]
@@ -529,10 +526,10 @@ mod tests {
 
     #[test]
     fn quoted_values_borrow_unless_escaped() {
-        let mut c = Cursor::new(r#""plain" rest"#, 0);
+        let mut c = Cursor::new(r#""plain" rest"#);
         assert!(matches!(c.quoted(Dialect::Text), Ok(Cow::Borrowed("plain"))));
         assert_eq!(c.rest(), " rest");
-        let mut c = Cursor::new(r#""a\"b\\c\nd""#, 0);
+        let mut c = Cursor::new(r#""a\"b\\c\nd""#);
         let v = c.quoted(Dialect::Text).map_err(|f| f.message);
         assert_eq!(v.as_deref(), Ok("a\"b\\c\nd"));
         assert!(matches!(v, Ok(Cow::Owned(_))));
@@ -540,16 +537,16 @@ mod tests {
 
     #[test]
     fn unknown_escapes_differ_by_dialect() {
-        let mut c = Cursor::new(r#""b\z""#, 10);
+        let mut c = Cursor::new(r#""b\z""#);
         let f = c.quoted(Dialect::Text).err();
-        assert_eq!(f.as_ref().map(|f| f.at), Some(12));
-        let mut c = Cursor::new(r#""b\z""#, 0);
+        assert_eq!(f.as_ref().map(|f| f.at), Some(At::Here(2)));
+        let mut c = Cursor::new(r#""b\z""#);
         assert_eq!(c.quoted(Dialect::OpenMetrics).ok().as_deref(), Some("b\\z"));
     }
 
     #[test]
     fn trailing_backslash_is_unterminated() {
-        let mut c = Cursor::new("\"abc\\", 0);
+        let mut c = Cursor::new("\"abc\\");
         assert!(c.quoted(Dialect::OpenMetrics).is_err());
     }
 
@@ -573,6 +570,24 @@ mod tests {
         assert!(labels(&format!("{big}}}"), Dialect::Text).is_ok());
         big.push_str("l7=\"y\"}");
         assert!(labels(&big, Dialect::Text).is_err_and(|e| e.contains("duplicate label name l7")));
+    }
+
+    #[test]
+    fn text_help_allows_only_backslash_and_newline_escapes() {
+        assert_eq!(text_help(r"a\\b\nc", 0).ok().as_deref(), Some("a\\b\nc"));
+        assert!(matches!(text_help("plain", 0), Ok(Cow::Borrowed("plain"))));
+        let tab = text_help(r"x\ty", 7).err();
+        assert_eq!(tab.as_ref().map(|f| f.at), Some(At::Here(8)));
+        assert!(tab.is_some_and(|f| f.message.contains(r"'\t'")));
+        assert!(text_help(r#"say \"hi\""#, 0).is_err());
+        assert!(text_help("trailing\\", 0).is_err_and(|f| f.message.contains("backslash ends")));
+    }
+
+    #[test]
+    fn columns_count_characters_and_quotes_show_control_bytes() {
+        assert_eq!(column("aé b".as_bytes(), 4), 4);
+        assert_eq!(column(b"ab", 99), 3);
+        assert_eq!(quote("gauge\r"), r#""gauge\r""#);
     }
 
     #[test]

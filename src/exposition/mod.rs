@@ -1,6 +1,13 @@
 //! Parser and validator for the Prometheus text exposition format 0.0.4 and
 //! OpenMetrics 1.0 text, for bodies fetched from arbitrary HTTP servers.
 //!
+//! Two ways in. [`parse`] and [`parse_bytes`] build a whole [`Exposition`]
+//! for the `metrics_endpoint` probe, with the gate's rules: stricter than
+//! promtool for the text format (see [`text`]'s gate mode). [`lint`] streams
+//! any reader through the same parsers family by family, judging the text
+//! format exactly as `promtool check metrics` does and reporting everything
+//! else as [`Finding`]s, in memory bounded by the largest family.
+//!
 //! The parse borrows from the input (names always, label values and HELP
 //! texts unless they contain escapes), makes one pass over it, never
 //! recurses and never panics; the first problem found is returned as a
@@ -10,13 +17,21 @@
 use std::borrow::Cow;
 use std::fmt;
 
+mod events;
 mod lexer;
+mod lint;
 mod openmetrics;
 #[cfg(test)]
 mod proptests;
+mod rules;
 mod text;
 mod validate;
 
+use events::{FamId, FamilyRef, Meta, Role, Sink, Strict};
+use lexer::{At, Fail, Res};
+
+pub use lint::{LintOptions, LintReport, ReadError, lint};
+pub use rules::{Finding, Kind};
 pub use validate::{Problem, histogram_problems};
 
 /// Which text format a body is in.
@@ -144,32 +159,140 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// Locates byte offset `at` of `input`.
-    fn at(input: &[u8], at: usize, message: String) -> ParseError {
-        let before = input.get(..at).unwrap_or(input);
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        // Counting bytes that do not continue a UTF-8 sequence counts chars.
-        let column = 1 + before
-            .get(line_start..)
-            .unwrap_or(&[])
-            .iter()
-            .filter(|&&b| b & 0xC0 != 0x80)
-            .count();
-        ParseError { line, column, message }
+    /// Places a failure reported while line `no` (its bytes `line`) was
+    /// being parsed; `End` means just past that line, which only a last
+    /// line without a newline has.
+    fn locate(fail: Fail, line: &[u8], no: usize) -> ParseError {
+        let (line, column) = match fail.at {
+            At::Here(at) => (no, lexer::column(line, at)),
+            At::Pos { line, column } => (line, column),
+            At::End => (no, lexer::column(line, line.len())),
+        };
+        ParseError {
+            line,
+            column,
+            message: fail.message,
+        }
+    }
+
+    /// Places a failure reported at the end of input, after `lines` lines
+    /// that all ended with a newline.
+    fn at_end(fail: Fail, lines: usize) -> ParseError {
+        let (line, column) = match fail.at {
+            At::Pos { line, column } => (line, column),
+            At::Here(_) | At::End => (lines + 1, 1),
+        };
+        ParseError {
+            line,
+            column,
+            message: fail.message,
+        }
     }
 }
 
-/// Parses `input` as `format`, stopping at the first error.
-pub fn parse(input: &str, format: Format) -> Result<Exposition<'_>, ParseError> {
-    let families = match format {
-        Format::Text => text::parse(input),
-        Format::OpenMetrics => openmetrics::parse(input),
-    };
-    match families {
-        Ok(families) => Ok(Exposition { format, families }),
-        Err(fail) => Err(ParseError::at(input.as_bytes(), fail.at, fail.message)),
+/// A parser fed one line at a time: both formats' parsers are.
+pub(crate) trait LineParser {
+    /// `line` has no `\n`; `terminated` is false only for a last line
+    /// without one.
+    fn line<'l, S: Sink<'l>>(&mut self, line: &'l [u8], terminated: bool, no: usize, sink: &mut S) -> Res<()>;
+    /// The end of the input, after every line parsed.
+    fn finish(&mut self) -> Res<()>;
+}
+
+impl LineParser for text::TextParser {
+    fn line<'l, S: Sink<'l>>(&mut self, line: &'l [u8], terminated: bool, no: usize, sink: &mut S) -> Res<()> {
+        text::TextParser::line(self, line, terminated, no, sink)
     }
+
+    fn finish(&mut self) -> Res<()> {
+        Ok(())
+    }
+}
+
+impl LineParser for openmetrics::OmParser {
+    fn line<'l, S: Sink<'l>>(&mut self, line: &'l [u8], terminated: bool, no: usize, sink: &mut S) -> Res<()> {
+        openmetrics::OmParser::line(self, line, terminated, no, sink)
+    }
+
+    fn finish(&mut self) -> Res<()> {
+        openmetrics::OmParser::finish(self)
+    }
+}
+
+/// Builds the [`Exposition`] of a whole-input parse.
+struct Collector<'a> {
+    families: Vec<Family<'a>>,
+}
+
+impl<'a> Sink<'a> for Collector<'a> {
+    fn family(&mut self, _id: FamId, name: &'a str, metric_type: MetricType, line: usize) {
+        self.families.push(Family {
+            name,
+            metric_type,
+            help: None,
+            unit: None,
+            samples: Vec::new(),
+            line,
+        });
+    }
+
+    fn meta(&mut self, id: FamId, meta: Meta<'a>) {
+        let Some(family) = self.families.get_mut(id) else {
+            return;
+        };
+        match meta {
+            Meta::Help(help) => family.help = (!help.is_empty()).then_some(help),
+            Meta::Type(metric_type) => family.metric_type = metric_type,
+            Meta::Unit(unit) => family.unit = Some(unit),
+        }
+    }
+
+    fn sample(&mut self, family: FamilyRef<'_>, _role: Role, sample: Sample<'a>) {
+        if let Some(f) = self.families.get_mut(family.id) {
+            f.samples.push(sample);
+        }
+    }
+
+    fn strict(&mut self, _family: FamilyRef<'_>, _rule: Strict, _line: usize, _message: String) {}
+}
+
+/// Feeds an in-memory input to `parser` line by line.
+fn drive<'a, P: LineParser, S: Sink<'a>>(input: &'a [u8], parser: &mut P, sink: &mut S) -> Result<(), ParseError> {
+    let mut rest = input;
+    let mut no = 0;
+    while !rest.is_empty() {
+        no += 1;
+        let (line, terminated, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (rest.get(..i).unwrap_or(&[]), true, rest.get(i + 1..).unwrap_or(&[])),
+            None => (rest, false, &[][..]),
+        };
+        parser
+            .line(line, terminated, no, sink)
+            .map_err(|fail| ParseError::locate(fail, line, no))?;
+        rest = next;
+    }
+    parser.finish().map_err(|fail| ParseError::at_end(fail, no))
+}
+
+/// Parses `input` as `format` with the gate's rules, stopping at the first
+/// error: for the text format, what `promtool check metrics` rejects plus
+/// families split by other families, TYPE words Prometheus' scraper does not
+/// know, a TYPE line without a type, histogram and summary samples without
+/// their `le`/`quantile` or suffix, and a repeated `le` or `quantile`.
+pub fn parse(input: &str, format: Format) -> Result<Exposition<'_>, ParseError> {
+    let mut collector = Collector { families: Vec::new() };
+    match format {
+        Format::Text => drive(
+            input.as_bytes(),
+            &mut text::TextParser::new(text::Mode::Gate),
+            &mut collector,
+        )?,
+        Format::OpenMetrics => drive(input.as_bytes(), &mut openmetrics::OmParser::new(), &mut collector)?,
+    }
+    Ok(Exposition {
+        format,
+        families: collector.families,
+    })
 }
 
 /// Like [`parse`] for raw bytes; invalid UTF-8 is an error at its first bad
@@ -177,7 +300,18 @@ pub fn parse(input: &str, format: Format) -> Result<Exposition<'_>, ParseError> 
 pub fn parse_bytes(input: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> {
     match std::str::from_utf8(input) {
         Ok(s) => parse(s, format),
-        Err(e) => Err(ParseError::at(input, e.valid_up_to(), "invalid utf-8".to_string())),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let before = input.get(..at).unwrap_or(input);
+            let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let no = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            let line = input.get(start..).unwrap_or(&[]);
+            let fail = Fail {
+                at: At::Here(at - start),
+                message: "invalid utf-8".to_string(),
+            };
+            Err(ParseError::locate(fail, line, no))
+        }
     }
 }
 
@@ -350,6 +484,8 @@ latency_seconds_sum 0.3
     fn error_columns_count_characters() {
         let err = parse("a 1\na{x=\"éé\"} 1 2 3\n", Format::Text).err();
         assert_eq!(err.as_ref().map(|e| (e.line, e.column)), Some((2, 15)));
+        let err = parse("a 1\n# TYPE é\n", Format::Text).err();
+        assert_eq!(err.as_ref().map(|e| (e.line, e.column)), Some((2, 8)));
     }
 
     /// A tiny deterministic generator so the test needs no crates.

@@ -4,15 +4,19 @@
 //! families, per-type sample suffixes and values, exemplar placement and
 //! size, metric grouping, timestamp order and histogram consistency.
 //!
-//! Families are processed one at a time; only the open family keeps state,
-//! so memory beyond the result is bounded by the largest family.
+//! The parser is fed one line at a time. Families are processed one at a
+//! time: only the open family keeps state, plus a table of the names seen so
+//! far (for clashes and repeats), so memory is bounded by the largest family
+//! and the number of families, never by the samples.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::rc::Rc;
 
-use super::lexer::{self, Cursor, Dialect, Labels, Res, fail};
-use super::{Family, MetricType, Sample};
+use super::events::{FamId, FamilyRef, Meta, Role, Sink};
+use super::lexer::{self, At, Cursor, Dialect, Labels, Res, fail, fail_at};
+use super::{MetricType, Sample};
 
 /// What a sample name adds to its family name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +100,7 @@ const EXEMPLAR_MAX_CHARS: usize = 128;
 struct Point {
     group: u64,
     timestamp: Option<u64>,
-    at: usize,
+    at: At,
     last_le: Option<f64>,
     last_bucket: f64,
     count: Option<f64>,
@@ -107,7 +111,7 @@ struct Point {
 }
 
 impl Point {
-    fn new(group: u64, timestamp: Option<u64>, at: usize) -> Point {
+    fn new(group: u64, timestamp: Option<u64>, at: At) -> Point {
         Point {
             group,
             timestamp,
@@ -130,12 +134,12 @@ impl Point {
             ("histogram", "_count", "_sum")
         };
         if self.last_le != Some(f64::INFINITY) {
-            return fail(at, format!("{kind} {family} has no le=\"+Inf\" bucket"));
+            return fail_at(at, format!("{kind} {family} has no le=\"+Inf\" bucket"));
         }
         if let Some(count) = self.count
             && count != self.last_bucket
         {
-            return fail(
+            return fail_at(
                 at,
                 format!(
                     "{kind} {family}: {count_name} ({count}) differs from the +Inf bucket ({})",
@@ -145,19 +149,19 @@ impl Point {
         }
         let has_sum = self.has_sum || self.has_gsum;
         if has_sum && self.count.is_none() {
-            return fail(at, format!("{kind} {family} has {sum_name} but no {count_name}"));
+            return fail_at(at, format!("{kind} {family} has {sum_name} but no {count_name}"));
         }
         if !has_sum && self.count.is_some() {
-            return fail(at, format!("{kind} {family} has {count_name} but no {sum_name}"));
+            return fail_at(at, format!("{kind} {family} has {count_name} but no {sum_name}"));
         }
         if self.negative_buckets && self.has_sum {
-            return fail(
+            return fail_at(
                 at,
                 format!("{kind} {family} has negative buckets, so it must not have _sum"),
             );
         }
         if !self.negative_buckets && self.negative_gsum {
-            return fail(
+            return fail_at(
                 at,
                 format!("{kind} {family} has a negative _gsum but no negative buckets"),
             );
@@ -168,11 +172,13 @@ impl Point {
 
 /// State of the family currently being read.
 struct Open {
-    idx: usize,
-    at: usize,
+    idx: FamId,
+    at: At,
     has_type: bool,
     has_help: bool,
     has_unit: bool,
+    /// A UNIT line with a unit in it.
+    unit: bool,
     /// The current metric (label set minus point labels) and the timestamp
     /// of its last sample.
     group: Option<(u64, Option<f64>)>,
@@ -191,63 +197,85 @@ struct Line<'a> {
     exemplar_at: Option<usize>,
 }
 
-struct Parser<'a> {
-    families: Vec<Family<'a>>,
-    by_name: HashMap<&'a str, usize>,
+/// What the parser keeps of every family it has seen.
+struct Fam {
+    name: Rc<str>,
+    metric_type: MetricType,
+    sampled: bool,
+}
+
+pub(crate) struct OmParser {
+    fams: Vec<Fam>,
+    by_name: HashMap<Rc<str>, FamId>,
     open: Option<Open>,
     /// Metrics already seen in the open family; kept here to reuse its
     /// allocation across families.
     seen_groups: HashSet<u64>,
     /// Keyed per parse so nobody can precompute colliding label sets.
     hasher: RandomState,
-    line_no: usize,
+    /// The `# EOF` line has been read.
+    done: bool,
 }
 
-pub(crate) fn parse(input: &str) -> Res<Vec<Family<'_>>> {
-    let mut p = Parser {
-        families: Vec::new(),
-        by_name: HashMap::new(),
-        open: None,
-        seen_groups: HashSet::new(),
-        hasher: RandomState::new(),
-        line_no: 0,
-    };
-    let mut start = 0;
-    loop {
-        let rest = input.get(start..).unwrap_or("");
-        if rest.is_empty() {
-            return fail(input.len(), "missing \"# EOF\" at end of input");
+impl OmParser {
+    pub(crate) fn new() -> Self {
+        OmParser {
+            fams: Vec::new(),
+            by_name: HashMap::new(),
+            open: None,
+            seen_groups: HashSet::new(),
+            hasher: RandomState::new(),
+            done: false,
         }
-        let newline = rest.find('\n');
-        let line = rest.get(..newline.unwrap_or(rest.len())).unwrap_or("");
-        p.line_no += 1;
-        if line == "# EOF" {
-            let after = start + line.len() + usize::from(newline.is_some());
-            if after < input.len() {
-                return fail(after, "text after \"# EOF\"");
-            }
-            break;
+    }
+
+    /// Parses one line (without its `\n`); `terminated` is false only for
+    /// a last line that has no newline.
+    pub(crate) fn line<'l, S: Sink<'l>>(
+        &mut self,
+        line: &'l [u8],
+        terminated: bool,
+        no: usize,
+        sink: &mut S,
+    ) -> Res<()> {
+        if self.done {
+            return fail(0, "text after \"# EOF\"");
         }
-        let Some(len) = newline else {
-            return fail(input.len(), "missing \"# EOF\" at end of input");
+        let line = match std::str::from_utf8(line) {
+            Ok(line) => line,
+            Err(e) => return fail(e.valid_up_to(), "invalid utf-8"),
         };
+        if line == "# EOF" {
+            self.done = true;
+            return self.close();
+        }
+        if !terminated {
+            return fail_at(At::End, "missing \"# EOF\" at end of input");
+        }
         if line.is_empty() {
-            return fail(start, "blank lines are not allowed in OpenMetrics");
+            return fail(0, "blank lines are not allowed in OpenMetrics");
         }
         if line.starts_with('#') {
-            p.metadata(line, start)?;
+            self.metadata(line, no, sink)
         } else {
-            p.sample(line, start)?;
+            self.sample(line, no, sink)
         }
-        start += len + 1;
     }
-    p.close()?;
-    Ok(p.families)
-}
 
-impl<'a> Parser<'a> {
-    fn metadata(&mut self, line: &'a str, base: usize) -> Res<()> {
-        let mut c = Cursor::new(line, base);
+    /// The end of the input.
+    pub(crate) fn finish(&mut self) -> Res<()> {
+        if self.done {
+            Ok(())
+        } else {
+            fail_at(At::End, "missing \"# EOF\" at end of input")
+        }
+    }
+
+    fn family_ref(&self, id: FamId) -> Option<(Rc<str>, MetricType)> {
+        self.fams.get(id).map(|f| (Rc::clone(&f.name), f.metric_type))
+    }
+    fn metadata<'l, S: Sink<'l>>(&mut self, line: &'l str, no: usize, sink: &mut S) -> Res<()> {
+        let mut c = Cursor::new(line);
         let kind = if c.eat_str("# TYPE ") {
             "TYPE"
         } else if c.eat_str("# HELP ") {
@@ -266,8 +294,12 @@ impl<'a> Parser<'a> {
         }
         let rest_at = c.offset();
         let rest = c.rest();
-        let idx = self.open_for_metadata(name, name_at, kind)?;
-        let (Some(open), Some(family)) = (self.open.as_mut(), self.families.get_mut(idx)) else {
+        let at = At::Pos {
+            line: no,
+            column: lexer::column(line.as_bytes(), name_at),
+        };
+        let idx = self.open_for_metadata(name, at, kind, no, sink)?;
+        let (Some(open), Some(family)) = (self.open.as_mut(), self.fams.get_mut(idx)) else {
             return fail(name_at, "internal error: no open family");
         };
         match kind {
@@ -276,18 +308,18 @@ impl<'a> Parser<'a> {
                     return fail(name_at, format!("second TYPE line for metric family {name}"));
                 }
                 let Some(metric_type) = parse_type(rest) else {
-                    return fail(rest_at, format!("invalid metric type \"{rest}\""));
+                    return fail(rest_at, format!("invalid metric type {}", lexer::quote(rest)));
                 };
                 open.has_type = true;
                 family.metric_type = metric_type;
+                sink.meta(idx, Meta::Type(metric_type));
             }
             "HELP" => {
                 if open.has_help {
                     return fail(name_at, format!("second HELP line for metric family {name}"));
                 }
                 open.has_help = true;
-                let help = lexer::unescape_help(rest, Dialect::OpenMetrics);
-                family.help = (!help.is_empty()).then_some(help);
+                sink.meta(idx, Meta::Help(lexer::unescape_help(rest, Dialect::OpenMetrics)));
             }
             _ => {
                 if open.has_unit {
@@ -302,11 +334,12 @@ impl<'a> Parser<'a> {
                     if !suffixed {
                         return fail(rest_at, format!("unit {rest} is not a suffix of metric name {name}"));
                     }
-                    family.unit = Some(rest);
+                    open.unit = true;
+                    sink.meta(idx, Meta::Unit(rest));
                 }
             }
         }
-        if family.unit.is_some() && matches!(family.metric_type, MetricType::Info | MetricType::StateSet) {
+        if open.unit && matches!(family.metric_type, MetricType::Info | MetricType::StateSet) {
             return fail(
                 name_at,
                 format!("{} family {name} must not have a unit", family.metric_type),
@@ -317,45 +350,41 @@ impl<'a> Parser<'a> {
 
     /// The open family for a metadata line about `name`, starting a new one
     /// if needed.
-    fn open_for_metadata(&mut self, name: &'a str, at: usize, kind: &str) -> Res<usize> {
-        let same = self
-            .open
-            .as_ref()
-            .and_then(|o| self.families.get(o.idx))
-            .is_some_and(|f| f.name == name);
-        if same {
-            let has_samples = self
-                .open
-                .as_ref()
-                .and_then(|o| self.families.get(o.idx))
-                .is_some_and(|f| !f.samples.is_empty());
-            if has_samples {
-                return fail(at, format!("{kind} line for metric family {name} after its samples"));
+    fn open_for_metadata<'l, S: Sink<'l>>(
+        &mut self,
+        name: &'l str,
+        at: At,
+        kind: &str,
+        no: usize,
+        sink: &mut S,
+    ) -> Res<FamId> {
+        let open = self.open.as_ref().and_then(|o| self.fams.get(o.idx));
+        if let Some(family) = open.filter(|f| &*f.name == name) {
+            if family.sampled {
+                return fail_at(at, format!("{kind} line for metric family {name} after its samples"));
             }
         } else {
             self.close()?;
             if self.by_name.contains_key(name) {
-                return fail(at, format!("metric family {name} appears twice / is not contiguous"));
+                return fail_at(at, format!("metric family {name} appears twice / is not contiguous"));
             }
-            self.start_family(name, at);
+            self.start_family(name, at, no, sink);
         }
         match &self.open {
             Some(open) => Ok(open.idx),
-            None => fail(at, "internal error: no open family"),
+            None => fail_at(at, "internal error: no open family"),
         }
     }
 
-    fn start_family(&mut self, name: &'a str, at: usize) {
-        let idx = self.families.len();
-        self.families.push(Family {
-            name,
+    fn start_family<'l, S: Sink<'l>>(&mut self, name: &'l str, at: At, no: usize, sink: &mut S) {
+        let idx = self.fams.len();
+        let shared: Rc<str> = Rc::from(name);
+        self.fams.push(Fam {
+            name: Rc::clone(&shared),
             metric_type: MetricType::Unknown,
-            help: None,
-            unit: None,
-            samples: Vec::new(),
-            line: self.line_no,
+            sampled: false,
         });
-        self.by_name.insert(name, idx);
+        self.by_name.insert(shared, idx);
         self.seen_groups.clear();
         self.open = Some(Open {
             idx,
@@ -363,9 +392,11 @@ impl<'a> Parser<'a> {
             has_type: false,
             has_help: false,
             has_unit: false,
+            unit: false,
             group: None,
             point: None,
         });
+        sink.family(idx, name, MetricType::Unknown, no);
     }
 
     /// Finishes the open family: its last histogram point, then the check
@@ -374,27 +405,24 @@ impl<'a> Parser<'a> {
         let Some(open) = self.open.take() else {
             return Ok(());
         };
-        let Some(family) = self.families.get(open.idx) else {
+        let Some((name, metric_type)) = self.family_ref(open.idx) else {
             return Ok(());
         };
         if let Some(point) = &open.point {
-            point.finish(family.name, family.metric_type)?;
+            point.finish(&name, metric_type)?;
         }
         let mut candidate = String::new();
         for &mine in &ALL_SUFFIXES {
-            if !claims(family.metric_type, mine) {
+            if !claims(metric_type, mine) {
                 continue;
             }
             candidate.clear();
-            candidate.push_str(family.name);
+            candidate.push_str(&name);
             candidate.push_str(mine.as_str());
             if let Some(other) = self.claimant(&candidate, Some(open.idx)) {
-                return fail(
+                return fail_at(
                     open.at,
-                    format!(
-                        "metric family {} clashes with family {other}: both claim the name {candidate}",
-                        family.name
-                    ),
+                    format!("metric family {name} clashes with family {other}: both claim the name {candidate}"),
                 );
             }
         }
@@ -402,41 +430,57 @@ impl<'a> Parser<'a> {
     }
 
     /// The earlier family (other than `except`) whose names include `name`.
-    fn claimant(&self, name: &str, except: Option<usize>) -> Option<&'a str> {
+    fn claimant(&self, name: &str, except: Option<FamId>) -> Option<Rc<str>> {
         ALL_SUFFIXES.iter().find_map(|&suffix| {
             let base = name.strip_suffix(suffix.as_str())?;
             let &idx = self.by_name.get(base)?;
-            let family = self.families.get(idx)?;
-            (Some(idx) != except && claims(family.metric_type, suffix)).then_some(family.name)
+            let family = self.fams.get(idx)?;
+            (Some(idx) != except && claims(family.metric_type, suffix)).then(|| Rc::clone(&family.name))
         })
     }
 
-    fn sample(&mut self, line: &'a str, base: usize) -> Res<()> {
-        let parsed = parse_sample_line(line, base)?;
-        let (idx, suffix) = self.family_for(&parsed)?;
-        self.check_sample(idx, suffix, &parsed)?;
-        let Some(family) = self.families.get_mut(idx) else {
+    fn sample<'l, S: Sink<'l>>(&mut self, line: &'l str, no: usize, sink: &mut S) -> Res<()> {
+        let parsed = parse_sample_line(line)?;
+        let (idx, suffix) = self.family_for(&parsed, line, no, sink)?;
+        self.check_sample(idx, suffix, &parsed, line, no)?;
+        let Some(family) = self.fams.get_mut(idx) else {
             return fail(parsed.name_at, "internal error: family index out of range");
         };
-        family.samples.push(Sample {
-            name: parsed.name,
-            labels: parsed.labels,
-            value: parsed.value,
-            timestamp: parsed.timestamp,
-            line: self.line_no,
-        });
+        family.sampled = true;
+        let family = FamilyRef {
+            id: idx,
+            name: &family.name,
+            metric_type: family.metric_type,
+        };
+        sink.sample(
+            family,
+            Role::Value,
+            Sample {
+                name: parsed.name,
+                labels: parsed.labels,
+                value: parsed.value,
+                timestamp: parsed.timestamp,
+                line: no,
+            },
+        );
         Ok(())
     }
 
     /// The family a sample belongs to: the open one if its type allows the
     /// sample name, else a new unknown family named after the sample.
-    fn family_for(&mut self, s: &Line<'a>) -> Res<(usize, Suffix)> {
+    fn family_for<'l, S: Sink<'l>>(
+        &mut self,
+        s: &Line<'l>,
+        line: &str,
+        no: usize,
+        sink: &mut S,
+    ) -> Res<(FamId, Suffix)> {
         let current = self
             .open
             .as_ref()
-            .and_then(|o| self.families.get(o.idx).map(|f| (o.idx, f)));
+            .and_then(|o| self.fams.get(o.idx).map(|f| (o.idx, f)));
         if let Some((idx, family)) = current {
-            let fits = s.name.strip_prefix(family.name).and_then(|rest| {
+            let fits = s.name.strip_prefix(&*family.name).and_then(|rest| {
                 sample_suffixes(family.metric_type)
                     .iter()
                     .copied()
@@ -445,7 +489,7 @@ impl<'a> Parser<'a> {
             if let Some(suffix) = fits {
                 return Ok((idx, suffix));
             }
-            if s.name == family.name {
+            if s.name == &*family.name {
                 let expected: Vec<String> = sample_suffixes(family.metric_type)
                     .iter()
                     .map(|suffix| format!("{}{}", family.name, suffix.as_str()))
@@ -472,8 +516,12 @@ impl<'a> Parser<'a> {
                 ),
             );
         }
-        self.start_family(s.name, s.name_at);
-        let idx = self.families.len().saturating_sub(1);
+        let at = At::Pos {
+            line: no,
+            column: lexer::column(line.as_bytes(), s.name_at),
+        };
+        self.start_family(s.name, at, no, sink);
+        let idx = self.fams.len().saturating_sub(1);
         Ok((idx, Suffix::None))
     }
 
@@ -491,11 +539,11 @@ impl<'a> Parser<'a> {
             })
     }
 
-    fn check_sample(&mut self, idx: usize, suffix: Suffix, s: &Line<'a>) -> Res<()> {
-        let Some(family) = self.families.get(idx) else {
+    fn check_sample(&mut self, idx: FamId, suffix: Suffix, s: &Line<'_>, line: &str, no: usize) -> Res<()> {
+        let Some((family_name, metric_type)) = self.family_ref(idx) else {
             return fail(s.name_at, "internal error: family index out of range");
         };
-        let (family_name, metric_type) = (family.name, family.metric_type);
+        let family_name = &*family_name;
         let histogram = matches!(metric_type, MetricType::Histogram | MetricType::GaugeHistogram);
         let name = s.name;
         let value = s.value;
@@ -623,7 +671,11 @@ impl<'a> Parser<'a> {
                 if let Some(done) = open.point.take() {
                     done.finish(family_name, metric_type)?;
                 }
-                open.point = Some(Point::new(group, ts_bits, s.name_at));
+                let at = At::Pos {
+                    line: no,
+                    column: lexer::column(line.as_bytes(), s.name_at),
+                };
+                open.point = Some(Point::new(group, ts_bits, at));
             }
             let Some(point) = open.point.as_mut() else {
                 return fail(s.name_at, "internal error: no histogram point");
@@ -670,8 +722,8 @@ fn label<'l>(labels: &'l Labels<'_>, name: &str) -> Option<&'l str> {
 }
 
 /// `name[{labels}] SP value [SP timestamp] [SP # SP {labels} SP value [SP timestamp]]`.
-fn parse_sample_line(line: &str, base: usize) -> Res<Line<'_>> {
-    let mut c = Cursor::new(line, base);
+fn parse_sample_line(line: &str) -> Res<Line<'_>> {
+    let mut c = Cursor::new(line);
     let name_at = c.offset();
     let Some(name) = c.metric_name() else {
         return c.fail("invalid metric name");

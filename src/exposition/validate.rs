@@ -4,6 +4,7 @@
 //! by the probe and the linter; OpenMetrics bodies already had these checked
 //! while parsing, so for them this finds nothing new.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
@@ -25,24 +26,136 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Which histogram rule a problem breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HistogramRule {
+    BadLe,
+    DuplicateLe,
+    NotCumulative,
+    NoInf,
+    NoCount,
+    CountMismatch,
+}
+
 struct Bucket<'e> {
-    le_text: &'e str,
+    le_text: Cow<'e, str>,
     le: Option<f64>,
     value: f64,
     line: usize,
 }
 
-/// The samples of one histogram label set.
-struct Series<'e> {
-    first: &'e Sample<'e>,
+/// The buckets and count of one histogram label set (all labels but `le`),
+/// gathered in any order and checked once complete. Shared with the
+/// streaming linter, which owns its `le` texts.
+pub(crate) struct SeriesCheck<'e> {
+    line: usize,
+    shown: String,
     buckets: Vec<Bucket<'e>>,
     count: Option<(f64, usize)>,
 }
 
+impl<'e> SeriesCheck<'e> {
+    /// A series first seen at `first`, a sample of `family`.
+    pub(crate) fn new(family: &str, first: &Sample<'_>) -> Self {
+        SeriesCheck {
+            line: first.line,
+            shown: describe(family, first),
+            buckets: Vec::new(),
+            count: None,
+        }
+    }
+
+    pub(crate) fn bucket(&mut self, le_text: Cow<'e, str>, value: f64, line: usize) {
+        let le = lexer::go_float(&le_text).filter(|le| !le.is_nan());
+        self.buckets.push(Bucket {
+            le_text,
+            le,
+            value,
+            line,
+        });
+    }
+
+    /// The first count wins, as later ones are duplicates.
+    pub(crate) fn count(&mut self, value: f64, line: usize) {
+        if self.count.is_none() {
+            self.count = Some((value, line));
+        }
+    }
+
+    /// A `+Inf` bucket exists, `le` values are numbers and unique, bucket
+    /// counts do not decrease as `le` grows, and `count_suffix` exists and
+    /// equals the `+Inf` bucket.
+    pub(crate) fn check(&self, count_suffix: &str, mut report: impl FnMut(HistogramRule, usize, String)) {
+        let shown = &self.shown;
+        let mut valid: Vec<&Bucket<'_>> = Vec::with_capacity(self.buckets.len());
+        for bucket in &self.buckets {
+            if bucket.le.is_none() {
+                report(
+                    HistogramRule::BadLe,
+                    bucket.line,
+                    format!("histogram {shown}: bucket le=\"{}\" is not a number", bucket.le_text),
+                );
+            } else {
+                valid.push(bucket);
+            }
+        }
+        valid.sort_by(|a, b| {
+            let (a, b) = (a.le.unwrap_or(f64::NAN), b.le.unwrap_or(f64::NAN));
+            a.total_cmp(&b)
+        });
+        for pair in valid.windows(2) {
+            let [lower, higher] = pair else { continue };
+            if lower.le == higher.le {
+                report(
+                    HistogramRule::DuplicateLe,
+                    higher.line,
+                    format!(
+                        "histogram {shown}: duplicate bucket le=\"{}\" (also le=\"{}\")",
+                        higher.le_text, lower.le_text
+                    ),
+                );
+            } else if higher.value < lower.value {
+                report(
+                    HistogramRule::NotCumulative,
+                    higher.line,
+                    format!(
+                        "histogram {shown}: bucket le=\"{}\" ({}) is lower than le=\"{}\" ({}): buckets must be cumulative",
+                        higher.le_text, higher.value, lower.le_text, lower.value
+                    ),
+                );
+            }
+        }
+
+        let inf = valid
+            .iter()
+            .rev()
+            .find(|b| b.le == Some(f64::INFINITY))
+            .map(|b| b.value);
+        match inf {
+            None => report(
+                HistogramRule::NoInf,
+                self.line,
+                format!("histogram {shown} has no le=\"+Inf\" bucket"),
+            ),
+            Some(inf) => match self.count {
+                None => report(
+                    HistogramRule::NoCount,
+                    self.line,
+                    format!("histogram {shown} has no {count_suffix}"),
+                ),
+                Some((count, line)) if count != inf && !(count.is_nan() && inf.is_nan()) => report(
+                    HistogramRule::CountMismatch,
+                    line,
+                    format!("histogram {shown}: {count_suffix} ({count}) differs from the +Inf bucket ({inf})"),
+                ),
+                Some(_) => {}
+            },
+        }
+    }
+}
+
 /// Checks every histogram and gauge histogram family, per label set (all
-/// labels but `le`): a `+Inf` bucket exists, `le` values are numbers and
-/// unique, bucket counts do not decrease as `le` grows, and `_count` exists
-/// and equals the `+Inf` bucket.
+/// labels but `le`): see [`SeriesCheck::check`].
 pub fn histogram_problems(exp: &Exposition<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for family in &exp.families {
@@ -52,14 +165,20 @@ pub fn histogram_problems(exp: &Exposition<'_>) -> Vec<Problem> {
             _ => continue,
         };
         for series in collect_series(family, count_suffix) {
-            check_series(family, &series, count_suffix, &mut problems);
+            series.check(count_suffix, |_, line, message| {
+                problems.push(Problem {
+                    line,
+                    family: family.name.to_string(),
+                    message,
+                });
+            });
         }
     }
     problems
 }
 
-fn collect_series<'e>(family: &'e Family<'e>, count_suffix: &str) -> Vec<Series<'e>> {
-    let mut series: Vec<Series<'e>> = Vec::new();
+fn collect_series<'e>(family: &'e Family<'e>, count_suffix: &str) -> Vec<SeriesCheck<'e>> {
+    let mut series: Vec<SeriesCheck<'e>> = Vec::new();
     let mut index: HashMap<Vec<(&'e str, &'e str)>, usize> = HashMap::new();
     for sample in &family.samples {
         let Some(rest) = sample.name.strip_prefix(family.name) else {
@@ -78,11 +197,7 @@ fn collect_series<'e>(family: &'e Family<'e>, count_suffix: &str) -> Vec<Series<
             .collect();
         key.sort_unstable();
         let idx = *index.entry(key).or_insert_with(|| {
-            series.push(Series {
-                first: sample,
-                buckets: Vec::new(),
-                count: None,
-            });
+            series.push(SeriesCheck::new(family.name, sample));
             series.len() - 1
         });
         let Some(entry) = series.get_mut(idx) else {
@@ -90,91 +205,25 @@ fn collect_series<'e>(family: &'e Family<'e>, count_suffix: &str) -> Vec<Series<
         };
         if is_bucket {
             let le_text = sample.label("le").unwrap_or("");
-            entry.buckets.push(Bucket {
-                le_text,
-                le: lexer::go_float(le_text).filter(|le| !le.is_nan()),
-                value: sample.value,
-                line: sample.line,
-            });
-        } else if entry.count.is_none() {
-            entry.count = Some((sample.value, sample.line));
+            entry.bucket(Cow::Borrowed(le_text), sample.value, sample.line);
+        } else {
+            entry.count(sample.value, sample.line);
         }
     }
     series
 }
 
-fn check_series(family: &Family<'_>, series: &Series<'_>, count_suffix: &str, problems: &mut Vec<Problem>) {
-    let mut report = |line: usize, message: String| {
-        problems.push(Problem {
-            line,
-            family: family.name.to_string(),
-            message,
-        });
-    };
-    let shown = describe(family.name, series.first);
-
-    let mut valid: Vec<&Bucket<'_>> = Vec::with_capacity(series.buckets.len());
-    for bucket in &series.buckets {
-        if bucket.le.is_none() {
-            report(
-                bucket.line,
-                format!("histogram {shown}: bucket le=\"{}\" is not a number", bucket.le_text),
-            );
-        } else {
-            valid.push(bucket);
-        }
-    }
-    valid.sort_by(|a, b| {
-        let (a, b) = (a.le.unwrap_or(f64::NAN), b.le.unwrap_or(f64::NAN));
-        a.total_cmp(&b)
-    });
-    for pair in valid.windows(2) {
-        let [lower, higher] = pair else { continue };
-        if lower.le == higher.le {
-            report(
-                higher.line,
-                format!(
-                    "histogram {shown}: duplicate bucket le=\"{}\" (also le=\"{}\")",
-                    higher.le_text, lower.le_text
-                ),
-            );
-        } else if higher.value < lower.value {
-            report(
-                higher.line,
-                format!(
-                    "histogram {shown}: bucket le=\"{}\" ({}) is lower than le=\"{}\" ({}): buckets must be cumulative",
-                    higher.le_text, higher.value, lower.le_text, lower.value
-                ),
-            );
-        }
-    }
-
-    let inf = valid
-        .iter()
-        .rev()
-        .find(|b| b.le == Some(f64::INFINITY))
-        .map(|b| b.value);
-    match inf {
-        None => report(
-            series.first.line,
-            format!("histogram {shown} has no le=\"+Inf\" bucket"),
-        ),
-        Some(inf) => match series.count {
-            None => report(series.first.line, format!("histogram {shown} has no {count_suffix}")),
-            Some((count, line)) if count != inf && !(count.is_nan() && inf.is_nan()) => report(
-                line,
-                format!("histogram {shown}: {count_suffix} ({count}) differs from the +Inf bucket ({inf})"),
-            ),
-            Some(_) => {}
-        },
-    }
+/// `family{label="value",...}` without `le`, escaped as in the exposition.
+pub(crate) fn describe(family: &str, sample: &Sample<'_>) -> String {
+    render_series(family, sample, Some("le"))
 }
 
-/// `family{label="value",...}` without `le`, escaped as in the exposition.
-fn describe(family: &str, sample: &Sample<'_>) -> String {
+/// `name{label="value",...}` with the sample's labels but `skip`, escaped as
+/// in the exposition, control characters included.
+pub(crate) fn render_series(family: &str, sample: &Sample<'_>, skip: Option<&str>) -> String {
     let mut out = String::from(family);
     let mut first = true;
-    for (name, value) in sample.labels.iter().filter(|(n, _)| *n != "le") {
+    for (name, value) in sample.labels.iter().filter(|(n, _)| Some(*n) != skip) {
         out.push(if first { '{' } else { ',' });
         first = false;
         let _ = write!(out, "{name}=\"");
@@ -183,6 +232,7 @@ fn describe(family: &str, sample: &Sample<'_>) -> String {
                 '\\' => out.push_str("\\\\"),
                 '"' => out.push_str("\\\""),
                 '\n' => out.push_str("\\n"),
+                c if c.is_control() => out.extend(c.escape_default()),
                 c => out.push(c),
             }
         }

@@ -1,0 +1,204 @@
+//! [`lint`]: an exposition from any reader (file, pipe, FIFO, device) read
+//! line by line under two running caps, judged by the same parsers as
+//! [`super::parse`] but in promtool's mode for the text format, with the
+//! findings of [`super::rules`]. Nothing keeps the input: memory is the read
+//! buffer, one line, and per-family state.
+//!
+//! Without a format the input is judged both ways at once, each parser
+//! dropped at its first error, and the verdict is the OpenMetrics one when
+//! the input ends with `# EOF` (what `lint-metrics` has always done), which a
+//! pipe only tells at its end.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+
+use super::openmetrics::OmParser;
+use super::rules::{Finding, LintSink};
+use super::text::{Mode, TextParser};
+use super::{Format, LineParser, ParseError};
+
+/// What to read and how much of it.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// `None`: OpenMetrics if the input ends with `# EOF`, else text.
+    pub format: Option<Format>,
+    /// The whole input may not be larger.
+    pub max_bytes: u64,
+    /// No line may be longer (newline excluded); this is what bounds memory.
+    pub max_line: usize,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            format: None,
+            max_bytes: 1 << 30,
+            max_line: 16 << 20,
+        }
+    }
+}
+
+/// Why an input could not be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read the input")]
+    Io(#[from] std::io::Error),
+    #[error("the input is larger than {}", Size(*limit))]
+    TooLarge { limit: u64 },
+    #[error("line {line} is longer than {}", Size(*limit as u64))]
+    LineTooLong { line: usize, limit: usize },
+}
+
+/// A byte count as people write caps: `16 MiB`, `512 KiB`, `1000 bytes`.
+struct Size(u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            n if n >= 1 << 30 && n % (1 << 30) == 0 => write!(f, "{} GiB", n >> 30),
+            n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
+            n if n >= 1 << 10 && n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
+/// The verdict on one input.
+#[derive(Debug)]
+pub struct LintReport {
+    /// The format it was judged as.
+    pub format: Format,
+    /// The first parse error; `None` when the input parses.
+    pub error: Option<ParseError>,
+    /// By line; those found before a parse error when there is one.
+    pub findings: Vec<Finding>,
+    /// Findings beyond the shown ones, only counted.
+    pub unshown: u64,
+    /// Families with at least one sample.
+    pub families: usize,
+    /// Sample lines.
+    pub series: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// One parser with its findings and verdict.
+struct Judge<P> {
+    parser: P,
+    sink: LintSink,
+    error: Option<ParseError>,
+}
+
+impl<P: LineParser> Judge<P> {
+    fn new(parser: P, text: bool) -> Self {
+        Judge {
+            parser,
+            sink: LintSink::new(text),
+            error: None,
+        }
+    }
+
+    fn line(&mut self, line: &[u8], terminated: bool, no: usize) {
+        if self.error.is_none()
+            && let Err(fail) = self.parser.line(line, terminated, no, &mut self.sink)
+        {
+            self.error = Some(ParseError::locate(fail, line, no));
+        }
+    }
+
+    fn finish(&mut self, lines: usize) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.parser.finish() {
+            Ok(()) => self.sink.finish(),
+            Err(fail) => self.error = Some(ParseError::at_end(fail, lines)),
+        }
+    }
+
+    fn report(self, format: Format, bytes: u64) -> LintReport {
+        let (families, series) = self.sink.counts();
+        let (findings, unshown) = self.sink.into_findings();
+        LintReport {
+            format,
+            error: self.error,
+            findings,
+            unshown,
+            families,
+            series,
+            bytes,
+        }
+    }
+}
+
+/// Reads `input` to its end (or to the first parse error once the format is
+/// known) and judges it.
+pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadError> {
+    let mut reader = BufReader::with_capacity(256 << 10, input);
+    let mut text =
+        (options.format != Some(Format::OpenMetrics)).then(|| Judge::new(TextParser::new(Mode::Promtool), true));
+    let mut om = (options.format != Some(Format::Text)).then(|| Judge::new(OmParser::new(), false));
+    let mut line = Vec::with_capacity(64 << 10);
+    let mut bytes: u64 = 0;
+    let mut no = 0;
+    let mut ends_with_eof = false;
+    let limit = u64::try_from(options.max_line).unwrap_or(u64::MAX).saturating_add(1);
+    loop {
+        line.clear();
+        let n = (&mut reader).take(limit).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        if bytes > options.max_bytes {
+            return Err(ReadError::TooLarge {
+                limit: options.max_bytes,
+            });
+        }
+        no += 1;
+        let terminated = line.last() == Some(&b'\n');
+        if terminated {
+            line.pop();
+        } else if line.len() > options.max_line {
+            return Err(ReadError::LineTooLong {
+                line: no,
+                limit: options.max_line,
+            });
+        }
+        let content = line.trim_ascii_end();
+        if !content.is_empty() {
+            ends_with_eof = content.ends_with(b"# EOF");
+        }
+        let mut alive = false;
+        if let Some(judge) = text.as_mut() {
+            judge.line(&line, terminated, no);
+            alive |= judge.error.is_none();
+        }
+        if let Some(judge) = om.as_mut() {
+            judge.line(&line, terminated, no);
+            alive |= judge.error.is_none();
+        }
+        // With the format unknown the end still decides which verdict counts.
+        if !alive && options.format.is_some() {
+            break;
+        }
+    }
+    let format = options.format.unwrap_or(if ends_with_eof {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    });
+    match (format, text, om) {
+        (Format::Text, Some(mut judge), _) => {
+            judge.finish(no);
+            Ok(judge.report(format, bytes))
+        }
+        (Format::OpenMetrics, _, Some(mut judge)) => {
+            judge.finish(no);
+            Ok(judge.report(format, bytes))
+        }
+        _ => Err(ReadError::Io(std::io::Error::other(
+            "internal error: no parser for the format",
+        ))),
+    }
+}
