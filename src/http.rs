@@ -308,24 +308,7 @@ impl HttpClient {
         let status = resp.status();
         let headers = resp.headers().clone();
         let final_url = resp.url().to_string();
-        if let Some(len) = resp.content_length()
-            && len > cap as u64
-        {
-            return Err(FetchError::TooLarge { cap });
-        }
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > cap {
-                        return Err(FetchError::TooLarge { cap });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => return Err(classify(&e, url)),
-            }
-        }
+        let body = read_body(&mut resp, cap, url).await?;
         Ok(Response {
             status,
             headers,
@@ -334,6 +317,43 @@ impl HttpClient {
             final_url,
         })
     }
+}
+
+/// Reads a body chunk by chunk under a running cap: a server can cost at
+/// most `cap` bytes of memory, whatever it announces or sends.
+pub(crate) async fn read_body(resp: &mut reqwest::Response, cap: usize, url: &str) -> Result<Vec<u8>, FetchError> {
+    if let Some(len) = resp.content_length()
+        && len > cap as u64
+    {
+        return Err(FetchError::TooLarge { cap });
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(FetchError::TooLarge { cap });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(classify(&e, url)),
+        }
+    }
+}
+
+/// Like [`read_body`], but keeps the first `cap` bytes and stops there
+/// (for log tails, where the beginning is enough).
+pub(crate) async fn read_prefix(resp: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    body
 }
 
 /// A host name that did not resolve. Our resolver returns it so that
@@ -374,7 +394,7 @@ impl reqwest::dns::Resolve for Resolver {
 
 /// Every error in a chain, looking inside `io::Error`s too: their `source()`
 /// skips the error they wrap, which is where rustls and DNS errors sit.
-fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+pub(crate) fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
     let mut out = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
@@ -391,7 +411,7 @@ fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::er
 /// Turns a reqwest error into something a person can act on, from the types
 /// in its source chain (I/O kinds, our DNS error, rustls), never from the
 /// text of a message: a URL or a server's words must not change the class.
-fn classify(err: &reqwest::Error, url: &str) -> FetchError {
+pub(crate) fn classify(err: &reqwest::Error, url: &str) -> FetchError {
     let parsed = url::Url::parse(url).ok();
     let host = parsed
         .as_ref()

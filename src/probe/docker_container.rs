@@ -9,20 +9,13 @@
 
 use std::time::Duration;
 
-use bollard::Docker;
-use bollard::container::LogOutput;
-use bollard::query_parameters::{ListContainersOptions, LogsOptions};
-use futures_util::StreamExt;
 use serde_json::json;
 
-use super::docker::{connect, engine_error, valid_name};
+use super::docker::{Engine, engine_error, valid_name};
 use super::docker_diagnosis::{Facts, clean, diagnose, similar_names};
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
-
-/// Logs are evidence, not a download: at most this many bytes are read.
-const MAX_LOG_BYTES: usize = 64 * 1024;
 
 impl ContainerSpec {
     fn cause_key(&self) -> String {
@@ -110,22 +103,18 @@ impl ContainerSpec {
                 .cause(format!("check:{}", cx.check.id), format!("the gate names container `{name}`, which Docker names cannot be"))
                 .remediation("Docker names match [a-zA-Z0-9][a-zA-Z0-9_.-]*: set the exact name (see `docker ps -a --format '{{.Names}}'`)");
         }
-        let docker = match connect(cx).await {
+        let docker = match Engine::connect(cx).await {
             Ok(d) => d,
             Err(o) => return o,
         };
-        let inspected = tokio::time::timeout_at(cx.deadline, docker.inspect_container(name, None)).await;
-        let info = match inspected {
-            Err(_) => return engine_error(cx, &bollard::errors::Error::RequestTimeoutError),
-            Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
-                return self.missing(cx, &docker).await;
-            }
-            Ok(Err(e)) => return engine_error(cx, &e),
+        let info = match docker.inspect(name).await {
+            Ok(None) => return self.missing(&docker).await,
+            Err(e) => return engine_error(cx, &e),
             // The engine also resolves ID prefixes: only an exact name counts.
-            Ok(Ok(info)) if info.name.as_deref() != Some(&format!("/{name}")) => {
-                return self.missing(cx, &docker).await;
+            Ok(Some(info)) if info.name.as_deref() != Some(&format!("/{name}")) => {
+                return self.missing(&docker).await;
             }
-            Ok(Ok(info)) => info,
+            Ok(Some(info)) => info,
         };
         let facts = Facts::from(&info);
         let mut o = Outcome::pass(String::new())
@@ -156,7 +145,8 @@ impl ContainerSpec {
             );
             return o;
         };
-        let logs = read_logs(&docker, name, self.log_lines, cx.deadline).await;
+        let tty = info.config.as_ref().and_then(|c| c.tty).unwrap_or(false);
+        let logs = read_logs(&docker, name, self.log_lines, tty).await;
         let diagnosis = diagnose(&facts, &logs, &info);
         o.status = Status::Fail;
         o.message = format!("container `{name}` {problem}");
@@ -216,24 +206,9 @@ impl ContainerSpec {
     }
 
     /// A missing container: say so, and list the similarly named ones.
-    async fn missing(&self, cx: &ProbeContext<'_>, docker: &Docker) -> Outcome {
+    async fn missing(&self, docker: &Engine) -> Outcome {
         let name = self.container.as_str();
-        let listed = tokio::time::timeout_at(
-            cx.deadline,
-            docker.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            })),
-        )
-        .await;
-        let names: Vec<String> = match listed {
-            Ok(Ok(list)) => list
-                .into_iter()
-                .flat_map(|c| c.names.unwrap_or_default())
-                .map(|n| n.trim_start_matches('/').to_string())
-                .collect(),
-            _ => Vec::new(),
-        };
+        let names = docker.names().await.unwrap_or_default();
         let similar = similar_names(name, &names);
         let hint = if similar.is_empty() {
             String::new()
@@ -257,37 +232,13 @@ impl ContainerSpec {
     }
 }
 
-/// The last `lines` log lines, both streams, bounded in bytes and time;
-/// binary garbage is made printable.
-async fn read_logs(docker: &Docker, name: &str, lines: u32, deadline: tokio::time::Instant) -> Vec<String> {
+/// The last `lines` log lines, both streams, bounded in bytes and time
+/// (logs are evidence, not a download); binary garbage is made printable.
+async fn read_logs(docker: &Engine, name: &str, lines: u32, tty: bool) -> Vec<String> {
     if lines == 0 {
         return Vec::new();
     }
-    let options = LogsOptions {
-        stdout: true,
-        stderr: true,
-        tail: lines.to_string(),
-        ..Default::default()
-    };
-    let mut stream = docker.logs(name, Some(options));
-    let mut bytes: Vec<u8> = Vec::new();
-    let collect = async {
-        while let Some(item) = stream.next().await {
-            let Ok(out) = item else { break };
-            let chunk = match &out {
-                LogOutput::StdOut { message }
-                | LogOutput::StdErr { message }
-                | LogOutput::StdIn { message }
-                | LogOutput::Console { message } => message,
-            };
-            let room = MAX_LOG_BYTES.saturating_sub(bytes.len());
-            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if bytes.len() >= MAX_LOG_BYTES {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout_at(deadline, collect).await;
+    let bytes = docker.logs(name, lines, tty).await;
     let text = clean(&String::from_utf8_lossy(&bytes));
     let all: Vec<String> = text
         .lines()

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
+use bollard_stubs::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 
 /// What the gate needs from `docker inspect`.
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::docker::{connect, engine_error, valid_name};
+use super::docker::{Engine, engine_error, valid_name};
 use super::registry::Kind;
 use super::{Outcome, ProbeContext};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -69,21 +69,18 @@ impl NetworkSpec {
                 )
                 .remediation("set the exact container names (see `docker ps --format '{{.Names}}'`)");
         }
-        let docker = match connect(cx).await {
+        let docker = match Engine::connect(cx).await {
             Ok(d) => d,
             Err(o) => return o,
         };
         let mut networks: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut missing = Vec::new();
         for name in &self.containers {
-            match tokio::time::timeout_at(cx.deadline, docker.inspect_container(name, None)).await {
-                Err(_) => return engine_error(cx, &bollard::errors::Error::RequestTimeoutError),
-                Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
-                    missing.push(name.clone())
-                }
-                Ok(Err(e)) => return engine_error(cx, &e),
-                Ok(Ok(info)) if info.name.as_deref() != Some(&format!("/{name}")) => missing.push(name.clone()),
-                Ok(Ok(info)) => {
+            match docker.inspect(name).await {
+                Ok(None) => missing.push(name.clone()),
+                Err(e) => return engine_error(cx, &e),
+                Ok(Some(info)) if info.name.as_deref() != Some(&format!("/{name}")) => missing.push(name.clone()),
+                Ok(Some(info)) => {
                     let nets: BTreeSet<String> = info
                         .network_settings
                         .and_then(|n| n.networks)

@@ -318,3 +318,29 @@ fn token_appears_in_no_output_in_any_scenario_format_or_log() {
         }
     }
 }
+
+#[test]
+fn a_docker_daemon_streaming_an_endless_answer_is_capped_with_bounded_memory() {
+    let url = start(Misbehaviour::EndlessAfterPing { total: 4 << 30 });
+    let host = url.replace("http://", "tcp://");
+    let (_dir, gate) = gate_file(&format!(
+        "schema_version: 1\nid: D\nname: d\ntargets: {{ docker: \"{host}\" }}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {{ id: box, kind: docker_container, target: docker, container: grafana }}\n      - {{ id: net, kind: docker_network, target: docker, containers: [a, b] }}\n"
+    ));
+    let run = run(&gate, &["--format", "json", "--timeout", "20s"]);
+    let r = json(&run.stdout);
+    for id in ["box", "net"] {
+        let c = check(&r, id);
+        assert_eq!(c["status"], "error", "{c}");
+        assert!(
+            msg(&r, id).contains("sent an answer larger than 4 MiB"),
+            "{}",
+            msg(&r, id)
+        );
+    }
+    assert_eq!(
+        r["root_causes"][0]["key"], "unreachable:docker",
+        "one root cause: the daemon"
+    );
+    assert!(run.peak_rss_kib < 100 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}

@@ -35,6 +35,9 @@ pub enum Misbehaviour {
     Json { status: &'static str, body: &'static str },
     /// Reads the request, then closes the connection without a byte.
     CloseAfterRequest,
+    /// A fake Docker daemon: `/_ping` answers `OK`, every other path streams
+    /// `total` bytes like [`Misbehaviour::Endless`].
+    EndlessAfterPing { total: u64 },
     /// Answers by path: the first route whose prefix the request path has;
     /// 404 when none does. For servers whose every answer carries hostile text.
     Routes(Vec<Route>),
@@ -137,8 +140,17 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
     if let Ok(mut r) = rec.0.lock() {
         r.push(req);
     }
+    let kind = match kind {
+        Misbehaviour::EndlessAfterPing { .. } if path == "/_ping" => {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK");
+            return;
+        }
+        Misbehaviour::EndlessAfterPing { total } => Misbehaviour::Endless { total },
+        other => other,
+    };
     match kind {
         Misbehaviour::Silent => std::thread::sleep(Duration::from_secs(60)),
+        Misbehaviour::EndlessAfterPing { .. } => {}
         Misbehaviour::CloseAfterRequest => {}
         Misbehaviour::Endless { total } => {
             let _ = s.write_all(
