@@ -155,6 +155,8 @@ pub enum FetchError {
     Redirect { detail: String },
     /// Any other connection or protocol failure.
     Other { detail: String },
+    /// This process ran out of file descriptors: the tool's problem, not the target's.
+    OutOfDescriptors,
 }
 
 impl FetchError {
@@ -170,6 +172,9 @@ impl FetchError {
             }
             FetchError::Redirect { detail } => format!("redirect error: {detail}"),
             FetchError::Other { detail } => detail.clone(),
+            FetchError::OutOfDescriptors => {
+                "medianest-gate ran out of file descriptors before it could connect".to_string()
+            }
         }
     }
 
@@ -183,6 +188,7 @@ impl FetchError {
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Redirect { .. } => "redirect",
             FetchError::Other { .. } => "connection",
+            FetchError::OutOfDescriptors => "local_resources",
         }
     }
 }
@@ -319,6 +325,21 @@ impl HttpClient {
     }
 }
 
+/// Descriptors kept free for everything but probe connections (stdio,
+/// the runtime, report files, TLS roots, the Docker socket).
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// How many requests may be in flight without running out of file
+/// descriptors: the soft `RLIMIT_NOFILE` (from `/proc/self/limits`) less a
+/// reserve, each request holding one socket; `None` when the limit is
+/// unknown or unlimited.
+pub fn descriptor_budget() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(soft.saturating_sub(RESERVED_DESCRIPTORS).max(1) as usize)
+}
+
 /// Reads a body chunk by chunk under a running cap: a server can cost at
 /// most `cap` bytes of memory, whatever it announces or sends.
 pub(crate) async fn read_body(resp: &mut reqwest::Response, cap: usize, url: &str) -> Result<Vec<u8>, FetchError> {
@@ -442,6 +463,10 @@ pub(crate) fn classify(err: &reqwest::Error, url: &str) -> FetchError {
             };
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            // EMFILE (24) and ENFILE (23): the limit is ours, whatever the target does.
+            if matches!(io.raw_os_error(), Some(23 | 24)) {
+                return FetchError::OutOfDescriptors;
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return FetchError::Refused { addr },
                 std::io::ErrorKind::TimedOut => return FetchError::Timeout { after: Duration::ZERO },

@@ -33,14 +33,26 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         min_score: args.min_score.unwrap_or(gate.pass.min_score),
         required_must_pass: gate.pass.required_must_pass,
     };
+    // Stay under the open-file limit: past it, connections fail with EMFILE
+    // and every target would look down.
+    let mut warnings = Vec::new();
+    let concurrency = match crate::http::descriptor_budget() {
+        Some(budget) if budget < args.concurrency as usize => {
+            warnings.push(format!(
+                "--concurrency {} lowered to {budget}: the open-file limit (`ulimit -n`) leaves room for {budget} connections",
+                args.concurrency
+            ));
+            budget
+        }
+        _ => args.concurrency as usize,
+    };
     let http = HttpClient::new(TlsOptions {
         ca_cert: args.ca_cert.clone(),
         insecure: args.insecure,
     })
     .map_err(|e| Failure::usage(e.to_string()))?
-    .with_request_limit(args.concurrency as usize);
+    .with_request_limit(concurrency);
     let redactor = Redactor::for_gate(&gate);
-    let mut warnings = Vec::new();
     for name in Redactor::short_secrets(&gate) {
         warnings.push(format!(
             "secret `{name}` is shorter than {} characters and cannot be redacted reliably",
@@ -49,7 +61,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     }
 
     let opts = RunOptions {
-        concurrency: args.concurrency as usize,
+        concurrency,
         timeout: args.timeout,
         skipped,
     };

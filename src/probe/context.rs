@@ -131,6 +131,11 @@ impl ProbeContext<'_> {
                 format!("{url}: {}", err.describe()),
                 "make the endpoint answer directly with a bounded body".to_string(),
             ),
+            FetchError::OutOfDescriptors => (
+                "tool:descriptors".to_string(),
+                "medianest-gate itself ran out of file descriptors (not a problem of the target)".to_string(),
+                "raise the open-file limit (`ulimit -n`) or lower `--concurrency`".to_string(),
+            ),
             FetchError::Other { detail } => (
                 format!("unreachable:{target}"),
                 format!("target `{target}` ({base}): {detail}"),

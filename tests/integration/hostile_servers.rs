@@ -344,3 +344,39 @@ fn a_docker_daemon_streaming_an_endless_answer_is_capped_with_bounded_memory() {
     assert!(run.peak_rss_kib < 100 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
     assert_eq!(run.code, 1, "{}", run.stderr);
 }
+
+#[test]
+fn concurrency_stays_under_the_open_file_limit() {
+    let url = start(Misbehaviour::Json {
+        status: "200 OK",
+        body: "{}",
+    });
+    let checks: String = (0..1000)
+        .map(|i| format!("      - {{ id: c{i}, kind: http, target: svc, path: /health }}\n"))
+        .collect();
+    let (_dir, gate) = gate_file(&format!(
+        "schema_version: 1\nid: F\nname: f\ntargets: {{ svc: \"{url}\" }}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n{checks}"
+    ));
+    let bin = assert_cmd::cargo::cargo_bin("medianest-gate");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" check --no-progress --format json --concurrency 1000 --timeout 30s --gate \"$1\"")
+        .arg(&bin)
+        .arg(&gate)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run under ulimit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r = json(&stdout);
+    assert_eq!(
+        r["counts"]["pass"], 1000,
+        "no check fails for lack of descriptors: {}",
+        r["summary"]
+    );
+    assert!(
+        r["warnings"].to_string().contains("--concurrency 1000 lowered to 192"),
+        "{}",
+        r["warnings"]
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
