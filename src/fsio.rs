@@ -28,6 +28,11 @@ pub enum ReadError {
 /// Reads at most `cap` bytes of `path`; more is [`ReadError::TooLarge`].
 /// `what` names the input in the error ("gate files").
 pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>, ReadError> {
+    read_capped_within(path, cap, what, SLOW_INPUT)
+}
+
+/// [`read_capped`] with the patience for FIFOs and devices given.
+fn read_capped_within(path: &Path, cap: u64, what: &str, patience: Duration) -> Result<Vec<u8>, ReadError> {
     let io = |source| ReadError::Io {
         what: what.trim_end_matches('s').to_string(),
         source,
@@ -65,11 +70,11 @@ pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>, ReadErr
         });
         let _ = tx.send(result);
     });
-    match rx.recv_timeout(SLOW_INPUT) {
+    match rx.recv_timeout(patience) {
         Ok(Ok(bytes)) if bytes.len() as u64 > cap => Err(too_large()),
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => Err(io(e)),
-        Err(_) => Err(ReadError::Stalled { after: SLOW_INPUT }),
+        Err(_) => Err(ReadError::Stalled { after: patience }),
     }
 }
 
@@ -103,6 +108,26 @@ mod tests {
             read_capped(dir.path(), 4, "x"),
             Err(ReadError::Directory { .. })
         ));
+    }
+
+    #[test]
+    fn a_fifo_with_no_writer_is_given_up_and_one_with_a_writer_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (silent, fifo) = (dir.path().join("silent.fifo"), dir.path().join("gate.fifo"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&silent)
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // The abandoned reader stays blocked in open(2): a fresh FIFO for the second case.
+        let e = read_capped_within(&silent, 1024, "gate files", Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(e, ReadError::Stalled { .. }), "{e}");
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || std::fs::write(writer_path, b"schema_version: 1\n"));
+        let got = read_capped_within(&fifo, 1024, "gate files", Duration::from_secs(10)).unwrap();
+        assert_eq!(got, b"schema_version: 1\n");
+        writer.join().unwrap().unwrap();
     }
 
     #[test]

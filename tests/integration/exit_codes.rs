@@ -208,3 +208,20 @@ fn a_duration_flag_too_large_to_add_to_a_clock_is_exit_2_not_a_panic() {
         assert!(!stderr.contains("panic") && stdout.is_empty(), "{stderr}");
     }
 }
+
+#[test]
+fn a_gate_file_that_never_ends_is_exit_2_with_bounded_memory() {
+    for sub in [
+        vec!["check", "--no-progress", "--gate", "/dev/zero"],
+        vec!["validate", "/dev/zero"],
+        vec!["list", "--gate", "/dev/zero"],
+    ] {
+        let (code, stdout, stderr) = output(bin().args(&sub));
+        assert_eq!(code, 2, "{sub:?}: {stderr}");
+        assert!(
+            stderr.contains("/dev/zero: is larger than the 8 MiB limit for gate files"),
+            "{sub:?}: {stderr}"
+        );
+        assert!(stdout.is_empty());
+    }
+}
