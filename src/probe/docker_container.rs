@@ -157,10 +157,26 @@ impl ContainerSpec {
                 .remediation(remediation),
             None => o
                 .root_cause(self.cause_key(), format!("container `{name}` {problem}"))
-                .remediation(format!(
-                    "read `docker logs {name}` for the reason, fix it, then `docker start {name}`"
-                )),
+                .remediation(remedy_for_state(&facts, name)),
         }
+    }
+}
+
+/// What to do about a container in this state when no known signature
+/// explains it: each state has its own command (a paused container cannot
+/// be started, a running one need not be, a never-started one has no logs).
+fn remedy_for_state(f: &Facts, name: &str) -> String {
+    let name = crate::shell::quote(name);
+    match f.status.as_str() {
+        "paused" => format!("resume it with `docker unpause {name}`"),
+        "running" if f.health.as_deref() == Some("unhealthy") || f.health.as_deref() == Some("starting") => format!(
+            "it runs, but its health check fails: see what the check tests (`docker inspect --format '{{{{json .State.Health}}}}' {name}`), fix the service or the health command, then `docker restart {name}`"
+        ),
+        "running" => format!("read `docker logs {name}` for why it keeps restarting, and fix that"),
+        "created" if f.error.is_none() => format!("it was never started, so it has no logs yet: `docker start {name}`"),
+        "created" => format!("the engine could not start it (see `engine_error`): fix that, then `docker start {name}`"),
+        "restarting" => format!("read `docker logs {name}` for the reason it exits, fix it, then `docker restart {name}`"),
+        _ => format!("read `docker logs {name}` for the reason, fix it, then `docker start {name}`"),
     }
 }
 
@@ -264,6 +280,20 @@ mod tests {
             log_lines: 20,
             serves: None,
         }
+    }
+
+    #[test]
+    fn each_state_gets_its_own_command() {
+        let mut f = facts("paused");
+        assert!(remedy_for_state(&f, "g").contains("docker unpause g"));
+        f = facts("running");
+        f.health = Some("unhealthy".into());
+        let r = remedy_for_state(&f, "g");
+        assert!(r.contains("docker restart g") && !r.contains("docker start"), "{r}");
+        f = facts("created");
+        let r = remedy_for_state(&f, "g");
+        assert!(r.contains("never started") && r.contains("docker start g") && !r.contains("docker logs"), "{r}");
+        assert!(remedy_for_state(&facts("exited"), "g").contains("docker logs g"));
     }
 
     #[test]

@@ -133,9 +133,10 @@ pub(super) fn diagnose(f: &Facts, logs: &[String], info: &ContainerInspectRespon
         ));
     }
     let by_code = match f.exit_code {
+        // OOMKilled was false (checked above): the evidence rules the OOM killer out.
         137 => Some((
-            "exit code 137: killed by SIGKILL (docker kill, a failed stop timeout, or the host's OOM killer)",
-            "check `dmesg` for OOM kills and the container's memory limit",
+            "exit code 137: killed by SIGKILL, not by the OOM killer (OOMKilled is false): `docker kill`, or a stop that outlived its timeout",
+            "find what sent the kill (`docker events --filter container=<name> --since 1h`) and restart it",
         )),
         143 => Some((
             "exit code 143: stopped by SIGTERM",

@@ -238,7 +238,9 @@ impl LatencySpec {
             .cause(key, format!("the {label} query returns an impossible value ({})", fmt_num(value)))
             .remediation("check the histogram's buckets: negative `le` bounds or a broken recording rule yield such values");
         }
-        let interpolated = limit_between_buckets(limit_s, &bounds);
+        // Only a quantile in the limit's own bucket is decided by the
+        // interpolation; one in another bucket is over or under for certain.
+        let interpolated = limit_between_buckets(limit_s, &bounds).filter(|(lo, hi)| value > *lo && value <= *hi);
         let mut o = if value > limit_s {
             let shown = if value.is_infinite() {
                 format!(

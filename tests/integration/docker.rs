@@ -79,6 +79,9 @@ fn healthy_container_passes_and_unhealthy_fails_with_its_probe_output() {
     let (chk, _) = grafana_container(&unhealthy.name);
     assert_eq!(chk["status"], "fail", "{chk}");
     assert!(s(&chk["message"]).contains("is unhealthy: exit 1: failing"), "{chk}");
+    // It runs: the fix is the health check or a restart, never `docker start`.
+    let fix = s(&chk["remediation"]);
+    assert!(fix.contains("docker restart") && !fix.contains("docker start"), "{fix}");
     assert!(
         chk["evidence"]["health_log"].as_array().is_some_and(|l| !l.is_empty()),
         "{chk}"
@@ -136,7 +139,12 @@ fn exited_containers_report_their_exit_code() {
     );
     let (chk, _) = grafana_container(&killed.name);
     assert_eq!(chk["evidence"]["exit_code"], 137, "{chk}");
+    assert_eq!(chk["evidence"]["oom_killed"], false, "{chk}");
     assert!(s(&chk["cause"]).contains("SIGKILL"), "{chk}");
+    assert!(
+        s(&chk["cause"]).contains("not by the OOM killer"),
+        "its own evidence rules the OOM killer out: {chk}"
+    );
 }
 
 #[test]
@@ -197,6 +205,20 @@ fn paused_container_is_not_running() {
     assert_eq!(chk["status"], "fail");
     assert_eq!(chk["evidence"]["status"], "paused");
     assert!(s(&chk["message"]).ends_with("is paused"), "{chk}");
+    assert!(
+        s(&chk["remediation"]).contains("docker unpause"),
+        "Docker refuses to start a paused container: {chk}"
+    );
+}
+
+#[test]
+fn a_created_never_started_container_is_told_to_start_not_to_read_logs() {
+    let c = Container::create("created", &["sleep", "300"]);
+    let (chk, _) = grafana_container(&c.name);
+    assert_eq!(chk["status"], "fail");
+    assert!(s(&chk["message"]).ends_with("was created but never started"), "{chk}");
+    let fix = s(&chk["remediation"]);
+    assert!(fix.contains("docker start") && !fix.contains("docker logs"), "{fix}");
 }
 
 #[test]

@@ -267,3 +267,29 @@ fn only_an_advisory_requirement_is_worth_no_points() {
     );
     assert!(stdout.contains("PARTIAL") || stdout.contains("BLOCKED"), "{stdout}");
 }
+
+#[test]
+fn the_between_buckets_warning_appears_only_when_interpolation_decides_the_verdict() {
+    // Buckets 0.1, 0.5, 1, +Inf; the 600 ms limit lies between 0.5 and 1.
+    let (url, _stop) = prometheus(normal());
+    let (_, report) = run(&url, SLO);
+    assert_eq!(check(&report, "slo")["status"], "pass");
+    assert!(
+        !report["warnings"].to_string().contains("interpolated"),
+        "a p95 of 100 ms is under 600 ms for certain: {}",
+        report["warnings"]
+    );
+    let (url, _stop) = prometheus(Answers {
+        quantile: "0.7",
+        ..normal()
+    });
+    let (_, report) = run(&url, SLO);
+    assert_eq!(check(&report, "slo")["status"], "fail");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("falls between the buckets le=\\\"0.5\\\" and le=\\\"1\\\""),
+        "700 ms shares the limit's bucket, so the verdict rests on interpolation: {}",
+        report["warnings"]
+    );
+}

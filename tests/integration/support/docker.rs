@@ -105,6 +105,15 @@ impl Container {
         Self::run_on(label, "none", options, cmd)
     }
 
+    /// `docker create`: a container that exists but was never started.
+    pub fn create(label: &str, cmd: &[&str]) -> Container {
+        let name = unique(label);
+        let mut args = vec!["create", "--name", name.as_str(), "--network", "none", image()];
+        args.extend_from_slice(cmd);
+        docker(&args);
+        Container { name }
+    }
+
     pub fn run_on(label: &str, network: &str, options: &[&str], cmd: &[&str]) -> Container {
         let image = image();
         let name = unique(label);
