@@ -67,8 +67,60 @@ fn not_the_api(cx: &ProbeContext<'_>, url: &str, resp: &Response, what: &str) ->
         ))
 }
 
+/// Which server speaks the Prometheus API: advice differs (VictoriaMetrics
+/// has no `rule_files:` and reloads with `/-/reload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Prometheus,
+    VictoriaMetrics,
+}
+
+impl Server {
+    /// VictoriaMetrics (and vmalert) send `X-Server-Hostname` on every
+    /// answer; Prometheus never does (reference: pipeline-apis §5.3).
+    pub fn of(resp: &Response) -> Server {
+        if resp.headers.contains_key("x-server-hostname") {
+            Server::VictoriaMetrics
+        } else {
+            Server::Prometheus
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Prometheus => "Prometheus",
+            Server::VictoriaMetrics => "VictoriaMetrics",
+        }
+    }
+
+    /// Where its scrape jobs are configured.
+    pub fn scrape_config(self) -> &'static str {
+        match self {
+            Server::Prometheus => "prometheus.yml",
+            Server::VictoriaMetrics => "the `-promscrape.config` file",
+        }
+    }
+
+    /// How a person makes it re-read its configuration.
+    pub fn reload(self) -> &'static str {
+        match self {
+            Server::Prometheus => "reload Prometheus",
+            Server::VictoriaMetrics => "reload VictoriaMetrics (`curl http://<vm>/-/reload`)",
+        }
+    }
+}
+
 /// GETs an API path and returns `data` from a `"status":"success"` envelope.
 pub async fn get_data(cx: &ProbeContext<'_>, path: &str, params: &[(&str, &str)]) -> Result<Value, Outcome> {
+    get_data_from(cx, path, params).await.map(|(data, _)| data)
+}
+
+/// Like [`get_data`], also saying which server answered.
+pub async fn get_data_from(
+    cx: &ProbeContext<'_>,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<(Value, Server), Outcome> {
     let url = api_url(cx, path, params);
     let resp = cx
         .http
@@ -99,6 +151,7 @@ pub async fn get_data(cx: &ProbeContext<'_>, path: &str, params: &[(&str, &str)]
         Some("success") => doc
             .get("data")
             .cloned()
+            .map(|d| (d, Server::of(&resp)))
             .ok_or_else(|| not_the_api(cx, &url, &resp, "a success envelope without `data`")),
         Some("error") => {
             let kind = doc.get("errorType").and_then(Value::as_str).unwrap_or("unknown");

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::prometheus_api::get_data;
+use super::prometheus_api::{Server, get_data_from};
 use crate::http::join_url;
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
@@ -52,7 +52,7 @@ impl Kind for RulesSpec {
 
 impl RulesSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
-        let data = match get_data(cx, "/api/v1/rules", &[("type", "alert")]).await {
+        let (data, server) = match get_data_from(cx, "/api/v1/rules", &[("type", "alert")]).await {
             Ok(d) => d,
             Err(o) => return o,
         };
@@ -115,7 +115,12 @@ impl RulesSpec {
         let mut o = if !missing.is_empty() {
             let msg = format!("alert rules not loaded: {}", missing.join(", "));
             let mut o = o.cause(key, msg.clone()).remediation(
-                "add the rules to a file listed under `rule_files:` in prometheus.yml and reload Prometheus (`promtool check rules` validates the file)",
+                match server {
+                    Server::Prometheus => "add the rules to a file listed under `rule_files:` in prometheus.yml and reload Prometheus (`promtool check rules` validates the file)",
+                    // Single-node VictoriaMetrics evaluates no rules: vmalert does,
+                    // and VictoriaMetrics lists them only through `-vmalert.proxyURL`.
+                    Server::VictoriaMetrics => "VictoriaMetrics evaluates no rules itself: load them into vmalert (`vmalert -rule=rules.yml -datasource.url=…`) and start VictoriaMetrics with `-vmalert.proxyURL` so its /api/v1/rules lists them",
+                },
             );
             o.status = Status::Fail;
             o.message = msg;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::prometheus_api::{get_data, ready};
+use super::prometheus_api::{Server, get_data_from, ready};
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -68,14 +68,15 @@ impl Kind for TargetsSpec {
 
 impl TargetsSpec {
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
-        let (ready_result, data) = tokio::join!(ready(cx), get_data(cx, "/api/v1/targets", &[("state", "any")]));
+        let (ready_result, data) = tokio::join!(ready(cx), get_data_from(cx, "/api/v1/targets", &[("state", "any")]));
         if let Err(o) = ready_result {
             return o;
         }
-        let data = match data {
+        let (data, server) = match data {
             Ok(d) => d,
             Err(o) => return o,
         };
+        let srv = server.name();
         // The job goes to jq as a variable, never spliced into its program.
         let reproduce = format!(
             "{} | jq --arg job {} '.data.activeTargets[] | select(.scrapePool==$job)'",
@@ -92,9 +93,9 @@ impl TargetsSpec {
                 return Outcome::error(format!("unexpected /api/v1/targets answer: {what}"))
                     .cause(
                         format!("api:{}", cx.target_name()),
-                        format!("Prometheus' targets API answered an unexpected shape: {what}"),
+                        format!("{srv}'s targets API answered an unexpected shape: {what}"),
                     )
-                    .remediation("check that the target is Prometheus 2.x");
+                    .remediation("check that the target is Prometheus 2.x or VictoriaMetrics");
             }
         };
         let dropped = count_dropped(&data, &self.job);
@@ -115,9 +116,10 @@ impl TargetsSpec {
                 )
             } else {
                 (
-                    format!("job `{}` is not in Prometheus' scrape config", self.job),
+                    format!("job `{}` is not in {srv}'s scrape config", self.job),
                     format!(
-                        "add a scrape job to prometheus.yml:\n  - job_name: {}\n    authorization: {{type: Bearer, credentials_file: /etc/prometheus/metrics_token}}\n    static_configs: [{{targets: ['backend:3000']}}]",
+                        "add a scrape job to {}:\n  - job_name: {}\n    authorization: {{type: Bearer, credentials_file: /etc/prometheus/metrics_token}}\n    static_configs: [{{targets: ['backend:3000']}}]",
+                        server.scrape_config(),
                         self.job
                     ),
                 )
@@ -146,7 +148,7 @@ impl TargetsSpec {
                 "last_scrape_age_s": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
                 "interval": t.interval.map(crate::duration::format),
             }));
-            if let Some(o) = judge(cx, t, age, backend_url.as_deref()) {
+            if let Some(o) = judge(cx, t, age, backend_url.as_deref(), server) {
                 problems.push((t.scrape_url.clone(), o));
             }
         }
@@ -175,11 +177,25 @@ impl TargetsSpec {
                 .cause(format!("check:{}", cx.check.id), msg)
                 .remediation("add the missing instances to the job's static_configs or service discovery");
         }
-        common(Outcome::pass(format!(
-            "job `{}`: {} target(s) up, scraped within 2× their interval",
+        // Claim freshness only for targets whose interval is known.
+        let unknown = active.iter().filter(|t| t.interval.is_none()).count();
+        let freshness = if unknown == 0 {
+            "scraped within 2× their interval".to_string()
+        } else {
+            format!("{unknown} of them without a known scrape interval, so their freshness is not judged")
+        };
+        let mut o = common(Outcome::pass(format!(
+            "job `{}`: {} target(s) up, {freshness}",
             self.job,
             active.len()
-        )))
+        )));
+        if unknown > 0 {
+            o.warnings.push(format!(
+                "{srv} reports no scrape interval for {unknown} target(s) of `{}`: staleness was not checked for them",
+                self.job
+            ));
+        }
+        o
     }
 }
 
@@ -200,19 +216,28 @@ fn parse_targets(data: &Value, job: &str) -> Result<(Vec<ActiveTarget>, Vec<Stri
             continue;
         }
         let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        // Never scraped: Prometheus says 0001-01-01, VictoriaMetrics 1970-01-01.
         let last_scrape = t
             .get("lastScrape")
             .and_then(Value::as_str)
-            .filter(|s| !s.starts_with("0001-01-01"))
+            .filter(|s| !s.starts_with("0001-01-01") && !s.starts_with("1970-01-01"))
             .and_then(|s| {
                 humantime::parse_rfc3339_weak(s)
                     .ok()
                     .or_else(|| humantime::parse_rfc3339(s).ok())
             });
+        // VictoriaMetrics has no `scrapeInterval`, only the discovered label,
+        // in Go's format (`10m0s`).
         let interval = t
             .get("scrapeInterval")
             .and_then(Value::as_str)
-            .and_then(|s| crate::duration::parse(s).ok());
+            .and_then(|s| crate::duration::parse(s).ok())
+            .or_else(|| {
+                t.get("discoveredLabels")
+                    .and_then(|l| l.get("__scrape_interval__"))
+                    .and_then(Value::as_str)
+                    .and_then(|s| crate::duration::parse(s).or_else(|_| crate::duration::parse_go(s)).ok())
+            });
         out.push(ActiveTarget {
             scrape_url: s("scrapeUrl"),
             health: s("health"),
@@ -242,8 +267,15 @@ fn host_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// What is wrong with one target, if anything.
-fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend_url: Option<&str>) -> Option<Outcome> {
+fn judge(
+    cx: &ProbeContext<'_>,
+    t: &ActiveTarget,
+    age: Option<Duration>,
+    backend_url: Option<&str>,
+    server: Server,
+) -> Option<Outcome> {
     let id = &cx.check.id;
+    let srv = server.name();
     let backend = cx.check_backend_target_name();
     if t.health == "unknown" || t.last_scrape.is_none() {
         return Some(
@@ -251,7 +283,7 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 .cause(
                     format!("check:{id}"),
                     format!(
-                        "Prometheus has not scraped {} yet (it may have just started)",
+                        "{srv} has not scraped {} yet (it may have just started)",
                         t.scrape_url
                     ),
                 )
@@ -274,14 +306,14 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
         .evidence("last_error", err);
         if let Some((want, got)) = port_mismatch {
             let summary = format!(
-                "Prometheus scrapes {} (port {got}) but the backend target `{}` is {} (port {want}): port mismatch",
+                "{srv} scrapes {} (port {got}) but the backend target `{}` is {} (port {want}): port mismatch",
                 t.scrape_url,
                 backend.unwrap_or("backend"),
                 backend_url.unwrap_or_default()
             );
             return Some(
                 o.cause(format!("check:{id}"), summary)
-                    .remediation(format!("change the scrape target's port from {got} to {want} in prometheus.yml (static_configs.targets), then reload Prometheus")),
+                    .remediation(format!("change the scrape target's port from {got} to {want} in {} (static_configs.targets), then {}", server.scrape_config(), server.reload())),
             );
         }
         if lower.contains("connection refused") {
@@ -293,22 +325,22 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 o.cause(
                     key,
                     format!(
-                        "Prometheus cannot reach {}: connection refused, the backend is down",
+                        "{srv} cannot reach {}: connection refused, the backend is down",
                         t.scrape_url
                     ),
                 )
-                .remediation("start the backend (docker compose ps; docker logs) so Prometheus can scrape it"),
+                .remediation(format!("start the backend (docker compose ps; docker logs) so {srv} can scrape it")),
             );
         }
         if lower.contains("401") || lower.contains("403") {
             return Some(
                 o.cause(
                     format!("check:{id}"),
-                    format!("Prometheus scrapes {} without valid credentials ({})", t.scrape_url, err.trim_start_matches("server returned HTTP status ")),
+                    format!("{srv} scrapes {} without valid credentials ({})", t.scrape_url, err.trim_start_matches("server returned HTTP status ")),
                 )
                 .remediation(
                     "give the scrape job the bearer token: `authorization: {type: Bearer, credentials_file: /etc/prometheus/metrics_token}` \
-                     holding the bearer token the backend expects, then reload Prometheus",
+                     holding the bearer token the backend expects, then reload the scraper",
                 ),
             );
         }
@@ -316,9 +348,9 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
             return Some(
                 o.cause(
                     format!("check:{id}"),
-                    "Prometheus cannot read the scrape job's credentials_file".to_string(),
+                    format!("{srv} cannot read the scrape job's credentials_file"),
                 )
-                .remediation("mount the token file into the Prometheus container at the path `credentials_file` names"),
+                .remediation(format!("mount the token file into the {srv} container at the path `credentials_file` names")),
             );
         }
         if lower.contains("context deadline exceeded") {
@@ -334,7 +366,7 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
         }
         if lower.contains("no such host") {
             return Some(
-                o.cause(format!("check:{id}"), format!("Prometheus cannot resolve the host of {}", t.scrape_url))
+                o.cause(format!("check:{id}"), format!("{srv} cannot resolve the host of {}", t.scrape_url))
                     .remediation("use the backend's service name on the shared Docker network, and put both containers on that network"),
             );
         }
@@ -359,9 +391,9 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
         return Some(
             o.cause(
                 format!("check:{id}"),
-                format!("Prometheus fails to scrape {}: {err}", t.scrape_url),
+                format!("{srv} fails to scrape {}: {err}", t.scrape_url),
             )
-            .remediation("open Prometheus' Status → Targets page for the full error"),
+            .remediation(format!("open {srv}'s targets page (`/targets`) for the full error")),
         );
     }
     // A scrape time ahead of our clock is no evidence of freshness: the
@@ -375,8 +407,8 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 t.scrape_url,
                 ahead.as_secs_f64()
             ))
-            .cause(format!("check:{id}"), "Prometheus's clock and the gate's disagree, so scrape freshness cannot be judged".to_string())
-            .remediation("sync the clocks (NTP) of Prometheus and the machine running the gate"),
+            .cause(format!("check:{id}"), format!("{srv}'s clock and the gate's disagree, so scrape freshness cannot be judged"))
+            .remediation(format!("sync the clocks (NTP) of {srv} and the machine running the gate")),
         );
     }
     if let (Some(age), Some(interval)) = (age, t.interval)
@@ -389,8 +421,8 @@ fn judge(cx: &ProbeContext<'_>, t: &ActiveTarget, age: Option<Duration>, backend
                 age.as_secs_f64(),
                 crate::duration::format(interval)
             ))
-            .cause(format!("check:{id}"), format!("Prometheus stopped scraping {}", t.scrape_url))
-            .remediation("Prometheus may be overloaded or its clock skewed; check its logs and `prometheus_target_interval_length_seconds`"),
+            .cause(format!("check:{id}"), format!("{srv} stopped scraping {}", t.scrape_url))
+            .remediation(format!("{srv} may be overloaded or its clock skewed; check its logs")),
         );
     }
     None

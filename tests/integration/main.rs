@@ -17,3 +17,4 @@ mod prometheus_harness;
 mod reports;
 mod secrets;
 mod stack;
+mod victoria;

@@ -8,6 +8,7 @@ pub mod hostile;
 pub mod loki;
 pub mod prometheus;
 pub mod tls;
+pub mod victoria;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

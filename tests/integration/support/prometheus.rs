@@ -25,7 +25,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Stops Prometheus when the test process closes the wrapper's stdin, and
 /// exits with Prometheus' status so the harness sees an early death.
 /// A background job's stdin is /dev/null in `sh`, hence the copy on fd 3.
-const WRAPPER: &str = r#"
+pub(super) const WRAPPER: &str = r#"
 pidfile=$1; shift
 exec 3<&0
 "$@" </dev/null 3<&- &
@@ -363,15 +363,16 @@ impl Drop for Prometheus {
     }
 }
 
-/// The wrapper `sh` and the pipe that keeps Prometheus alive.
-struct Process {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    pidfile: PathBuf,
+/// The wrapper `sh` and the pipe that keeps Prometheus (or another server
+/// the tests run) alive.
+pub(super) struct Process {
+    pub(super) child: Child,
+    pub(super) stdin: Option<ChildStdin>,
+    pub(super) pidfile: PathBuf,
 }
 
 impl Process {
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         // EOF on the wrapper's stdin: it sends SIGTERM and waits.
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -391,7 +392,7 @@ impl Process {
 }
 
 /// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
-fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+pub(super) fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -415,7 +416,7 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(super) fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
