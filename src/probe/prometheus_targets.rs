@@ -27,8 +27,10 @@ struct ActiveTarget {
 
 #[derive(Debug, Clone)]
 pub struct TargetsSpec {
-    /// The scrape job (`scrapePool`) that must be healthy.
+    /// The scrape job (`scrapePool`) that must be healthy; `*` for every job.
     pub job: String,
+    /// Several jobs at once (instead of `job`), each judged like `job`.
+    pub jobs: Vec<String>,
     pub min_targets: u32,
     /// The gate target the job is meant to scrape, to attribute "connection
     /// refused" to the backend and to spot port mismatches.
@@ -38,13 +40,28 @@ pub struct TargetsSpec {
 impl Kind for TargetsSpec {
     const NAME: &'static str = "prometheus_targets";
     const FIELDS: &'static [FieldDef] = &[
-        FieldDef::new("job", T::Str, "The scrape job whose targets must be up (required).", "medianest-backend"),
+        FieldDef::new("job", T::Str, "The scrape job whose targets must be up, or `*` for every job (this or `jobs` is required).", "medianest-backend"),
+        FieldDef::new("jobs", T::StrList, "Several scrape jobs, each of whose targets must be up (instead of `job`).", "[node, pushgateway]"),
         FieldDef::new("min_targets", T::Int, "Minimum number of active targets for the job (default 1).", "1"),
         FieldDef::new("backend_target", T::TargetRef, "The gate target the job scrapes (ties refused scrapes to it, spots port mismatches).", "backend"),
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
-        let job = f.required_string("job");
+        let jobs = f.strings("jobs").unwrap_or_default();
+        // `job` and `jobs` add up; one of them must name something.
+        let job = if f.is_absent("job") && !f.is_absent("jobs") {
+            if jobs.is_empty() {
+                let id = f.id().to_string();
+                f.err(
+                    f.id_loc(),
+                    format!("check `{id}` has an empty `jobs` list"),
+                    Some("list the jobs, or write `job: \"*\"` for every job".to_string()),
+                );
+            }
+            String::new()
+        } else {
+            f.required_string("job")
+        };
         let backend_target = f.target("backend_target");
         let min_targets = match f.int("min_targets") {
             Some(n) if *n.get() == 0 => {
@@ -56,6 +73,7 @@ impl Kind for TargetsSpec {
         };
         TargetsSpec {
             job,
+            jobs,
             min_targets,
             backend_target,
         }
@@ -67,6 +85,75 @@ impl Kind for TargetsSpec {
 }
 
 impl TargetsSpec {
+    /// The several-jobs form: every target of every selected job must be up;
+    /// the message gives each job's `up/total`, the monitoring stack's health table.
+    fn judge_jobs(&self, cx: &ProbeContext<'_>, data: &Value, server: Server) -> Outcome {
+        let srv = server.name();
+        let pools = match parse_targets(data, "") {
+            Ok((_, pools)) => pools,
+            Err(what) => {
+                return Outcome::error(format!("unexpected /api/v1/targets answer: {what}"))
+                    .cause(format!("api:{}", cx.target_name()), format!("{srv}'s targets API answered an unexpected shape: {what}"));
+            }
+        };
+        let selected: Vec<String> = if self.job == "*" {
+            pools.clone()
+        } else {
+            std::iter::once(self.job.clone())
+                .filter(|j| !j.is_empty())
+                .chain(self.jobs.iter().cloned())
+                .collect()
+        };
+        let now = SystemTime::now();
+        let mut rows = Vec::new();
+        let mut table = serde_json::Map::new();
+        let mut first_problem: Option<Outcome> = None;
+        let mut failing = 0;
+        for job in &selected {
+            let active = parse_targets(data, job).map(|(a, _)| a).unwrap_or_default();
+            let problems: Vec<Outcome> = active
+                .iter()
+                .filter_map(|t| judge(cx, t, t.last_scrape.and_then(|ls| now.duration_since(ls).ok()), None, server))
+                .collect();
+            let up = active.len() - problems.len();
+            table.insert(job.clone(), json!({"up": up, "total": active.len()}));
+            let short = active.is_empty() || (active.len() as u32) < self.min_targets;
+            if problems.is_empty() && !short {
+                rows.push(format!("{job} {up}/{}", active.len()));
+                continue;
+            }
+            failing += 1;
+            let why = match problems.first() {
+                Some(p) => p.message.clone(),
+                None if active.is_empty() => format!("no active targets (not in {srv}'s scrape config)"),
+                None => format!("{} active target(s), fewer than {}", active.len(), self.min_targets),
+            };
+            rows.push(format!("{job} {up}/{} ({why})", active.len()));
+            if first_problem.is_none() {
+                first_problem = Some(problems.into_iter().next().unwrap_or_else(|| {
+                    Outcome::fail(why.clone()).cause(format!("check:{}", cx.check.id), format!("job `{job}`: {why}"))
+                }));
+            }
+        }
+        let reproduce = format!(
+            "{} | jq '.data.activeTargets[] | {{scrapePool, health, lastError}}'",
+            crate::shell::join(["curl", "-s", &crate::http::join_url(cx.base_url(), "/api/v1/targets?state=active")])
+        );
+        let evidence = |o: Outcome| o.evidence("jobs", Value::Object(table.clone())).reproduce(reproduce.clone());
+        if selected.is_empty() {
+            return evidence(Outcome::fail(format!("{srv} has no scrape jobs")))
+                .cause(format!("check:{}", cx.check.id), format!("{srv} scrapes nothing"))
+                .remediation(format!("add the stack's scrape jobs to {}", server.scrape_config()));
+        }
+        match first_problem {
+            None => evidence(Outcome::pass(format!("every job up: {}", rows.join(", ")))),
+            Some(mut o) => {
+                o.message = format!("{failing} of {} job(s) not healthy: {}", selected.len(), rows.join("; "));
+                evidence(o)
+            }
+        }
+    }
+
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
         let (ready_result, data) = tokio::join!(ready(cx), get_data_from(cx, "/api/v1/targets", &[("state", "any")]));
         if let Err(o) = ready_result {
@@ -77,6 +164,9 @@ impl TargetsSpec {
             Err(o) => return o,
         };
         let srv = server.name();
+        if self.job == "*" || !self.jobs.is_empty() {
+            return self.judge_jobs(cx, &data, server);
+        }
         // The job goes to jq as a variable, never spliced into its program.
         let reproduce = format!(
             "{} | jq --arg job {} '.data.activeTargets[] | select(.scrapePool==$job)'",
@@ -498,5 +588,11 @@ mod load_tests {
         rejects_at(&one_check("prometheus_targets", &["job: \"\""]), FIELD_LINE, 14, "`job` is empty", Some("job: medianest-backend"));
         rejects_at(&one_check("prometheus_targets", &["job: a", "min_targets: 0"]), FIELD_LINE + 1, 22, "min_targets must be at least 1", None);
         rejects_at(&one_check("prometheus_targets", &["job: a", "backend_target: nope"]), FIELD_LINE + 1, 25, "names unknown target `nope`", None);
+        requires("prometheus_targets", &["jobs: []"], "check `c` has an empty `jobs` list");
+        let g = loads(&one_check("prometheus_targets", &["jobs: [node, pushgateway]"]));
+        let crate::probe::CheckSpec::PrometheusTargets(spec) = &g.requirements[0].checks[0].spec else {
+            panic!("a prometheus_targets spec")
+        };
+        assert_eq!((spec.job.as_str(), spec.jobs.len()), ("", 2));
     }
 }

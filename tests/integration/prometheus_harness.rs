@@ -335,3 +335,47 @@ fn traffic_body_passes_the_metrics_endpoint_check() {
     assert_eq!(m["status"], "pass", "{m}");
     assert_eq!(m["evidence"]["anonymous_status"], 401);
 }
+
+#[test]
+fn the_all_jobs_form_lists_each_job_up_over_total() {
+    let backend = Backend::healthy();
+    let dead = format!("127.0.0.1:{}", closed_port());
+    let prom = Prometheus::start(
+        PromConfig::new(JOB, &backend.addr())
+            .bearer(TOKEN)
+            .extra_job("node", &dead),
+    );
+    prom.wait_for_scrapes(JOB, 1, SCRAPES);
+    prom.wait_for_scrapes("node", 1, SCRAPES);
+    let (_d, gate) = crate::support::gate_file(&format!(
+        "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: monitoring-stack\n    name: m\n    weight: 1\n    checks:\n      - {{id: every-job, kind: prometheus_targets, target: prom, job: \"*\"}}\n      - {{id: listed, kind: prometheus_targets, target: prom, jobs: [{JOB}]}}\n      - {{id: absent, kind: prometheus_targets, target: prom, jobs: [{JOB}, cadvisor]}}\n",
+        prom.url
+    ));
+    let (_, stdout, stderr) = output(
+        crate::support::bin()
+            .args(["check", "--no-progress", "--format", "json", "--gate"])
+            .arg(&gate),
+    );
+    let r = json(&stdout);
+    let every = check(&r, "every-job");
+    assert_eq!(every["status"], "fail", "{every}\n{stderr}");
+    let msg = every["message"].as_str().unwrap_or_default();
+    assert!(msg.starts_with("1 of 2 job(s) not healthy"), "{msg}");
+    assert!(
+        msg.contains(&format!("{JOB} 1/1")) && msg.contains("node 0/1 ("),
+        "each job's up/total: {msg}"
+    );
+    assert_eq!(every["evidence"]["jobs"]["node"]["total"], 1);
+    let listed = check(&r, "listed");
+    assert_eq!(listed["status"], "pass", "{listed}");
+    assert_eq!(listed["message"], format!("every job up: {JOB} 1/1"));
+    let absent = check(&r, "absent");
+    assert_eq!(absent["status"], "fail");
+    assert!(
+        absent["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cadvisor 0/0 (no active targets"),
+        "{absent}"
+    );
+}
