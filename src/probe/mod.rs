@@ -36,4 +36,5 @@ kinds! {
     Loki(loki::LokiSpec),
     DockerContainer(docker_container::ContainerSpec),
     DockerNetwork(docker_network::NetworkSpec),
+    Tracing(tracing::TracingSpec),
 }

@@ -17,4 +17,5 @@ mod prometheus_harness;
 mod reports;
 mod secrets;
 mod stack;
+mod tracing;
 mod victoria;

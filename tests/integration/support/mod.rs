@@ -5,6 +5,7 @@ pub mod backend;
 pub mod docker;
 pub mod grafana;
 pub mod hostile;
+pub mod jaeger;
 pub mod loki;
 pub mod prometheus;
 pub mod tls;
