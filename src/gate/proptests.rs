@@ -159,20 +159,23 @@ fn target_of(kind: &str) -> &'static str {
     }
 }
 
-/// The fields a kind cannot do without.
-fn required_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        "http" => &[("path", "/health")],
-        "metrics_endpoint" => &[("token", "tok"), ("expect_families", "[up_total]")],
-        "prometheus_targets" => &[("job", "medianest-backend")],
-        "promql" => &[("query", "'up{job=\"x\"}'"), ("op", "'<'"), ("threshold", "0.5")],
-        "latency_slo" => &[("metric", "http_request_duration_seconds"), ("max", "600ms")],
-        "prometheus_rules" => &[("rules", "[ApplicationDown]")],
-        "grafana" => &[("min_dashboards", "1")],
-        "loki" => &[("min_retention", "7d"), ("selector", "'{job=\"app\"}'")],
-        "docker_container" => &[("container", "medianest-grafana")],
-        _ => &[("containers", "[medianest-prometheus, medianest-backend]")],
-    }
+/// Every field of a kind with its declared example, references pointed at
+/// the generated gate's own targets and secret: the registry's test proves
+/// such a check loads, so no kind is left out (or guessed at) here.
+fn example_fields(kind: &str) -> Vec<(&'static str, &'static str)> {
+    use crate::gate::fields::FieldType;
+    crate::probe::registry::fields_of(kind)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let value = match f.ty {
+                FieldType::SecretRef => "tok",
+                FieldType::TargetRef => "backend",
+                _ => f.example,
+            };
+            (f.name, value)
+        })
+        .collect()
 }
 
 /// Where a key's value was written: 1-based line and column.
@@ -247,7 +250,7 @@ fn write_gate(reqs: &[Req]) -> Written {
             w.check_target.push(target);
             let weight = c.weight.map(|cw| w.kv("        ", "weight", &cw.to_string()));
             w.check_weight.push(weight);
-            for (k, v) in required_fields(c.kind) {
+            for (k, v) in example_fields(c.kind) {
                 w.kv("        ", k, v);
             }
             if let (Some(pick), false) = (c.needs_earlier, earlier.is_empty()) {
