@@ -49,10 +49,21 @@ pub enum ColorChoice {
     Never,
 }
 
+/// What `check --help` adds: the variables the built-in Gate G reads.
+const GATE_G_ENV: &str = "\
+Environment read by the built-in Gate G (default in brackets):
+  MEDIANEST_BACKEND_URL [http://localhost:3000]   METRICS_TOKEN (required)
+  PROMETHEUS_URL [http://localhost:9090]          BACKEND_JOB [medianest-backend]
+  GRAFANA_URL [http://localhost:3002]             GRAFANA_TOKEN, or GRAFANA_USER/GRAFANA_PASSWORD
+  GRAFANA_CONTAINER [medianest-grafana]           LOKI_URL [http://localhost:3100]
+  LOKI_TENANT (sent as X-Scope-OrgID)             APP_LOG_SELECTOR [{job=\"medianest-app\"}]
+  DOCKER_HOST [unix:///var/run/docker.sock]       TRACING_URL [http://localhost:16686]
+  BACKEND_SERVICE [medianest-backend]             PROMETHEUS_CONTAINER, BACKEND_CONTAINER";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a gate against the stack (default: the built-in Gate G).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = format!("{EXIT_CODES}\n\n{GATE_G_ENV}"))]
     Check(CheckArgs),
     /// Lint gate files without probing anything.
     Validate(ValidateArgs),

@@ -159,3 +159,22 @@ fn reports_and_gate_files_validate_against_the_printed_schemas() {
         "unknown fields must be rejected by the schema too"
     );
 }
+
+#[test]
+fn check_help_names_every_variable_the_built_in_gate_reads() {
+    let gate = std::fs::read_to_string(crate::support::fixture("../gates/gate-g.yaml")).expect("gate-g.yaml");
+    let (code, help, _) = output(bin().args(["check", "--help"]));
+    assert_eq!(code, 0);
+    let mut rest = gate.as_str();
+    let mut seen = 0;
+    while let Some(at) = rest.find("${") {
+        let name: String = rest[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(help.contains(&name), "`check --help` does not name `{name}`");
+        seen += 1;
+        rest = &rest[at + 2..];
+    }
+    assert!(seen > 10, "the gate reads its settings from variables");
+}
