@@ -155,7 +155,16 @@ impl TargetsSpec {
     }
 
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
-        let (ready_result, data) = tokio::join!(ready(cx), get_data_from(cx, "/api/v1/targets", &[("state", "any")]));
+        // One job: ask for its pool only. A Prometheus with thousands of
+        // targets answers megabytes for all of them; one pool is small.
+        // (VictoriaMetrics ignores the filter; the parse filters anyway.)
+        let many = self.job == "*" || !self.jobs.is_empty();
+        let params: &[(&str, &str)] = if many {
+            &[("state", "any")]
+        } else {
+            &[("state", "any"), ("scrapePool", self.job.as_str())]
+        };
+        let (ready_result, data) = tokio::join!(ready(cx), get_data_from(cx, "/api/v1/targets", params));
         if let Err(o) = ready_result {
             return o;
         }
@@ -213,6 +222,13 @@ impl TargetsSpec {
                         self.job
                     ),
                 )
+            };
+            // The filtered answer names no other pool: ask which jobs exist
+            // from the `up` series, a small answer whatever the target count.
+            let pools = if pools.iter().any(|p| p != &self.job) {
+                pools
+            } else {
+                known_jobs(cx).await
             };
             return base(Outcome::fail(message.clone()))
                 .evidence("jobs", json!(pools))
@@ -337,6 +353,22 @@ fn parse_targets(data: &Value, job: &str) -> Result<(Vec<ActiveTarget>, Vec<Stri
         });
     }
     Ok((out, pools))
+}
+
+/// The scrape jobs Prometheus knows, from `count by (job) (up)`.
+async fn known_jobs(cx: &ProbeContext<'_>) -> Vec<String> {
+    let Ok(data) = super::prometheus_api::get_data(cx, "/api/v1/query", &[("query", "count by (job) (up)")]).await else {
+        return Vec::new();
+    };
+    let mut jobs: Vec<String> = data
+        .get("result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("metric")?.get("job")?.as_str().map(str::to_string))
+        .collect();
+    jobs.sort();
+    jobs
 }
 
 fn count_dropped(data: &Value, job: &str) -> usize {

@@ -379,3 +379,28 @@ fn the_all_jobs_form_lists_each_job_up_over_total() {
         "{absent}"
     );
 }
+
+#[test]
+fn a_job_missing_from_the_scrape_config_is_named_with_the_jobs_that_exist() {
+    let backend = Backend::healthy();
+    let prom = Prometheus::start(PromConfig::new(JOB, &backend.addr()).bearer(TOKEN));
+    prom.wait_for_scrapes(JOB, 1, SCRAPES);
+    let (_d, gate) = crate::support::gate_file(&format!(
+        "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {{id: t, kind: prometheus_targets, target: prom, job: medianest-backnd}}\n",
+        prom.url
+    ));
+    let (_, stdout, stderr) = output(
+        crate::support::bin()
+            .args(["check", "--no-progress", "--format", "json", "--gate"])
+            .arg(&gate),
+    );
+    let r = json(&stdout);
+    let t = check(&r, "t");
+    assert_eq!(t["status"], "fail", "{t}\n{stderr}");
+    assert_eq!(
+        t["message"],
+        "job `medianest-backnd` is not in Prometheus's scrape config"
+    );
+    // Asked with scrapePool, Prometheus names no other pool: the jobs come from `up`.
+    assert_eq!(t["evidence"]["jobs"], serde_json::json!([JOB]), "{t}");
+}
