@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command as Process, Stdio};
+use std::process::{ChildStdin, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
+use crate::support::daemon::{Daemon, required};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{bin, closed_port, fixture, output};
+use crate::support::{bin, fixture, output};
 
 fn lint(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut cmd: Command = bin();
@@ -24,19 +25,6 @@ fn lint(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
         cmd.write_stdin(input.to_string());
     }
     output(&mut cmd)
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// A tool the comparison cannot do without: missing is a failure, not a skip.
-fn required(name: &str, package: &str) -> PathBuf {
-    on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not on PATH: install Debian's `{package}` (./scripts/test does) to compare against it")
-    })
 }
 
 /// What promtool said about one file.
@@ -219,104 +207,6 @@ fn text_cases_get_promtools_verdict_on_the_same_line() {
 /// A child process that dies with the test: it runs under `sh`, which
 /// holds a pipe from us and stops the server when the pipe closes, even if
 /// the test process is killed.
-struct Server {
-    addr: SocketAddr,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    pidfile: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-const WRAPPER: &str = r#"
-pidfile=$1; shift
-exec 3<&0
-"$@" </dev/null >"$pidfile.log" 2>&1 3<&- &
-pid=$!
-echo "$pid" > "$pidfile"
-( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) &
-watcher=$!
-exec 3<&-
-wait "$pid"
-status=$?
-kill "$watcher" 2>/dev/null
-exit "$status"
-"#;
-
-impl Server {
-    /// Starts `program` with the flags `args` gives for a free loopback
-    /// address and a temp dir, and waits for `ready` to answer 200.
-    fn start(program: &str, package: &str, ready: &str, args: impl Fn(SocketAddr, &Path) -> Vec<String>) -> Server {
-        let path = required(program, package);
-        let mut last = String::new();
-        for _ in 0..5 {
-            let dir = tempfile::Builder::new()
-                .prefix("medianest-lint-")
-                .tempdir()
-                .expect("temp dir");
-            let addr: SocketAddr = ([127, 0, 0, 1], closed_port()).into();
-            let pidfile = dir.path().join("pid");
-            let mut child = Process::new("sh")
-                .arg("-c")
-                .arg(WRAPPER)
-                .arg("server-wrapper")
-                .arg(&pidfile)
-                .arg(&path)
-                .args(args(addr, dir.path()))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn sh");
-            let stdin = child.stdin.take();
-            let mut server = Server {
-                addr,
-                child,
-                stdin,
-                pidfile,
-                _dir: dir,
-            };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if matches!(http(addr, "GET", ready, &[], b""), Ok((200, _))) {
-                    return server;
-                }
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            last = std::fs::read_to_string(server.pidfile.with_extension("log")).unwrap_or_default();
-            server.stop();
-            if !last.contains("address already in use") {
-                break;
-            }
-        }
-        panic!("{program} did not become ready; its log:\n{last}");
-    }
-
-    fn stop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Process::new("kill").args(["-KILL", pid.trim()]).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// One HTTP/1.0 exchange, so the body is never chunked and ends at EOF.
 fn http(
     addr: SocketAddr,
@@ -377,16 +267,18 @@ lint_last_run_timestamp_seconds 1.7e9
 
 #[test]
 fn real_exporters_bodies_get_promtools_verdict() {
-    let node = Server::start(
+    let node = Daemon::start(
         "prometheus-node-exporter",
         "prometheus-node-exporter",
         "/metrics",
+        "",
         |addr, _| vec![format!("--web.listen-address={addr}")],
     );
-    let push = Server::start(
+    let push = Daemon::start(
         "prometheus-pushgateway",
         "prometheus-pushgateway",
         "/-/ready",
+        "",
         |addr, _| vec![format!("--web.listen-address={addr}")],
     );
     let pushed = http(
@@ -397,10 +289,11 @@ fn real_exporters_bodies_get_promtools_verdict() {
         PUSHED.as_bytes(),
     );
     assert!(matches!(pushed, Ok((200, _))), "push failed: {pushed:?}");
-    let alerts = Server::start(
+    let alerts = Daemon::start(
         "prometheus-alertmanager",
         "prometheus-alertmanager",
         "/-/ready",
+        "",
         |addr, dir| {
             let config = dir.join("alertmanager.yml");
             std::fs::write(&config, "route: { receiver: none }\nreceivers: [ { name: none } ]\n")

@@ -2,6 +2,7 @@
 //! servers on 127.0.0.1, gate files in temp dirs, and snapshot filters.
 
 pub mod backend;
+pub mod daemon;
 pub mod docker;
 pub mod grafana;
 pub mod hostile;

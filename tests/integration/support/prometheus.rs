@@ -7,38 +7,20 @@
 //! server outlives the tests.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::daemon::Process;
 
 /// What `lastScrape` says before the first scrape (Go's zero time).
 const NEVER_SCRAPED: &str = "0001-01-01T00:00:00Z";
 
 /// How long Prometheus gets to answer `/-/ready` with 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Stops Prometheus when the test process closes the wrapper's stdin, and
-/// exits with Prometheus' status so the harness sees an early death.
-/// A background job's stdin is /dev/null in `sh`, hence the copy on fd 3.
-pub(super) const WRAPPER: &str = r#"
-pidfile=$1; shift
-exec 3<&0
-"$@" </dev/null 3<&- &
-pid=$!
-echo "$pid" > "$pidfile"
-( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) &
-watcher=$!
-exec 3<&-
-wait "$pid"
-status=$?
-kill "$watcher" 2>/dev/null
-exit "$status"
-"#;
 
 /// How the instance is configured.
 #[derive(Debug, Clone)]
@@ -174,41 +156,19 @@ impl Prometheus {
         let port = super::closed_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let data = dir.path().join("data");
-        let log_path = dir.path().join("prometheus.log");
-        let log = File::create(&log_path).expect("create log");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("prometheus-wrapper")
-            .arg(dir.path().join("pid"))
-            .arg(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=1h")
-            .arg("--query.max-concurrency=4")
-            .arg("--log.level=info")
-            // Scrapes never use a proxy in 2.42, but nothing from the
-            // machine should reach the server either way.
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn sh");
-        let stdin = child.stdin.take();
+        let args = [
+            format!("--config.file={}", config.display()),
+            format!("--web.listen-address={addr}"),
+            format!("--storage.tsdb.path={}", data.display()),
+            "--storage.tsdb.retention.time=1h".to_string(),
+            "--query.max-concurrency=4".to_string(),
+            "--log.level=info".to_string(),
+        ];
+        let process = Process::spawn(bin, &args, dir.path(), &dir.path().join("prometheus.log"));
         let mut prom = Prometheus {
             url: format!("http://{addr}"),
             addr,
-            process: Process {
-                child,
-                stdin,
-                pidfile: dir.path().join("pid"),
-            },
+            process,
             dir,
         };
         let deadline = Instant::now() + READY_TIMEOUT;
@@ -363,36 +323,8 @@ impl Drop for Prometheus {
     }
 }
 
-/// The wrapper `sh` and the pipe that keeps Prometheus (or another server
-/// the tests run) alive.
-pub(super) struct Process {
-    pub(super) child: Child,
-    pub(super) stdin: Option<ChildStdin>,
-    pub(super) pidfile: PathBuf,
-}
-
-impl Process {
-    pub(super) fn stop(&mut self) {
-        // EOF on the wrapper's stdin: it sends SIGTERM and waits.
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Hung on shutdown: kill exactly the Prometheus we started.
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
-pub(super) fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -416,7 +348,7 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub(super) fn find_on_path(name: &str) -> Option<PathBuf> {
+fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
