@@ -73,7 +73,16 @@ pub async fn run(
     }
 
     let mut handles = Vec::new();
-    for (_, check) in gate.checks() {
+    // Checks travel to their tasks by position: looking them up by id in
+    // each task would make a large gate quadratic.
+    let positions: Vec<(usize, usize)> = gate
+        .requirements
+        .iter()
+        .enumerate()
+        .flat_map(|(ri, r)| (0..r.checks.len()).map(move |ci| (ri, ci)))
+        .collect();
+    for (ri, ci) in positions {
+        let check = &gate.requirements[ri].checks[ci];
         let check_id = check.id.clone();
         if opts.skipped.contains(&check_id) {
             if let Some(tx) = senders.get(&check_id) {
@@ -100,7 +109,8 @@ pub async fn run(
         let semaphore = Arc::clone(&semaphore);
         let observer = Arc::clone(&observer);
         let task = tokio::spawn(async move {
-            let result = run_one(&gate, &http, &opts, &semaphore, &*observer, &check_id, deps).await;
+            let check = &gate.requirements[ri].checks[ci];
+            let result = run_one(&gate, &http, &opts, &semaphore, &*observer, check, deps).await;
             let _ = tx.send(Some(result.outcome.status));
             observer.finished(&result);
             result
@@ -141,16 +151,10 @@ async fn run_one(
     opts: &RunOptions,
     semaphore: &Semaphore,
     observer: &dyn Observer,
-    check_id: &str,
+    check: &Check,
     deps: Vec<(String, watch::Receiver<Option<Status>>)>,
 ) -> CheckResult {
-    let Some((_, check)) = gate.find_check(check_id) else {
-        return CheckResult {
-            check_id: check_id.to_string(),
-            outcome: Outcome::error("internal error: check vanished from the gate"),
-            duration: Duration::ZERO,
-        };
-    };
+    let check_id = check.id.as_str();
     // Wait for every dependency; a skipped one does not block (it was not judged).
     let mut failed_deps = Vec::new();
     for (dep, mut rx) in deps {

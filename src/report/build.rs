@@ -50,11 +50,12 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
         })
         .collect();
 
+    let by_id: std::collections::HashMap<&str, &CheckEval> = eval.checks().map(|(_, c)| (c.id.as_str(), c)).collect();
     let blockers = eval
         .blockers
         .iter()
         .filter_map(|b| {
-            let c = eval.check(&b.check)?;
+            let c = *by_id.get(b.check.as_str())?;
             Some(Blocker {
                 requirement: b.requirement.clone(),
                 check: b.check.clone(),

@@ -196,6 +196,13 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, judging: Judging<'_>) ->
     let fix = fix_path(&reqs_in, rule);
     let failed_required = super::failed_required(&reqs_in).iter().map(|r| r.id.clone()).collect();
 
+    // Which root causes each check waits on, looked up once per blocked check.
+    let mut by_check: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for rc in &causes {
+        for c in &rc.checks {
+            by_check.entry(c.as_str()).or_default().push(rc.summary.as_str());
+        }
+    }
     let mut blockers = Vec::new();
     for (req, rin) in requirements.iter_mut().zip(&reqs_in) {
         req.score = super::requirement_score(&rin.checks);
@@ -203,7 +210,7 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, judging: Judging<'_>) ->
         let counts_toward_verdict = req.required || req.weight > 0.0;
         for c in &mut req.checks {
             c.cause = match c.status {
-                Status::Blocked => Some(blocked_cause(&c.outcome, &causes, &c.id)),
+                Status::Blocked => Some(blocked_cause(&c.outcome, &by_check, &c.id)),
                 Status::Pass | Status::Skipped => None,
                 _ => c.outcome.cause.as_ref().map(|k| k.summary.clone()),
             };
@@ -312,12 +319,8 @@ fn remediation_for(reqs: &[RequirementEval], key: &str) -> Option<String> {
 }
 
 /// For a blocked check, the summary of the root cause(s) it waits on.
-fn blocked_cause(o: &Outcome, rcs: &[super::RootCause], id: &str) -> String {
-    let causes: Vec<&str> = rcs
-        .iter()
-        .filter(|rc| rc.checks.iter().any(|c| c == id))
-        .map(|rc| rc.summary.as_str())
-        .collect();
+fn blocked_cause(o: &Outcome, by_check: &BTreeMap<&str, Vec<&str>>, id: &str) -> String {
+    let causes = by_check.get(id).cloned().unwrap_or_default();
     if causes.is_empty() {
         o.message.clone()
     } else {
