@@ -152,7 +152,7 @@ fn gate_model() -> impl Strategy<Value = Vec<Req>> {
 fn target_of(kind: &str) -> &'static str {
     match kind {
         "http" | "metrics_endpoint" => "backend",
-        "grafana" => "grafana",
+        "grafana" | "grafana_dashboards" => "grafana",
         "loki" => "loki",
         "docker_container" | "docker_network" => "docker",
         _ => "prometheus",
@@ -169,6 +169,7 @@ fn required_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
         "latency_slo" => &[("metric", "http_request_duration_seconds"), ("max", "600ms")],
         "prometheus_rules" => &[("rules", "[ApplicationDown]")],
         "grafana" => &[("min_dashboards", "1")],
+        "grafana_dashboards" => &[("range", "1h")],
         "loki" => &[("min_retention", "7d"), ("selector", "'{job=\"app\"}'")],
         "docker_container" => &[("container", "medianest-grafana")],
         _ => &[("containers", "[medianest-prometheus, medianest-backend]")],
