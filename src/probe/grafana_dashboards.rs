@@ -669,6 +669,10 @@ impl DashboardsSpec {
             }
         }
         findings.extend(per_panel);
+        // Listed in the dashboards' order (a stable sort keeps panel order);
+        // selectors that matched nothing come last.
+        let position = |d: &str| selected.iter().position(|(_, t)| t == d).unwrap_or(usize::MAX);
+        findings.sort_by_key(|f| position(&f.dashboard));
         let count = |pred: fn(&PanelResult) -> bool| findings.iter().filter(|f| pred(&f.result)).count();
         let with_data = count(|r| *r == PanelResult::Data);
         let empty = count(|r| *r == PanelResult::Empty);

@@ -681,7 +681,7 @@ fn every_shipped_scenario_loads_and_serves() {
         names
     };
     let grafana = dir("grafana");
-    assert_eq!(grafana.len(), 6, "{grafana:?}");
+    assert_eq!(grafana.len(), 8, "{grafana:?}");
     for name in grafana {
         assert!(!grafana::Scenario::load(&name).description.is_empty());
         let g = Grafana::start(&name);
