@@ -84,7 +84,16 @@ impl GrafanaSpec {
         };
         let resp = match sent {
             Ok(r) => r,
-            Err(e) => return Api::Failed(cx.transport_failure(&url, &e)),
+            Err(e) => {
+                let mut o = cx.transport_failure(&url, &e);
+                // The shared diagnosis names a GET; say what was sent.
+                if body.is_some()
+                    && let Some(rest) = o.message.strip_prefix("GET ")
+                {
+                    o.message = format!("POST {rest}");
+                }
+                return Api::Failed(o);
+            }
         };
         let target = cx.target_name();
         let redirected_to_login = resp.final_url.contains("/login") && !url.contains("/login");

@@ -111,6 +111,9 @@ pub(crate) struct Panel {
     pub datasource: Value,
     /// Visible targets, as stored.
     pub targets: Vec<Value>,
+    /// A library panel's uid: the dashboard stores it without `targets`
+    /// (§3.1), so its model comes from `/api/library-elements/:uid`.
+    pub library: Option<String>,
 }
 
 /// A panel that cannot be queried as stored.
@@ -161,6 +164,25 @@ pub(crate) fn walk_panels(panels: &Value, depth: usize, out: &mut Vec<Panel>, ba
             }
             walk_panels(children, depth + 1, out, bad);
         }
+        let has_targets = obj.get("targets").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+        if let Some(lib) = obj.get("libraryPanel").filter(|_| !has_targets) {
+            match lib.get("uid").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+                Some(uid) => out.push(Panel {
+                    title: match (obj.get("title"), lib.get("name").and_then(Value::as_str)) {
+                        (None, Some(name)) => name.to_string(),
+                        _ => title,
+                    },
+                    datasource: Value::Null,
+                    targets: Vec::new(),
+                    library: Some(uid.to_string()),
+                }),
+                None => bad.push(Malformed {
+                    title,
+                    reason: "malformed panel: `libraryPanel` has no uid".to_string(),
+                }),
+            }
+            continue;
+        }
         let targets = match obj.get("targets") {
             None | Some(Value::Null) => continue,
             Some(Value::Array(t)) => t,
@@ -191,6 +213,7 @@ pub(crate) fn walk_panels(panels: &Value, depth: usize, out: &mut Vec<Panel>, ba
             title,
             datasource: obj.get("datasource").cloned().unwrap_or(Value::Null),
             targets: visible,
+            library: None,
         });
     }
 }
@@ -577,10 +600,8 @@ impl DashboardsSpec {
             g.api(cx, p).await
         }))
         .await;
-        let mut jobs: Vec<Job> = Vec::new();
         let mut panels_total = 0usize;
-        let from = format!("now-{}", self.range);
-        let interval_ms = (self.range_secs * 1000 / MAX_DATA_POINTS).max(1000);
+        let mut parsed: Vec<(&String, BTreeMap<String, VarValue>, Vec<Panel>)> = Vec::new();
         for ((_, title), answer) in selected.iter().zip(fetched) {
             let doc = match answer {
                 Api::Ok(r, v) if r.status.is_success() => v,
@@ -620,9 +641,66 @@ impl DashboardsSpec {
                     result: PanelResult::Failing(m.reason),
                 });
             }
+            parsed.push((title, vars, panels));
+        }
+
+        // Library panels, each model fetched once.
+        let mut library_uids: Vec<String> = parsed
+            .iter()
+            .flat_map(|(_, _, ps)| ps.iter().filter_map(|p| p.library.clone()))
+            .collect();
+        library_uids.sort_unstable();
+        library_uids.dedup();
+        let library_paths: Vec<String> =
+            library_uids.iter().map(|u| format!("/api/library-elements/{}", encode(u))).collect();
+        let library_answers: Vec<Api> = join_all(library_paths.iter().map(|p| async {
+            let _slot = slots.acquire().await.ok();
+            g.api(cx, p).await
+        }))
+        .await;
+        let mut library: BTreeMap<String, Result<Option<Panel>, String>> = BTreeMap::new();
+        for (uid, answer) in library_uids.iter().zip(library_answers) {
+            let model = match answer {
+                Api::Ok(r, v) if r.status.is_success() => match v.pointer("/result/model") {
+                    Some(m) => library_model(m),
+                    None => Err(format!("library panel `{uid}`: the answer has no `result.model`")),
+                },
+                Api::Ok(r, v) => Err(format!(
+                    "library panel `{uid}` could not be loaded: {} {}",
+                    r.status.as_u16(),
+                    v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| r.excerpt(100))
+                )),
+                Api::Failed(o) => return o,
+            };
+            library.insert(uid.clone(), model);
+        }
+
+        let mut jobs: Vec<Job> = Vec::new();
+        let from = format!("now-{}", self.range);
+        let interval_ms = (self.range_secs * 1000 / MAX_DATA_POINTS).max(1000);
+        for (title, vars, panels) in parsed {
             for p in panels {
+                let p = match p.library.as_deref().map(|u| library.get(u)) {
+                    None => p,
+                    Some(Some(Ok(Some(model)))) => Panel {
+                        title: p.title.clone(),
+                        ..model.clone()
+                    },
+                    // A query-less library panel (text): nothing to check.
+                    Some(Some(Ok(None))) => continue,
+                    Some(Some(Err(reason))) => {
+                        findings.push(Finding {
+                            dashboard: title.clone(),
+                            panel: p.title.clone(),
+                            result: PanelResult::Failing(reason.clone()),
+                        });
+                        continue;
+                    }
+                    Some(None) => continue,
+                };
                 match panel_jobs(title, &p, &sources, &vars, &from, interval_ms) {
-                    Ok(js) if js.is_empty() => panels_total -= 1,
+                    // Only built-in sources (Grafana, expressions): nothing to query.
+                    Ok(js) if js.is_empty() => {}
                     Ok(js) => jobs.extend(js),
                     Err(reason) => findings.push(Finding {
                         dashboard: title.clone(),
@@ -724,6 +802,21 @@ impl DashboardsSpec {
             ))
             .reproduce(repro),
         )
+    }
+}
+
+/// The query panel of a library element's `model`: `None` when it has no
+/// queries; a model that is itself a library reference is malformed (and
+/// would otherwise be an endless chain).
+fn library_model(model: &Value) -> Result<Option<Panel>, String> {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
+    walk_panels(&Value::Array(vec![model.clone()]), MAX_DEPTH, &mut out, &mut bad);
+    if let Some(b) = bad.into_iter().next() {
+        return Err(format!("library panel: {}", b.reason));
+    }
+    match out.into_iter().next() {
+        Some(p) if p.library.is_some() => Err("library panel: its model is another library reference".to_string()),
+        other => Ok(other),
     }
 }
 
@@ -858,6 +951,21 @@ mod tests {
         }
         let (_, bad) = walk(deep);
         assert!(bad[0].reason.contains("nested deeper"), "{bad:?}");
+    }
+
+    #[test]
+    fn grafana_dashboards_takes_library_panels_from_their_model() {
+        let (panels, bad) = walk(json!([
+            {"id": 2, "gridPos": {}, "libraryPanel": {"uid": "lib-1", "name": "Shared"}},
+            {"id": 3, "libraryPanel": {"name": "No uid"}}
+        ]));
+        assert_eq!(titles(&panels), ["Shared"]);
+        assert_eq!(panels[0].library.as_deref(), Some("lib-1"));
+        assert_eq!(bad[0].reason, "malformed panel: `libraryPanel` has no uid");
+        let model = library_model(&json!({"type": "stat", "title": "Shared", "targets": [{"expr": "up"}]}));
+        assert!(matches!(model, Ok(Some(ref p)) if p.targets.len() == 1 && p.library.is_none()), "{model:?}");
+        assert_eq!(library_model(&json!({"type": "text", "title": "Notes"})), Ok(None));
+        assert!(library_model(&json!({"libraryPanel": {"uid": "lib-1"}})).is_err());
     }
 
     fn sources() -> Vec<Datasource> {

@@ -88,6 +88,7 @@ fn dashboards_show_live_data_or_name_each_broken_panel() {
             ("collapsed", "dashboards: [Collapsed Rows]"),
             ("unknown-panels", "dashboards: [Unknown Panels]"),
             ("unset-variables", "dashboards: [Unset Variables]"),
+            ("library", "dashboards: [Library Panels]"),
             ("absent", "dashboards: [Nope]"),
             ("all", ""),
         ],
@@ -158,6 +159,20 @@ fn dashboards_show_live_data_or_name_each_broken_panel() {
         "fail",
         &["Unset Variables / Per instance: variable `instance` has no current value"],
     );
+    // Library panels are stored without targets: their models are fetched
+    // and queried; a text model is ignored; a deleted element is named.
+    assert_check(
+        &r,
+        "library",
+        "fail",
+        &["Library Panels / Deleted shared panel: library panel `lib-gone` could not be loaded: 404"],
+    );
+    let ev = &check(&r, "library")["evidence"];
+    assert_eq!(
+        [&ev["panels_total"], &ev["panels_with_data"], &ev["panels_failing"]],
+        [2, 1, 1],
+        "{ev}"
+    );
     assert_check(&r, "absent", "fail", &["Nope / (dashboard): dashboard not found"]);
 
     // Default: every dashboard, every problem listed.
@@ -171,7 +186,7 @@ fn dashboards_show_live_data_or_name_each_broken_panel() {
             "Collapsed Rows / Queue depth",
         ],
     );
-    assert_eq!(check(&r, "all")["evidence"]["dashboards"], 7);
+    assert_eq!(check(&r, "all")["evidence"]["dashboards"], 8);
 
     // Each query went to Grafana as a POST with the token and the variables substituted.
     let posts: Vec<_> = grafana
@@ -218,7 +233,10 @@ fn a_hanging_query_ends_in_error_within_the_timeout() {
     let r = run(&text);
     let c = check(&r, "slow");
     assert_eq!(c["status"], "error", "{c:#}");
-    assert!(message(c).contains("no answer within 2s"), "{c:#}");
+    assert!(
+        message(c).starts_with("POST ") && message(c).contains("/api/ds/query: no answer within 2s"),
+        "{c:#}"
+    );
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
 }
 

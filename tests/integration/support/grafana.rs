@@ -211,6 +211,10 @@ pub struct Scenario {
     /// Route pattern (see [`ROUTES`]) → delay before answering.
     #[serde(default)]
     pub delays_ms: BTreeMap<String, u64>,
+    /// Library panels by uid: `/api/library-elements/:uid` answers
+    /// `{"result": {"uid", "name", "model"}}` with the model given here.
+    #[serde(default)]
+    pub library_panels: BTreeMap<String, Value>,
     /// `/api/ds/query` answers 207 instead of 400 when some refId fails
     /// (the `datasourceQueryMultiStatus` toggle, §3.3).
     #[serde(default)]
@@ -227,6 +231,7 @@ pub const ROUTES: &[&str] = &[
     "/api/search",
     "/api/dashboards/uid/:uid",
     "/api/ds/query",
+    "/api/library-elements/:uid",
 ];
 
 impl Scenario {
@@ -302,6 +307,7 @@ enum Route<'a> {
     DatasourceHealth(&'a str),
     Search,
     Dashboard(&'a str),
+    LibraryElement(&'a str),
 }
 
 impl Route<'_> {
@@ -312,6 +318,7 @@ impl Route<'_> {
             Route::DatasourceHealth(_) => "/api/datasources/uid/:uid/health",
             Route::Search => "/api/search",
             Route::Dashboard(_) => "/api/dashboards/uid/:uid",
+            Route::LibraryElement(_) => "/api/library-elements/:uid",
         }
     }
 
@@ -322,6 +329,7 @@ impl Route<'_> {
             Route::Datasources | Route::Datasource(_) => "datasources:read",
             Route::DatasourceHealth(_) => "datasources:query",
             Route::Search | Route::Dashboard(_) => "dashboards:read",
+            Route::LibraryElement(_) => "library.panels:read",
         }
     }
 }
@@ -341,6 +349,9 @@ fn route(path: &str) -> Option<Route<'_>> {
             return Some(Route::DatasourceHealth(uid));
         }
         return segment(rest).then_some(Route::Datasource(rest));
+    }
+    if let Some(uid) = path.strip_prefix("/api/library-elements/") {
+        return segment(uid).then_some(Route::LibraryElement(uid));
     }
     if let Some(uid) = path.strip_prefix("/api/dashboards/uid/") {
         return segment(uid).then_some(Route::Dashboard(uid));
@@ -413,6 +424,15 @@ async fn handle(
         Route::Dashboard(uid) => match s.dashboards.iter().find(|d| d.uid == uid && d.kind == "dash-db") {
             Some(d) => dashboard(d),
             None => respond(404, JSON_UTF8, r#"{"message":"Dashboard not found"}"#),
+        },
+        Route::LibraryElement(uid) => match s.library_panels.get(uid) {
+            Some(model) => {
+                let name = model["title"].as_str().unwrap_or(uid);
+                let body =
+                    json!({"result": {"uid": uid, "name": name, "kind": 1, "type": model["type"], "model": model}});
+                respond(200, JSON_UTF8, &body.to_string())
+            }
+            None => respond(404, JSON_UTF8, r#"{"message":"library element could not be found"}"#),
         },
     }
 }
