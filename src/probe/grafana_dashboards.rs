@@ -773,7 +773,20 @@ impl DashboardsSpec {
                 .evidence("problems", json!(listed.iter().take(50).collect::<Vec<_>>()))
                 .expected("max_empty_panels", self.max_empty_panels)
         };
-        let repro = cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), None);
+        // The first listed panel's own query, when it got as far as one:
+        // what Grafana answers there is the evidence a person wants to see.
+        let first_query = findings
+            .iter()
+            .filter(|f| f.result != PanelResult::Data)
+            .find_map(|f| jobs.iter().find(|j| j.dashboard == f.dashboard && j.panel == f.panel));
+        let repro = match first_query {
+            Some(j) => format!(
+                "{} -X POST -H 'Content-Type: application/json' --data {}",
+                cx.curl(&join_url(cx.base_url(), "/api/ds/query"), self.token.as_deref()),
+                crate::shell::quote(&j.body.to_string())
+            ),
+            None => cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), self.token.as_deref()),
+        };
         if failing > 0 || empty > self.max_empty_panels as usize {
             let mut shown: Vec<&str> = listed.iter().take(20).map(String::as_str).collect();
             let more = listed.len().saturating_sub(shown.len());

@@ -115,6 +115,18 @@ fn dashboards_show_live_data_or_name_each_broken_panel() {
         !message(check(&r, "no-metric")).contains("Targets up"),
         "only the empty panel is listed"
     );
+    // The reproduce command repeats the empty panel's own query, token as a placeholder.
+    let repro = check(&r, "no-metric")["reproduce"].as_str().unwrap_or_default();
+    assert!(
+        repro.contains("/api/ds/query")
+            && repro.contains(" -X POST ")
+            && repro.contains("medianest_cache_hits_total{job=\\\"medianest-backend\\\"}"),
+        "{repro}"
+    );
+    assert!(
+        repro.contains("$GRAFANA_TOKEN") && !repro.contains(GRAFANA_TOKEN),
+        "{repro}"
+    );
     assert_check(&r, "no-metric-allowed", "pass", &["1 empty (allowed 1)"]);
     assert_check(
         &r,
