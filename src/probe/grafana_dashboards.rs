@@ -488,6 +488,8 @@ fn frame_has_value(frame: &Value) -> bool {
 
 /// One query request for one panel: its targets on one data source.
 struct Job {
+    /// Which panel (in walk order over all dashboards): titles may repeat.
+    panel_no: usize,
     dashboard: String,
     panel: String,
     body: Value,
@@ -496,6 +498,8 @@ struct Job {
 
 /// One listed problem: `dashboard / panel: reason`.
 struct Finding {
+    /// The panel's first query request, for the reproduce command.
+    query: Option<usize>,
     dashboard: String,
     panel: String,
     result: PanelResult,
@@ -566,6 +570,7 @@ impl DashboardsSpec {
                     Some(d) if !out.contains(d) => out.push(d.clone()),
                     Some(_) => {}
                     None => findings.push(Finding {
+                        query: None,
                         dashboard: want.clone(),
                         panel: "(dashboard)".to_string(),
                         result: PanelResult::Failing("dashboard not found".to_string()),
@@ -608,6 +613,7 @@ impl DashboardsSpec {
                 Api::Ok(r, v) => {
                     let m = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| r.excerpt(100));
                     findings.push(Finding {
+                        query: None,
                         dashboard: title.clone(),
                         panel: "(dashboard)".to_string(),
                         result: PanelResult::Failing(format!("{} {m}", r.status.as_u16())),
@@ -618,6 +624,7 @@ impl DashboardsSpec {
             };
             let Some(dash) = doc.get("dashboard").filter(|d| d.is_object()) else {
                 findings.push(Finding {
+                    query: None,
                     dashboard: title.clone(),
                     panel: "(dashboard)".to_string(),
                     result: PanelResult::Failing("the answer has no `dashboard` object".to_string()),
@@ -636,6 +643,7 @@ impl DashboardsSpec {
             }
             for m in bad {
                 findings.push(Finding {
+                    query: None,
                     dashboard: title.clone(),
                     panel: m.title,
                     result: PanelResult::Failing(m.reason),
@@ -676,6 +684,7 @@ impl DashboardsSpec {
         }
 
         let mut jobs: Vec<Job> = Vec::new();
+        let mut panel_no = 0usize;
         let from = format!("now-{}", self.range);
         let interval_ms = (self.range_secs * 1000 / MAX_DATA_POINTS).max(1000);
         for (title, vars, panels) in parsed {
@@ -690,6 +699,7 @@ impl DashboardsSpec {
                     Some(Some(Ok(None))) => continue,
                     Some(Some(Err(reason))) => {
                         findings.push(Finding {
+                            query: None,
                             dashboard: title.clone(),
                             panel: p.title.clone(),
                             result: PanelResult::Failing(reason.clone()),
@@ -701,8 +711,13 @@ impl DashboardsSpec {
                 match panel_jobs(title, &p, &sources, &vars, &from, interval_ms) {
                     // Only built-in sources (Grafana, expressions): nothing to query.
                     Ok(js) if js.is_empty() => {}
-                    Ok(js) => jobs.extend(js),
+                    Ok(js) => {
+                        let n = panel_no;
+                        panel_no += 1;
+                        jobs.extend(js.into_iter().map(|j| Job { panel_no: n, ..j }));
+                    }
                     Err(reason) => findings.push(Finding {
+                        query: None,
                         dashboard: title.clone(),
                         panel: p.title.clone(),
                         result: PanelResult::Failing(reason),
@@ -727,9 +742,9 @@ impl DashboardsSpec {
             }
         }
         // A panel on several data sources is several jobs: merge per panel.
-        let mut per_panel: Vec<Finding> = Vec::new();
-        for (j, r) in jobs.iter().zip(results) {
-            match per_panel.iter_mut().find(|f| f.dashboard == j.dashboard && f.panel == j.panel) {
+        let mut per_panel: Vec<(usize, Finding)> = Vec::new();
+        for (i, (j, r)) in jobs.iter().zip(results).enumerate() {
+            match per_panel.iter_mut().find(|(n, _)| *n == j.panel_no).map(|(_, f)| f) {
                 Some(f) => {
                     f.result = match (&f.result, r) {
                         (PanelResult::Failing(a), PanelResult::Failing(b)) => PanelResult::Failing(format!("{a}; {b}")),
@@ -739,14 +754,18 @@ impl DashboardsSpec {
                         _ => PanelResult::Empty,
                     }
                 }
-                None => per_panel.push(Finding {
-                    dashboard: j.dashboard.clone(),
-                    panel: j.panel.clone(),
-                    result: r,
-                }),
+                None => per_panel.push((
+                    j.panel_no,
+                    Finding {
+                        query: Some(i),
+                        dashboard: j.dashboard.clone(),
+                        panel: j.panel.clone(),
+                        result: r,
+                    },
+                )),
             }
         }
-        findings.extend(per_panel);
+        findings.extend(per_panel.into_iter().map(|(_, f)| f));
         // Listed in the dashboards' order (a stable sort keeps panel order);
         // selectors that matched nothing come last.
         let position = |d: &str| selected.iter().position(|(_, t)| t == d).unwrap_or(usize::MAX);
@@ -778,7 +797,7 @@ impl DashboardsSpec {
         let first_query = findings
             .iter()
             .filter(|f| f.result != PanelResult::Data)
-            .find_map(|f| jobs.iter().find(|j| j.dashboard == f.dashboard && j.panel == f.panel));
+            .find_map(|f| f.query.and_then(|i| jobs.get(i)));
         let repro = match first_query {
             Some(j) => format!(
                 "{} -X POST -H 'Content-Type: application/json' --data {}",
@@ -886,6 +905,7 @@ fn panel_jobs(
                 .filter_map(|q| q.get("refId").and_then(Value::as_str).map(str::to_string))
                 .collect();
             Job {
+                panel_no: 0,
                 dashboard: dashboard.to_string(),
                 panel: p.title.clone(),
                 body: json!({"from": from, "to": "now", "queries": queries}),
