@@ -286,6 +286,38 @@ impl HttpClient {
         }
     }
 
+    /// POSTs a JSON `body` to `url` (Grafana's `/api/ds/query`), reading at
+    /// most `cap` answer bytes, all before `deadline`. Same client, so the
+    /// same redirect, Referer and credential-dropping policy as [`Self::get`].
+    pub async fn post_json(
+        &self,
+        url: &str,
+        auth: impl Into<Auth<'_>>,
+        body: &serde_json::Value,
+        cap: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, FetchError> {
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let auth = auth.into();
+        let bytes = body.to_string().into_bytes();
+        let fut = async {
+            let _permit = match &self.in_flight {
+                Some(sem) => sem.acquire().await.ok(),
+                None => None,
+            };
+            let req = self
+                .inner
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+            self.send(req, url, auth, &[], cap, Instant::now()).await
+        };
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout { after: budget }),
+        }
+    }
+
     async fn get_inner(
         &self,
         url: &str,
@@ -294,7 +326,19 @@ impl HttpClient {
         cap: usize,
         start: Instant,
     ) -> Result<Response, FetchError> {
-        let mut req = self.inner.get(url);
+        self.send(self.inner.get(url), url, auth, extra, cap, start).await
+    }
+
+    /// Adds the credentials and headers, sends, and reads the body under `cap`.
+    async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        url: &str,
+        auth: Auth<'_>,
+        extra: &[(&str, &str)],
+        cap: usize,
+        start: Instant,
+    ) -> Result<Response, FetchError> {
         match auth {
             Auth::None => {}
             Auth::Bearer(token) => {

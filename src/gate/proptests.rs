@@ -152,7 +152,7 @@ fn gate_model() -> impl Strategy<Value = Vec<Req>> {
 fn target_of(kind: &str) -> &'static str {
     match kind {
         "http" | "metrics_endpoint" => "backend",
-        "grafana" => "grafana",
+        "grafana" | "grafana_dashboards" => "grafana",
         "loki" => "loki",
         "docker_container" | "docker_network" => "docker",
         _ => "prometheus",

@@ -12,7 +12,7 @@ use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
 /// The outcome of one authenticated API call.
-enum Api {
+pub(super) enum Api {
     Ok(Response, Value),
     Failed(Outcome),
 }
@@ -27,7 +27,7 @@ struct Failure {
 }
 
 impl GrafanaSpec {
-    fn auth<'a>(&self, cx: &'a ProbeContext<'_>) -> (Auth<'a>, &'static str) {
+    pub(super) fn auth<'a>(&self, cx: &'a ProbeContext<'_>) -> (Auth<'a>, &'static str) {
         let token = self
             .token
             .as_deref()
@@ -50,7 +50,7 @@ impl GrafanaSpec {
 
     /// Which settings hold the credentials, for remediations: "`GRAFANA_TOKEN`
     /// (or `GRAFANA_USER`/`GRAFANA_PASSWORD`)", from the gate's own names.
-    fn credential_settings(&self, cx: &ProbeContext<'_>) -> String {
+    pub(super) fn credential_settings(&self, cx: &ProbeContext<'_>) -> String {
         let token = self.token.as_deref().map(|t| cx.secret_setting(t));
         let basic = match (self.user.as_deref(), self.password.as_deref()) {
             (Some(u), Some(p)) => Some(format!("{} and {}", cx.secret_setting(u), cx.secret_setting(p))),
@@ -64,12 +64,36 @@ impl GrafanaSpec {
         }
     }
 
-    async fn api(&self, cx: &ProbeContext<'_>, path: &str) -> Api {
+    /// An authenticated GET of a JSON API path, with the 401, 403 and
+    /// login-redirect diagnosis; other statuses come back with their body.
+    pub(super) async fn api(&self, cx: &ProbeContext<'_>, path: &str) -> Api {
+        self.request(cx, path, None).await
+    }
+
+    /// As [`Self::api`], but a POST of `body` (`/api/ds/query`).
+    pub(super) async fn api_post(&self, cx: &ProbeContext<'_>, path: &str, body: &Value) -> Api {
+        self.request(cx, path, Some(body)).await
+    }
+
+    async fn request(&self, cx: &ProbeContext<'_>, path: &str, body: Option<&Value>) -> Api {
         let url = join_url(cx.base_url(), path);
         let (auth, how) = self.auth(cx);
-        let resp = match cx.http.get(&url, auth, &[], JSON_CAP, cx.deadline).await {
+        let sent = match body {
+            Some(b) => cx.http.post_json(&url, auth, b, JSON_CAP, cx.deadline).await,
+            None => cx.http.get(&url, auth, &[], JSON_CAP, cx.deadline).await,
+        };
+        let resp = match sent {
             Ok(r) => r,
-            Err(e) => return Api::Failed(cx.transport_failure(&url, &e)),
+            Err(e) => {
+                let mut o = cx.transport_failure(&url, &e);
+                // The shared diagnosis names a GET; say what was sent.
+                if body.is_some()
+                    && let Some(rest) = o.message.strip_prefix("GET ")
+                {
+                    o.message = format!("POST {rest}");
+                }
+                return Api::Failed(o);
+            }
         };
         let target = cx.target_name();
         let redirected_to_login = resp.final_url.contains("/login") && !url.contains("/login");
@@ -433,7 +457,7 @@ impl GrafanaSpec {
 }
 
 /// Percent-encodes a UID for a path segment.
-fn encode(uid: &str) -> String {
+pub(super) fn encode(uid: &str) -> String {
     uid.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -33,6 +33,7 @@ kinds! {
     LatencySlo(latency_slo::LatencySpec),
     PrometheusRules(prometheus_rules::RulesSpec),
     Grafana(grafana::GrafanaSpec),
+    GrafanaDashboards(grafana_dashboards::DashboardsSpec),
     Loki(loki::LokiSpec),
     DockerContainer(docker_container::ContainerSpec),
     DockerNetwork(docker_network::NetworkSpec),

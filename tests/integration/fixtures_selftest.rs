@@ -35,14 +35,30 @@ impl Reply {
 
 /// `GET base+target` over HTTP/1.1 with `Connection: close`.
 fn get(base: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    send("GET", base, target, headers, "")
+}
+
+/// `POST base+target` of a JSON `body`.
+fn post(base: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    send("POST", base, target, headers, body)
+}
+
+fn send(method: &str, base: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let host = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(host).expect("connect to fixture");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
     req.push_str("\r\n");
+    req.push_str(body);
     s.write_all(req.as_bytes()).expect("send request");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read answer");
@@ -670,6 +686,52 @@ fn loki_config_behind_a_proxy_is_an_html_page_with_status_200() {
 }
 
 #[test]
+fn grafana_ds_query_request_errors_and_library_elements_answer_like_the_reference() {
+    let g = Grafana::start("dashboards-live");
+    let bearer = format!("Bearer {GRAFANA_TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let q = |body: &str| post(&g.url, "/api/ds/query", &auth, body);
+    // Request-level errors (pipeline-apis §3.3).
+    let r = q("{not json");
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (400, json!("bad request data"))
+    );
+    let r = q(r#"{"from":"now-1h","to":"now","queries":[]}"#);
+    assert_eq!(
+        (r.status, r.json()["messageId"].clone()),
+        (400, json!("query.noQueries"))
+    );
+    let r = q(r#"{"from":"now-1h","to":"now","queries":[{"refId":"A","expr":"up"}]}"#);
+    assert_eq!(
+        (r.status, r.json()["messageId"].clone()),
+        (400, json!("query.invalidDatasourceId"))
+    );
+    let two = r#"{"from":"now-1h","to":"now","queries":[{"refId":"A","datasource":{"uid":"prom-main"}},{"refId":"A","datasource":{"uid":"prom-main"}}]}"#;
+    let r = q(two);
+    assert_eq!(
+        r.json()["message"],
+        "Multiple queries using the same RefId is not allowed "
+    );
+    let r = q(r#"{"from":"now-1h","to":"now","queries":[{"refId":"A","datasource":{"uid":"nope"}}]}"#);
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json(),
+        json!({"error":"data source not found","message":"Data source not found","traceID":""})
+    );
+    // Without a Prometheus, a query is a per-refId error: 400 with `results`.
+    let r = q(r#"{"from":"now-1h","to":"now","queries":[{"refId":"A","datasource":{"uid":"prom-main"},"expr":"up"}]}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["results"]["A"]["errorSource"], "downstream", "{}", r.body);
+    // Authenticated like every other API route.
+    assert_eq!(post(&g.url, "/api/ds/query", &[], "{}").status, 401);
+    let lib = get(&g.url, "/api/library-elements/lib-up", &auth);
+    assert_eq!(lib.status, 200);
+    assert_eq!(lib.json()["result"]["model"]["targets"][0]["expr"], "up");
+    assert_eq!(get(&g.url, "/api/library-elements/lib-gone", &auth).status, 404);
+}
+
+#[test]
 fn every_shipped_scenario_loads_and_serves() {
     let dir = |d: &str| {
         let mut names: Vec<String> = std::fs::read_dir(crate::support::fixture(d))
@@ -681,7 +743,7 @@ fn every_shipped_scenario_loads_and_serves() {
         names
     };
     let grafana = dir("grafana");
-    assert_eq!(grafana.len(), 6, "{grafana:?}");
+    assert_eq!(grafana.len(), 8, "{grafana:?}");
     for name in grafana {
         assert!(!grafana::Scenario::load(&name).description.is_empty());
         let g = Grafana::start(&name);

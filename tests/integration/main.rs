@@ -5,6 +5,7 @@ mod support;
 
 mod check_backend;
 mod cli;
+mod dashboards;
 mod docker;
 mod exit_codes;
 mod fail_closed;

@@ -4,9 +4,13 @@
 //! basic auth; the modern and old 401 bodies, the RBAC 403 body, and a
 //! login-redirecting front (an auth proxy or a misconfigured root URL).
 //! What it serves comes from `fixtures/grafana/<scenario>.json`; the schema is
-//! in `fixtures/grafana/README.md`.
+//! in `fixtures/grafana/README.md`. Started with a real Prometheus
+//! ([`Grafana::with_prometheus`]), `POST /api/ds/query` runs each Prometheus
+//! target as `/api/v1/query_range` there and answers in Grafana's
+//! data-frame shape (pipeline-apis.md §3.3), so panels show live data.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -187,6 +191,9 @@ pub struct Dashboard {
     pub sort_meta: i64,
     #[serde(default, skip_serializing)]
     pub panels: Vec<Value>,
+    /// `templating` of the dashboard JSON (variables); only in `/api/dashboards/uid/:uid`.
+    #[serde(default, skip_serializing)]
+    pub templating: Option<Value>,
 }
 
 /// A whole fixture Grafana, as read from `fixtures/grafana/<name>.json`.
@@ -204,6 +211,14 @@ pub struct Scenario {
     /// Route pattern (see [`ROUTES`]) → delay before answering.
     #[serde(default)]
     pub delays_ms: BTreeMap<String, u64>,
+    /// Library panels by uid: `/api/library-elements/:uid` answers
+    /// `{"result": {"uid", "name", "model"}}` with the model given here.
+    #[serde(default)]
+    pub library_panels: BTreeMap<String, Value>,
+    /// `/api/ds/query` answers 207 instead of 400 when some refId fails
+    /// (the `datasourceQueryMultiStatus` toggle, §3.3).
+    #[serde(default)]
+    pub multi_status: bool,
 }
 
 /// The route patterns `delays_ms` may name.
@@ -215,6 +230,8 @@ pub const ROUTES: &[&str] = &[
     "/api/datasources/uid/:uid/health",
     "/api/search",
     "/api/dashboards/uid/:uid",
+    "/api/ds/query",
+    "/api/library-elements/:uid",
 ];
 
 impl Scenario {
@@ -251,7 +268,17 @@ impl Grafana {
     }
 
     /// Serves a scenario a test loaded and changed.
-    pub fn start_with(mut scenario: Scenario) -> Grafana {
+    pub fn start_with(scenario: Scenario) -> Grafana {
+        Self::serve(scenario, None)
+    }
+
+    /// Serves `fixtures/grafana/<scenario>.json`, running panel queries on
+    /// the data sources of type `prometheus` against `prom`.
+    pub fn with_prometheus(scenario: &str, prom: &super::prometheus::Prometheus) -> Grafana {
+        Self::serve(Scenario::load(scenario), Some(prom.addr()))
+    }
+
+    fn serve(mut scenario: Scenario, prom: Option<SocketAddr>) -> Grafana {
         scenario.check("(start_with)");
         // Grafana sorts the list by name, case-insensitively (§3.4); doing it
         // here once keeps the fixture files in whatever order reads best.
@@ -259,7 +286,7 @@ impl Grafana {
         let scenario = Arc::new(scenario);
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let rec = Arc::clone(&recorded);
-        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&scenario), Arc::clone(&rec)));
+        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&scenario), Arc::clone(&rec), prom));
         Grafana {
             url,
             recorded,
@@ -280,6 +307,7 @@ enum Route<'a> {
     DatasourceHealth(&'a str),
     Search,
     Dashboard(&'a str),
+    LibraryElement(&'a str),
 }
 
 impl Route<'_> {
@@ -290,6 +318,7 @@ impl Route<'_> {
             Route::DatasourceHealth(_) => "/api/datasources/uid/:uid/health",
             Route::Search => "/api/search",
             Route::Dashboard(_) => "/api/dashboards/uid/:uid",
+            Route::LibraryElement(_) => "/api/library-elements/:uid",
         }
     }
 
@@ -300,6 +329,7 @@ impl Route<'_> {
             Route::Datasources | Route::Datasource(_) => "datasources:read",
             Route::DatasourceHealth(_) => "datasources:query",
             Route::Search | Route::Dashboard(_) => "dashboards:read",
+            Route::LibraryElement(_) => "library.panels:read",
         }
     }
 }
@@ -320,13 +350,21 @@ fn route(path: &str) -> Option<Route<'_>> {
         }
         return segment(rest).then_some(Route::Datasource(rest));
     }
+    if let Some(uid) = path.strip_prefix("/api/library-elements/") {
+        return segment(uid).then_some(Route::LibraryElement(uid));
+    }
     if let Some(uid) = path.strip_prefix("/api/dashboards/uid/") {
         return segment(uid).then_some(Route::Dashboard(uid));
     }
     None
 }
 
-async fn handle(req: Request<Body>, s: Arc<Scenario>, recorded: Arc<Mutex<Vec<Recorded>>>) -> Response<Body> {
+async fn handle(
+    req: Request<Body>,
+    s: Arc<Scenario>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    prom: Option<SocketAddr>,
+) -> Response<Body> {
     lock(&recorded).push(Recorded::of(&req));
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
@@ -347,6 +385,19 @@ async fn handle(req: Request<Body>, s: Arc<Scenario>, recorded: Arc<Mutex<Vec<Re
     }
     if s.auth == AuthMode::LoginRedirect {
         return redirect_to_login();
+    }
+    if path == "/api/ds/query" && req.method() == axum::http::Method::POST {
+        if let Some(denied) = authenticate(req.headers(), s.auth) {
+            return denied;
+        }
+        if s.auth == AuthMode::Rbac403 {
+            return rbac_denied("datasources:query");
+        }
+        delay(&s, "/api/ds/query").await;
+        return match axum::body::to_bytes(req.into_body(), 1024 * 1024).await {
+            Ok(body) => ds_query(&s, prom, &body).await,
+            Err(_) => respond(400, JSON_UTF8, r#"{"message":"bad request data"}"#),
+        };
     }
     let Some(r) = route(&path).filter(|_| get) else {
         return respond(404, JSON_UTF8, r#"{"message":"Not found"}"#);
@@ -373,6 +424,15 @@ async fn handle(req: Request<Body>, s: Arc<Scenario>, recorded: Arc<Mutex<Vec<Re
         Route::Dashboard(uid) => match s.dashboards.iter().find(|d| d.uid == uid && d.kind == "dash-db") {
             Some(d) => dashboard(d),
             None => respond(404, JSON_UTF8, r#"{"message":"Dashboard not found"}"#),
+        },
+        Route::LibraryElement(uid) => match s.library_panels.get(uid) {
+            Some(model) => {
+                let name = model["title"].as_str().unwrap_or(uid);
+                let body =
+                    json!({"result": {"uid": uid, "name": name, "kind": 1, "type": model["type"], "model": model}});
+                respond(200, JSON_UTF8, &body.to_string())
+            }
+            None => respond(404, JSON_UTF8, r#"{"message":"library element could not be found"}"#),
         },
     }
 }
@@ -617,6 +677,7 @@ fn dashboard(d: &Dashboard) -> Response<Body> {
             "schemaVersion": 39,
             "version": 1,
             "panels": d.panels,
+            "templating": d.templating.clone().unwrap_or_else(|| json!({"list": []})),
         },
         "meta": {
             "type": "db",
@@ -642,6 +703,238 @@ fn dashboard(d: &Dashboard) -> Response<Body> {
         },
     });
     respond(200, JSON_UTF8, &body.to_string())
+}
+
+/// A request-level error in Grafana's errutil shape (§3.3).
+fn query_error(status: u16, message: &str, message_id: &str) -> Response<Body> {
+    let body = json!({"message": message, "messageId": message_id, "statusCode": status, "traceID": ""});
+    respond(status, JSON_UTF8, &body.to_string())
+}
+
+/// `POST /api/ds/query` (pipeline-apis.md §3.3): request-level checks first
+/// (bad JSON, no queries, duplicate refId, no data source reference, an
+/// unknown uid), then every query, each refId with frames or an error. The
+/// HTTP status is 200 when no refId failed, else 400, or 207 with the
+/// scenario's `multi_status`; results are keyed by refId in sorted order.
+async fn ds_query(s: &Scenario, prom: Option<SocketAddr>, body: &[u8]) -> Response<Body> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return respond(400, JSON_UTF8, r#"{"message":"bad request data"}"#);
+    };
+    let queries = req["queries"].as_array().cloned().unwrap_or_default();
+    if queries.is_empty() {
+        return query_error(400, "No queries found", "query.noQueries");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    let (Some(from), Some(to)) = (time_arg(&req["from"], now), time_arg(&req["to"], now)) else {
+        return respond(400, JSON_UTF8, r#"{"message":"bad request data"}"#);
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut planned = Vec::new();
+    for q in &queries {
+        // refId defaults to A (§3.3).
+        let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
+        if !seen.insert(ref_id.clone()) {
+            // Grafana's message ends with a space (§3.3).
+            return query_error(
+                400,
+                "Multiple queries using the same RefId is not allowed ",
+                "query.duplicateRefId",
+            );
+        }
+        let Some(uid) = q.pointer("/datasource/uid").and_then(Value::as_str) else {
+            return query_error(
+                400,
+                "Query does not contain a valid data source identifier",
+                "query.invalidDatasourceId",
+            );
+        };
+        let Some(ds) = s.datasources.iter().find(|d| d.uid == uid) else {
+            return respond(
+                404,
+                JSON_UTF8,
+                r#"{"error":"data source not found","message":"Data source not found","traceID":""}"#,
+            );
+        };
+        planned.push((ref_id, ds.clone(), q.clone()));
+    }
+    let mut results = serde_json::Map::new();
+    let mut failed = false;
+    for (ref_id, ds, q) in planned {
+        let answer = match (ds.kind.as_str(), prom) {
+            ("prometheus", Some(addr)) => prometheus_frames(addr, &ds, &ref_id, &q, from, to).await,
+            ("prometheus", None) => {
+                Err("fixture: started without a Prometheus (use Grafana::with_prometheus)".to_string())
+            }
+            (other, _) => Err(format!("fixture: queries of `{other}` data sources are not modelled")),
+        };
+        let result = match answer {
+            Ok(frames) => json!({"status": 200, "frames": frames}),
+            Err(e) => {
+                failed = true;
+                json!({"error": e, "errorSource": "downstream", "status": 400})
+            }
+        };
+        results.insert(ref_id, result);
+    }
+    let status = match (failed, s.multi_status) {
+        (false, _) => 200,
+        (true, true) => 207,
+        (true, false) => 400,
+    };
+    respond(status, JSON_UTF8, &json!({"results": results}).to_string())
+}
+
+/// `from`/`to`: epoch milliseconds (number or string), `now` or `now-<n><unit>`.
+fn time_arg(v: &Value, now: i64) -> Option<i64> {
+    if let Some(n) = v.as_i64() {
+        return Some(n);
+    }
+    let text = v.as_str()?;
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    if text == "now" {
+        return Some(now);
+    }
+    let rel = text.strip_prefix("now-")?;
+    let split = rel.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = rel.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    Some(now - n * secs * 1000)
+}
+
+/// Runs one Prometheus target as `query_range` on the real Prometheus and
+/// converts the matrix into one frame per series (§3.3: column-major
+/// values, epoch-ms times, NaN/±Inf as null plus `entities`, the value
+/// field named after `__name__` as 11.x does). The backend's macros are
+/// replaced as Grafana's Prometheus backend would (§3.4).
+async fn prometheus_frames(
+    addr: SocketAddr,
+    ds: &Datasource,
+    ref_id: &str,
+    q: &Value,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Value>, String> {
+    let expr = q["expr"].as_str().unwrap_or_default();
+    let scrape = ds
+        .json_data
+        .as_ref()
+        .and_then(|j| j["timeInterval"].as_str())
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(15);
+    let range_s = ((to - from) / 1000).max(1);
+    let interval_s = q["intervalMs"].as_i64().unwrap_or(1000) / 1000;
+    let max_points = q["maxDataPoints"].as_i64().unwrap_or(100).max(1);
+    let step = scrape
+        .max(interval_s)
+        .max(range_s / max_points)
+        .max(range_s / 11_000)
+        .max(1);
+    let rate = (step + scrape).max(4 * scrape);
+    let rate_go = if rate % 60 == 0 {
+        format!("{}m0s", rate / 60)
+    } else if rate > 60 {
+        format!("{}m{}s", rate / 60, rate % 60)
+    } else {
+        format!("{rate}s")
+    };
+    let mut e = expr.to_string();
+    for (k, v) in [
+        ("__rate_interval_ms", (rate * 1000).to_string()),
+        ("__rate_interval", rate_go),
+        ("__interval_ms", (step * 1000).to_string()),
+        ("__interval", format!("{step}s")),
+        ("__range_ms", (range_s * 1000).to_string()),
+        ("__range_s", range_s.to_string()),
+        ("__range", format!("{range_s}s")),
+    ] {
+        e = e.replace(&format!("${{{k}}}"), &v).replace(&format!("${k}"), &v);
+    }
+    // The last point falls on `to`, so the newest samples are always seen;
+    // Grafana aligns to the step instead, which with a young TSDB can miss them.
+    let end = to / 1000;
+    let start = end - (range_s / step) * step;
+    let path = format!(
+        "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+        super::prometheus::encode(&e)
+    );
+    let fetched = tokio::task::spawn_blocking(move || super::prometheus::http_get(addr, &path))
+        .await
+        .map_err(|e| format!("fixture: {e}"))?
+        .map_err(|e| format!("Post \"http://{addr}/api/v1/query_range\": {e}"))?;
+    let doc: Value =
+        serde_json::from_str(&fetched.1).map_err(|e| format!("fixture: Prometheus answered {} ({e})", fetched.0))?;
+    if doc["status"] != "success" {
+        return Err(doc["error"].as_str().unwrap_or("unknown Prometheus error").to_string());
+    }
+    let series = doc
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut frames = Vec::new();
+    for s in series {
+        let mut labels = s["metric"].as_object().cloned().unwrap_or_default();
+        let name = labels
+            .remove("__name__")
+            .and_then(|n| n.as_str().map(str::to_string))
+            .unwrap_or_else(|| "Value".to_string());
+        let points = s["values"].as_array().cloned().unwrap_or_default();
+        let mut times = Vec::new();
+        let mut values = Vec::new();
+        let mut special: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, p) in points.iter().enumerate() {
+            times.push(json!((p[0].as_f64().unwrap_or_default() * 1000.0) as i64));
+            let v: f64 = p[1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+            if v.is_finite() {
+                values.push(json!(v));
+            } else {
+                let kind = if v.is_nan() {
+                    "NaN"
+                } else if v > 0.0 {
+                    "Inf"
+                } else {
+                    "NegInf"
+                };
+                special.entry(kind).or_default().push(i);
+                values.push(Value::Null);
+            }
+        }
+        let mut data = json!({"values": [times, values]});
+        if !special.is_empty() {
+            data["entities"] = json!([null, special]);
+        }
+        frames.push(json!({
+            "schema": {
+                "refId": ref_id,
+                "meta": {
+                    "type": "timeseries-multi",
+                    "typeVersion": [0, 1],
+                    "custom": {"resultType": "matrix"},
+                    "executedQueryString": format!("Expr: {e}\nStep: {step}s"),
+                },
+                "fields": [
+                    {"name": "Time", "type": "time", "typeInfo": {"frame": "time.Time"}, "config": {"interval": step * 1000}},
+                    {"name": name, "type": "number", "typeInfo": {"frame": "float64"}, "labels": labels, "config": {}},
+                ],
+            },
+            "data": data,
+        }));
+    }
+    Ok(frames)
 }
 
 /// Decodes standard base64 (with or without padding); `None` if malformed.

@@ -202,6 +202,11 @@ impl Prometheus {
     }
 
     /// The temp dir with config, token file, rules, TSDB and log.
+    /// Where the fixture Grafana sends panel queries.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -324,7 +329,7 @@ impl Drop for Prometheus {
 }
 
 /// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
-fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+pub(super) fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -344,7 +349,7 @@ fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, Str
     Ok((status, body.to_string()))
 }
 
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
