@@ -310,6 +310,46 @@ impl HttpClient {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
+        self.send_and_read(req, url, cap, start).await
+    }
+
+    /// POSTs `body` as `application/json` to `url`, reading at most `cap`
+    /// answer bytes, all before `deadline`. Same client, so the same
+    /// redirect and referer policy as [`HttpClient::get`]; never sends credentials.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        cap: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, FetchError> {
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let fut = async {
+            let _permit = match &self.in_flight {
+                Some(sem) => sem.acquire().await.ok(),
+                None => None,
+            };
+            let req = self
+                .inner
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+            self.send_and_read(req, url, cap, Instant::now()).await
+        };
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout { after: budget }),
+        }
+    }
+
+    /// Sends a built request and reads its answer under the running cap.
+    async fn send_and_read(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+        cap: usize,
+        start: Instant,
+    ) -> Result<Response, FetchError> {
         let mut resp = req.send().await.map_err(|e| classify(&e, url))?;
         let status = resp.status();
         let headers = resp.headers().clone();
