@@ -171,6 +171,8 @@ fn required_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
         "grafana" => &[("min_dashboards", "1")],
         "loki" => &[("min_retention", "7d"), ("selector", "'{job=\"app\"}'")],
         "docker_container" => &[("container", "medianest-grafana")],
+        "alertmanager" => &[],
+        "alert_delivery" => &[("expect_receiver", "default")],
         _ => &[("containers", "[medianest-prometheus, medianest-backend]")],
     }
 }

@@ -36,4 +36,6 @@ kinds! {
     Loki(loki::LokiSpec),
     DockerContainer(docker_container::ContainerSpec),
     DockerNetwork(docker_network::NetworkSpec),
+    Alertmanager(alertmanager::AlertmanagerSpec),
+    AlertDelivery(alert_delivery::DeliverySpec),
 }

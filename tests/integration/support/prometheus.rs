@@ -25,7 +25,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Stops Prometheus when the test process closes the wrapper's stdin, and
 /// exits with Prometheus' status so the harness sees an early death.
 /// A background job's stdin is /dev/null in `sh`, hence the copy on fd 3.
-const WRAPPER: &str = r#"
+pub(super) const WRAPPER: &str = r#"
 pidfile=$1; shift
 exec 3<&0
 "$@" </dev/null 3<&- &
@@ -54,6 +54,8 @@ pub struct PromConfig {
     pub rules: Option<String>,
     /// More `(job, target)` pairs, scraped without credentials.
     pub extra_jobs: Vec<(String, String)>,
+    /// `127.0.0.1:PORT` of an Alertmanager for an `alerting:` section; `None` writes none.
+    pub alertmanager: Option<String>,
 }
 
 impl PromConfig {
@@ -65,7 +67,14 @@ impl PromConfig {
             scrape_interval: "1s".to_string(),
             rules: None,
             extra_jobs: Vec::new(),
+            alertmanager: None,
         }
+    }
+
+    /// Sends alerts to the Alertmanager at `127.0.0.1:PORT`.
+    pub fn alertmanager(mut self, addr: &str) -> Self {
+        self.alertmanager = Some(addr.to_string());
+        self
     }
 
     pub fn bearer(mut self, token: &str) -> Self {
@@ -93,6 +102,12 @@ impl PromConfig {
         if self.rules.is_some() {
             let path = dir.join("rules.yml");
             y += &format!("rule_files:\n  - {}\n", q(&path.to_string_lossy()));
+        }
+        if let Some(am) = &self.alertmanager {
+            y += &format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{}]\n",
+                q(am)
+            );
         }
         y += "scrape_configs:\n";
         let mut job = |name: &str, target: &str, auth: bool| {
@@ -134,7 +149,10 @@ impl Prometheus {
                  run ./scripts/test, which installs it (Debian package `prometheus`)."
             )
         });
-        for target in std::iter::once(&cfg.scrape_target).chain(cfg.extra_jobs.iter().map(|j| &j.1)) {
+        for target in std::iter::once(&cfg.scrape_target)
+            .chain(cfg.extra_jobs.iter().map(|j| &j.1))
+            .chain(cfg.alertmanager.iter())
+        {
             assert!(
                 target.starts_with("127.0.0.1:"),
                 "the test Prometheus only scrapes 127.0.0.1, not `{target}`"
@@ -364,14 +382,14 @@ impl Drop for Prometheus {
 }
 
 /// The wrapper `sh` and the pipe that keeps Prometheus alive.
-struct Process {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    pidfile: PathBuf,
+pub(super) struct Process {
+    pub(super) child: Child,
+    pub(super) stdin: Option<ChildStdin>,
+    pub(super) pidfile: PathBuf,
 }
 
 impl Process {
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         // EOF on the wrapper's stdin: it sends SIGTERM and waits.
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -391,7 +409,7 @@ impl Process {
 }
 
 /// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
-fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+pub(super) fn http_get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -415,7 +433,7 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(super) fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
