@@ -394,9 +394,19 @@ mod load_tests {
             let col = value_column("labels") + 1 + label.len() as u64 + 2;
             rejects_at(&text, FIELD_LINE + 1, col, message, None);
         };
+        // Where the label's value starts: `labels: {` + key + `: `.
+        let bad_value = |label: &str, message: &str| {
+            let text = one_check("alert_delivery", &["expect_receiver: default", &format!("labels: {{{label}}}")]);
+            let key = label.split(':').next().unwrap_or_default();
+            let col = value_column("labels") + 1 + key.len() as u64 + 2;
+            rejects_at(&text, FIELD_LINE + 1, col, message, None);
+        };
         bad("a-b", "label name `a-b` is not valid");
         bad("alertname", "label `alertname` is set by the check itself");
         bad("medianest_gate_run", "is set by the check itself");
+        bad_value("team: ''", "label `team` is empty");
         field_rejected("alert_delivery", "labels: [a]", "`labels` must be a mapping", None);
+        field_rejected("alert_delivery", "expect_receiver: ''", "`expect_receiver` is empty", Some("expect_receiver: oncall"));
+        field_rejected("alert_delivery", "integration: [webhook]", "`integration` must be a string", None);
     }
 }

@@ -219,3 +219,56 @@ fn an_unknown_receiver_fails_and_the_alert_is_still_expired() {
         "test alert still listed"
     );
 }
+
+#[test]
+fn prometheus_sending_but_failing_or_sending_elsewhere_fails() {
+    let sink = Sink::start();
+    let am = Alertmanager::start(&sink);
+    // A Prometheus API fixture: what a real one shows after failed POSTs to
+    // a discovered Alertmanager (§2.1, §2.2), without waiting minutes for them.
+    let fake_prom = |active: String, errors: &'static str| {
+        crate::support::spawn(move |req: axum::http::Request<axum::body::Body>| {
+            let active = active.clone();
+            async move {
+                let body = match req.uri().path() {
+                    "/api/v1/alertmanagers" => format!(
+                        r#"{{"status":"success","data":{{"activeAlertmanagers":[{{"url":"{active}"}}],"droppedAlertmanagers":[]}}}}"#
+                    ),
+                    "/api/v1/query" => format!(
+                        r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1795283994.2,"{errors}"]}}]}}}}"#
+                    ),
+                    _ => return crate::support::respond(404, "text/plain", "404 page not found"),
+                };
+                crate::support::respond(200, "application/json", &body)
+            }
+        })
+    };
+    let checks = "      - {id: am, kind: alertmanager, target: am, prometheus: prom}\n";
+
+    let (failing, _s1) = fake_prom(format!("{}/api/v2/alerts", am.url), "3");
+    let (_, report, _) = run(&gate(&format!("am: \"{}\", prom: \"{failing}\"", am.url), checks), &[]);
+    let c = check(&report, "am");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        text(&c["message"]).contains("sends to this Alertmanager but fails: 3 notification error(s)"),
+        "{c}"
+    );
+
+    let (elsewhere, _s2) = fake_prom("http://127.0.0.1:9/api/v2/alerts".to_string(), "0");
+    let (_, report, _) = run(
+        &gate(&format!("am: \"{}\", prom: \"{elsewhere}\"", am.url), checks),
+        &[],
+    );
+    let c = check(&report, "am");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        text(&c["message"]).contains("it sends to http://127.0.0.1:9/api/v2/alerts"),
+        "{c}"
+    );
+
+    let (fine, _s3) = fake_prom(format!("{}/api/v2/alerts", am.url), "0");
+    let (_, report, _) = run(&gate(&format!("am: \"{}\", prom: \"{fine}\"", am.url), checks), &[]);
+    let c = check(&report, "am");
+    assert_eq!(c["status"], "pass", "{c}");
+    assert_eq!(c["evidence"]["prometheus_notification_errors"], 0.0);
+}
