@@ -272,3 +272,54 @@ fn prometheus_sending_but_failing_or_sending_elsewhere_fails() {
     assert_eq!(c["status"], "pass", "{c}");
     assert_eq!(c["evidence"]["prometheus_notification_errors"], 0.0);
 }
+
+#[test]
+fn a_delivery_that_fails_halfway_still_expires_its_test_alert() {
+    use std::sync::{Arc, Mutex};
+    // An Alertmanager that takes the alert, then breaks on the listing:
+    // answering 500, or never answering.
+    for hang in [false, true] {
+        let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let p = Arc::clone(&posts);
+        let (url, _stop) = crate::support::spawn(move |req: axum::http::Request<axum::body::Body>| {
+            let p = Arc::clone(&p);
+            async move {
+                let method = req.method().clone();
+                match (method.as_str(), req.uri().path()) {
+                    ("GET", "/-/ready") => crate::support::respond(200, "text/plain", "OK"),
+                    ("POST", "/api/v2/alerts") => {
+                        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+                        crate::support::lock(&p).push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                        crate::support::respond(200, "application/json", "")
+                    }
+                    ("GET", "/api/v2/alerts") if hang => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        crate::support::respond(200, "application/json", "[]")
+                    }
+                    _ => crate::support::respond(500, "application/json", r#"{"code":500,"message":"store broken"}"#),
+                }
+            }
+        });
+        let yaml = gate(
+            &format!("am: \"{url}\""),
+            "      - {id: deliver, kind: alert_delivery, target: am, expect_receiver: default, timeout: 2s}\n",
+        );
+        let started = Instant::now();
+        let (_, report, _) = run(&yaml, &["--synthetic"]);
+        assert!(started.elapsed() < Duration::from_secs(6), "bounded by the 2 s timeout");
+        let c = check(&report, "deliver");
+        assert_eq!(c["status"], "error", "hang={hang}: {c}");
+        if !hang {
+            assert!(text(&c["message"]).contains("store broken"), "{c}");
+        }
+        assert_eq!(c["evidence"]["expired"], true, "hang={hang}: {c}");
+        let posts = crate::support::lock(&posts).clone();
+        assert_eq!(posts.len(), 2, "the alert, then its expiry: {posts:?}");
+        let run_label = |i: usize| posts[i][0]["labels"]["medianest_gate_run"].clone();
+        assert_eq!(run_label(0), run_label(1), "the expiry re-posts the same labels");
+        assert!(
+            posts[1][0]["endsAt"].as_str() < posts[0][0]["endsAt"].as_str(),
+            "{posts:?}"
+        );
+    }
+}
