@@ -164,6 +164,11 @@ impl DeliverySpec {
             .evidence("run_label", json!({RUN_LABEL: run_id}))
             .evidence("synthetic_actions", json!(actions))
             .evidence("expired", expired.is_ok());
+        // Every format shows the message; the requests themselves are in the evidence.
+        outcome.message.push_str(match &expired {
+            Ok(()) => " (synthetic: 1 test alert posted, then expired)",
+            Err(_) => " (synthetic: 1 test alert posted; expiring it failed)",
+        });
         if let Err(why) = expired {
             outcome.warnings.push(format!(
                 "the test alert could not be expired ({why}); it ends by itself at {}",

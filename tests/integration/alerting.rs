@@ -171,6 +171,10 @@ fn a_synthetic_test_alert_is_routed_timed_and_expired() {
     assert!(ms < 5000, "{c}");
     eprintln!("alert_delivery: delivery_ms = {ms}");
     assert!(text(&c["message"]).contains("routed to `ops` in"), "{c}");
+    assert!(
+        text(&c["message"]).ends_with("(synthetic: 1 test alert posted, then expired)"),
+        "{c}"
+    );
     assert_eq!(c["evidence"]["routed_to"][0], "ops");
     assert_eq!(c["evidence"]["expired"], true);
     let actions = c["evidence"]["synthetic_actions"]
