@@ -145,6 +145,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub allow_partial: bool,
 
+    /// Allow checks that write into the stack (a test alert, traffic, log
+    /// lines); without it they are skipped with "needs --synthetic".
+    #[arg(long)]
+    pub synthetic: bool,
+
     /// Trust this CA (PEM) in addition to the system roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,

@@ -286,7 +286,7 @@ impl HttpClient {
         }
     }
 
-    /// POSTs a JSON `body` to `url` (Grafana's `/api/ds/query`), reading at
+    /// POSTs a JSON `body` to `url` (Grafana's `/api/ds/query`, Alertmanager's alerts), reading at
     /// most `cap` answer bytes, all before `deadline`. Same client, so the
     /// same redirect, Referer and credential-dropping policy as [`Self::get`].
     pub async fn post_json(
@@ -354,6 +354,17 @@ impl HttpClient {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
+        self.send_and_read(req, url, cap, start).await
+    }
+
+    /// Sends a built request and reads its answer under the running cap.
+    async fn send_and_read(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+        cap: usize,
+        start: Instant,
+    ) -> Result<Response, FetchError> {
         let mut resp = req.send().await.map_err(|e| classify(&e, url))?;
         let status = resp.status();
         let headers = resp.headers().clone();

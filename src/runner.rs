@@ -5,7 +5,7 @@
 //! Wall time is about the slowest chain of checks, not their sum. A panic
 //! inside one probe becomes that check's `error`; the run always completes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +23,9 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// `--timeout`; beats the gate's `defaults.timeout`, loses to a check's own.
     pub timeout: Option<Duration>,
-    /// Check ids that will not run.
-    pub skipped: BTreeSet<String>,
+    /// Check ids that will not run, each with the reason the report gives
+    /// ("skipped by --only/--skip", "needs --synthetic").
+    pub skipped: BTreeMap<String, String>,
 }
 
 /// The fallback when neither the check, the command line nor the gate sets one.
@@ -84,13 +85,13 @@ pub async fn run(
     for (ri, ci) in positions {
         let check = &gate.requirements[ri].checks[ci];
         let check_id = check.id.clone();
-        if opts.skipped.contains(&check_id) {
+        if let Some(reason) = opts.skipped.get(&check_id) {
             if let Some(tx) = senders.get(&check_id) {
                 let _ = tx.send(Some(Status::Skipped));
             }
             handles.push(Handle::Ready(Box::new(CheckResult {
                 check_id,
-                outcome: Outcome::new(Status::Skipped, "skipped by --only/--skip"),
+                outcome: Outcome::new(Status::Skipped, reason.clone()),
                 duration: Duration::ZERO,
             })));
             continue;

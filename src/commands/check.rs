@@ -1,6 +1,6 @@
 //! `check`: load the gate, probe everything concurrently, score, render.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,8 +23,8 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     let source = args.gate.gate.clone().map(Source::File).unwrap_or(Source::Builtin);
     let mut gate = gate::load_source(&source, &env).map_err(Failure::Gate)?;
     apply_target_overrides(&mut gate, &args.targets)?;
-    let skipped = select(&gate, &args.only, &args.skip)?;
-    gate::ensure_env(&gate, &|id| !skipped.contains(id)).map_err(Failure::Gate)?;
+    let skipped = select(&gate, &args.only, &args.skip, args.synthetic)?;
+    gate::ensure_env(&gate, &|id| !skipped.contains_key(id)).map_err(Failure::Gate)?;
     // Every artifact is created before probing: a path that cannot be
     // written is a usage error found in a millisecond, not after the run.
     let mut artifacts = open_reports(&args.reports)?;
@@ -202,9 +202,15 @@ fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Re
     Ok(())
 }
 
-/// The check ids that will not run, from `--only` and `--skip` (ids of
-/// requirements or checks).
-fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<String>, Failure> {
+/// Why a check left out by `--only`/`--skip` is not run.
+const FILTERED: &str = "skipped by --only/--skip";
+/// Why a synthetic check is not run without `--synthetic`.
+const NEEDS_SYNTHETIC: &str = "needs --synthetic";
+
+/// The check ids that will not run, each with its reason: those left out by
+/// `--only` and `--skip` (ids of requirements or checks), and, without
+/// `--synthetic`, every check that would write into the stack.
+fn select(gate: &Gate, only: &[String], skip: &[String], synthetic: bool) -> Result<BTreeMap<String, String>, Failure> {
     let resolve = |id: &str, flag: &str| -> Result<Vec<String>, Failure> {
         if let Some(r) = gate.requirements.iter().find(|r| r.id == id) {
             return Ok(r.checks.iter().map(|c| c.id.clone()).collect());
@@ -233,7 +239,18 @@ fn select(gate: &Gate, only: &[String], skip: &[String]) -> Result<BTreeSet<Stri
             run.remove(&c);
         }
     }
-    Ok(all.difference(&run).cloned().collect())
+    let mut skipped: BTreeMap<String, String> = all
+        .difference(&run)
+        .map(|id| (id.clone(), FILTERED.to_string()))
+        .collect();
+    if !synthetic {
+        for (_, c) in gate.checks() {
+            if c.spec.is_synthetic() && run.contains(&c.id) {
+                skipped.insert(c.id.clone(), NEEDS_SYNTHETIC.to_string());
+            }
+        }
+    }
+    Ok(skipped)
 }
 
 /// A `--report FORMAT=PATH` artifact, created before probing.

@@ -38,4 +38,6 @@ kinds! {
     DockerContainer(docker_container::ContainerSpec),
     DockerNetwork(docker_network::NetworkSpec),
     Tracing(tracing::TracingSpec),
+    Alertmanager(alertmanager::AlertmanagerSpec),
+    AlertDelivery(alert_delivery::DeliverySpec),
 }

@@ -16,6 +16,9 @@ pub trait Kind: Sized {
     const NAME: &'static str;
     /// Every field the kind takes besides the common ones (`id`, `target`, …).
     const FIELDS: &'static [FieldDef];
+    /// The kind writes into the stack (traffic, a test alert, log lines), so
+    /// it runs only with `check --synthetic` (DESIGN §2).
+    const SYNTHETIC: bool = false;
 
     /// Builds the spec from the check's fields, recording every problem with
     /// its location in `f`. Returns a spec even when there were errors (the
@@ -64,6 +67,14 @@ macro_rules! kinds {
                 use $crate::probe::registry::Kind as _;
                 match self {
                     $(CheckSpec::$variant(_) => <$module::$spec>::NAME),*
+                }
+            }
+
+            /// Whether the check writes into the stack and needs `--synthetic`.
+            pub fn is_synthetic(&self) -> bool {
+                use $crate::probe::registry::Kind as _;
+                match self {
+                    $(CheckSpec::$variant(_) => <$module::$spec>::SYNTHETIC),*
                 }
             }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alerting;
 mod check_backend;
 mod cli;
 mod dashboards;

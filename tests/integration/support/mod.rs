@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the binary under test, fixture
 //! servers on 127.0.0.1, gate files in temp dirs, and snapshot filters.
 
+pub mod alertmanager;
 pub mod backend;
 pub mod daemon;
 pub mod docker;

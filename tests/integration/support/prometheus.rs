@@ -36,6 +36,8 @@ pub struct PromConfig {
     pub rules: Option<String>,
     /// More `(job, target)` pairs, scraped without credentials.
     pub extra_jobs: Vec<(String, String)>,
+    /// `127.0.0.1:PORT` of an Alertmanager for an `alerting:` section; `None` writes none.
+    pub alertmanager: Option<String>,
 }
 
 impl PromConfig {
@@ -47,7 +49,14 @@ impl PromConfig {
             scrape_interval: "1s".to_string(),
             rules: None,
             extra_jobs: Vec::new(),
+            alertmanager: None,
         }
+    }
+
+    /// Sends alerts to the Alertmanager at `127.0.0.1:PORT`.
+    pub fn alertmanager(mut self, addr: &str) -> Self {
+        self.alertmanager = Some(addr.to_string());
+        self
     }
 
     pub fn bearer(mut self, token: &str) -> Self {
@@ -75,6 +84,12 @@ impl PromConfig {
         if self.rules.is_some() {
             let path = dir.join("rules.yml");
             y += &format!("rule_files:\n  - {}\n", q(&path.to_string_lossy()));
+        }
+        if let Some(am) = &self.alertmanager {
+            y += &format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{}]\n",
+                q(am)
+            );
         }
         y += "scrape_configs:\n";
         let mut job = |name: &str, target: &str, auth: bool| {
@@ -116,7 +131,10 @@ impl Prometheus {
                  run ./scripts/test, which installs it (Debian package `prometheus`)."
             )
         });
-        for target in std::iter::once(&cfg.scrape_target).chain(cfg.extra_jobs.iter().map(|j| &j.1)) {
+        for target in std::iter::once(&cfg.scrape_target)
+            .chain(cfg.extra_jobs.iter().map(|j| &j.1))
+            .chain(cfg.alertmanager.iter())
+        {
             assert!(
                 target.starts_with("127.0.0.1:"),
                 "the test Prometheus only scrapes 127.0.0.1, not `{target}`"
@@ -353,7 +371,7 @@ pub(super) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(super) fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
