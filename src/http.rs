@@ -270,15 +270,29 @@ impl HttpClient {
         cap: usize,
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
-        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
         let auth = auth.into();
+        self.bounded(deadline, |start| self.get_inner(url, auth, extra, cap, start))
+            .await
+    }
+
+    /// Runs one request in a slot of the in-flight limit, all before
+    /// `deadline`. Waiting for a slot counts against the check's deadline,
+    /// not its latency: `start` is when the slot was had.
+    async fn bounded<F>(
+        &self,
+        deadline: tokio::time::Instant,
+        request: impl FnOnce(Instant) -> F,
+    ) -> Result<Response, FetchError>
+    where
+        F: std::future::Future<Output = Result<Response, FetchError>>,
+    {
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
         let fut = async {
-            // Waiting for a slot counts against the check's deadline, not its latency.
             let _permit = match &self.in_flight {
                 Some(sem) => sem.acquire().await.ok(),
                 None => None,
             };
-            self.get_inner(url, auth, extra, cap, Instant::now()).await
+            request(Instant::now()).await
         };
         match tokio::time::timeout_at(deadline, fut).await {
             Ok(r) => r,
@@ -297,25 +311,17 @@ impl HttpClient {
         cap: usize,
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
-        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
         let auth = auth.into();
         let bytes = body.to_string().into_bytes();
-        let fut = async {
-            let _permit = match &self.in_flight {
-                Some(sem) => sem.acquire().await.ok(),
-                None => None,
-            };
+        self.bounded(deadline, |start| {
             let req = self
                 .inner
                 .post(url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
-            self.send(req, url, auth, &[], cap, Instant::now()).await
-        };
-        match tokio::time::timeout_at(deadline, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(FetchError::Timeout { after: budget }),
-        }
+            self.send(req, url, auth, &[], cap, start)
+        })
+        .await
     }
 
     async fn get_inner(

@@ -61,6 +61,9 @@ impl Engine {
         let host = cx.base_url().to_string();
         let builder = reqwest::Client::builder()
             .no_proxy()
+            // A check makes a handful of calls: a fresh connection each time
+            // never meets a socket the daemon closed meanwhile.
+            .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30));
         let (builder, base) = if let Some(path) = host.strip_prefix("unix://") {

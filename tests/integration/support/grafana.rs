@@ -871,7 +871,7 @@ async fn prometheus_frames(
         "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
         super::prometheus::encode(&e)
     );
-    let fetched = tokio::task::spawn_blocking(move || super::prometheus::http_get(addr, &path))
+    let fetched = tokio::task::spawn_blocking(move || super::daemon::get(addr, &path))
         .await
         .map_err(|e| format!("fixture: {e}"))?
         .map_err(|e| format!("Post \"http://{addr}/api/v1/query_range\": {e}"))?;

@@ -142,7 +142,9 @@ fn serve(mut s: TcpStream, kind: Misbehaviour, rec: Recorder, self_url: &str) {
     }
     let kind = match kind {
         Misbehaviour::EndlessAfterPing { .. } if path == "/_ping" => {
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+            );
             return;
         }
         Misbehaviour::EndlessAfterPing { total } => Misbehaviour::Endless { total },
