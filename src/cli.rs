@@ -58,7 +58,8 @@ Environment read by the built-in Gate G (default in brackets):
   GRAFANA_CONTAINER [medianest-grafana]           LOKI_URL [http://localhost:3100]
   LOKI_TENANT (sent as X-Scope-OrgID)             APP_LOG_SELECTOR [{job=\"medianest-app\"}]
   DOCKER_HOST [unix:///var/run/docker.sock]       TRACING_URL [http://localhost:16686]
-  BACKEND_SERVICE [medianest-backend]             PROMETHEUS_CONTAINER, BACKEND_CONTAINER";
+  BACKEND_SERVICE [medianest-backend]             PROMETHEUS_CONTAINER, BACKEND_CONTAINER
+  ALERTMANAGER_URL [http://localhost:9093]";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
