@@ -78,8 +78,12 @@ impl Redactor {
         }
         // Basic auth: `user:password` and its base64, for every pair a check sends.
         for (_, c) in gate.checks() {
-            if let crate::probe::CheckSpec::Grafana(g) = &c.spec
-                && let (Some(u), Some(p)) = (g.user.as_deref(), g.password.as_deref())
+            let credentials = match &c.spec {
+                crate::probe::CheckSpec::Grafana(g) => &g.credentials,
+                crate::probe::CheckSpec::GrafanaDashboards(d) => &d.credentials,
+                _ => continue,
+            };
+            if let (Some(u), Some(p)) = (credentials.user.as_deref(), credentials.password.as_deref())
                 && let (Some(user), Some(pass)) = (gate.secrets.get(u), gate.secrets.get(p))
             {
                 let pair = format!("{}:{}", user.value.expose_secret(), pass.value.expose_secret());

@@ -26,7 +26,55 @@ struct Failure {
     reproduce: String,
 }
 
-impl GrafanaSpec {
+/// The Grafana API credentials a check names: a service account token, or
+/// basic-auth user and password. Shared by every Grafana kind, with their
+/// fields, their loading, and the authenticated API calls.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Secret holding a service account token (Bearer); used when non-empty.
+    pub token: Option<String>,
+    /// Secrets holding basic-auth credentials; used when no token is set.
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Credentials {
+    pub(super) const TOKEN: FieldDef = FieldDef::new(
+        "token",
+        T::SecretRef,
+        "The name of a secret holding a service account token (used when non-empty).",
+        "grafana_token",
+    );
+    pub(super) const USER: FieldDef = FieldDef::new(
+        "user",
+        T::SecretRef,
+        "The name of the secret holding the basic-auth user (used when `token` is empty).",
+        "grafana_user",
+    );
+    pub(super) const PASSWORD: FieldDef = FieldDef::new(
+        "password",
+        T::SecretRef,
+        "The name of the secret holding the basic-auth password.",
+        "grafana_password",
+    );
+
+    pub(super) fn load(f: &mut SpecCx<'_, '_>) -> Self {
+        let token = f.secret("token");
+        let user = f.secret("user");
+        let password = f.secret("password");
+        if f.is_absent("user") != f.is_absent("password") {
+            f.err(f.id_loc(), "`user` and `password` go together", Some("name both secrets, or neither".to_string()));
+        }
+        Credentials { token, user, password }
+    }
+
+    pub(super) fn secrets(&self) -> Vec<&str> {
+        [&self.token, &self.user, &self.password]
+            .into_iter()
+            .filter_map(|s| s.as_deref())
+            .collect()
+    }
+
     pub(super) fn auth<'a>(&self, cx: &'a ProbeContext<'_>) -> (Auth<'a>, &'static str) {
         let token = self
             .token
@@ -178,11 +226,7 @@ fn error_message(resp: &Response) -> String {
 
 #[derive(Debug, Clone)]
 pub struct GrafanaSpec {
-    /// Secret holding a service account token (Bearer); used when non-empty.
-    pub token: Option<String>,
-    /// Secrets holding basic-auth credentials; used when no token is set.
-    pub user: Option<String>,
-    pub password: Option<String>,
+    pub credentials: Credentials,
     pub min_dashboards: u32,
     /// Dashboard titles that must exist.
     pub dashboards: Vec<String>,
@@ -193,25 +237,17 @@ pub struct GrafanaSpec {
 impl Kind for GrafanaSpec {
     const NAME: &'static str = "grafana";
     const FIELDS: &'static [FieldDef] = &[
-        FieldDef::new("token", T::SecretRef, "The name of a secret holding a service account token (used when non-empty).", "grafana_token"),
-        FieldDef::new("user", T::SecretRef, "The name of the secret holding the basic-auth user (used when `token` is empty).", "grafana_user"),
-        FieldDef::new("password", T::SecretRef, "The name of the secret holding the basic-auth password.", "grafana_password"),
+        Credentials::TOKEN,
+        Credentials::USER,
+        Credentials::PASSWORD,
         FieldDef::new("min_dashboards", T::Int, "Minimum number of dashboards (default 1).", "1"),
         FieldDef::new("dashboards", T::StrList, "Dashboard titles that must exist.", "[MediaNest Overview]"),
         FieldDef::new("datasources", T::StrList, "Datasource names to health-check (default: all).", "[Prometheus, Loki]"),
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
-        let token = f.secret("token");
-        let user = f.secret("user");
-        let password = f.secret("password");
-        if f.is_absent("user") != f.is_absent("password") {
-            f.err(f.id_loc(), "`user` and `password` go together", Some("name both secrets, or neither".to_string()));
-        }
         GrafanaSpec {
-            token,
-            user,
-            password,
+            credentials: Credentials::load(f),
             min_dashboards: f.int("min_dashboards").map(|n| *n.get()).unwrap_or(1),
             dashboards: f.strings("dashboards").unwrap_or_default(),
             datasources: f.strings("datasources").unwrap_or_default(),
@@ -223,10 +259,7 @@ impl Kind for GrafanaSpec {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        [&self.token, &self.user, &self.password]
-            .into_iter()
-            .filter_map(|s| s.as_deref())
-            .collect()
+        self.credentials.secrets()
     }
 }
 
@@ -238,8 +271,8 @@ impl GrafanaSpec {
         let health = cx.http.get(&health_url, Auth::None, &[], JSON_CAP, cx.deadline);
         let (health, datasources, search) = tokio::join!(
             health,
-            self.api(cx, "/api/datasources"),
-            self.api(cx, "/api/search?type=dash-db&limit=5000")
+            self.credentials.api(cx, "/api/datasources"),
+            self.credentials.api(cx, "/api/search?type=dash-db&limit=5000")
         );
         let repro = cx.curl(&health_url, None);
 
@@ -333,7 +366,7 @@ impl GrafanaSpec {
             .iter()
             .map(|(_, uid, _)| format!("/api/datasources/uid/{}/health", encode(uid)))
             .collect();
-        let results = join_all(paths.iter().map(|p| self.api(cx, p))).await;
+        let results = join_all(paths.iter().map(|p| self.credentials.api(cx, p))).await;
         let mut ds_evidence = serde_json::Map::new();
         let mut ds_errors = Vec::new();
         for ((name, _, ty), result) in selected.iter().zip(results) {

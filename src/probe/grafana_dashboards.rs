@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::grafana::{Api, GrafanaSpec, encode};
+use super::grafana::{Api, Credentials, encode};
 use super::registry::Kind;
 use super::{Outcome, ProbeContext};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -37,9 +37,7 @@ const MAX_DATA_POINTS: u64 = 1000;
 #[derive(Debug, Clone)]
 pub struct DashboardsSpec {
     /// Secrets, used exactly like the `grafana` kind's.
-    pub token: Option<String>,
-    pub user: Option<String>,
-    pub password: Option<String>,
+    pub credentials: Credentials,
     /// Titles or uids; empty means every dashboard.
     pub dashboards: Vec<String>,
     /// The time range as written (`1h`) and its length.
@@ -51,30 +49,23 @@ pub struct DashboardsSpec {
 impl Kind for DashboardsSpec {
     const NAME: &'static str = "grafana_dashboards";
     const FIELDS: &'static [FieldDef] = &[
-        FieldDef::new("token", T::SecretRef, "The name of a secret holding a service account token (used when non-empty).", "grafana_token"),
-        FieldDef::new("user", T::SecretRef, "The name of the secret holding the basic-auth user (used when `token` is empty).", "grafana_user"),
-        FieldDef::new("password", T::SecretRef, "The name of the secret holding the basic-auth password.", "grafana_password"),
+        Credentials::TOKEN,
+        Credentials::USER,
+        Credentials::PASSWORD,
         FieldDef::new("dashboards", T::StrList, "Dashboard titles or uids to check (default: all).", "[MediaNest Overview]"),
         FieldDef::new("range", T::PromDuration, "Time range the panels are queried over (default `1h`).", "1h"),
         FieldDef::new("max_empty_panels", T::Int, "Panels allowed to return no data (default 0).", "0"),
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
-        let token = f.secret("token");
-        let user = f.secret("user");
-        let password = f.secret("password");
-        if f.is_absent("user") != f.is_absent("password") {
-            f.err(f.id_loc(), "`user` and `password` go together", Some("name both secrets, or neither".to_string()));
-        }
+        let credentials = Credentials::load(f);
         let dashboards = f.strings("dashboards").unwrap_or_default();
         if dashboards.len() > MAX_DASHBOARDS {
             f.err(f.id_loc(), format!("`dashboards` names {} dashboards; at most {MAX_DASHBOARDS} are checked per run", dashboards.len()), Some("split them over several checks".to_string()));
         }
         let (range, d) = f.prom_duration("range", "1h");
         DashboardsSpec {
-            token,
-            user,
-            password,
+            credentials,
             dashboards,
             range,
             range_secs: d.as_secs().max(1),
@@ -87,10 +78,7 @@ impl Kind for DashboardsSpec {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        [&self.token, &self.user, &self.password]
-            .into_iter()
-            .filter_map(|s| s.as_deref())
-            .collect()
+        self.credentials.secrets()
     }
 }
 
@@ -506,19 +494,8 @@ struct Finding {
 }
 
 impl DashboardsSpec {
-    fn grafana(&self) -> GrafanaSpec {
-        GrafanaSpec {
-            token: self.token.clone(),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            min_dashboards: 0,
-            dashboards: Vec::new(),
-            datasources: Vec::new(),
-        }
-    }
-
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
-        let g = self.grafana();
+        let g = &self.credentials;
         let key = format!("check:{}", cx.check.id);
         let target = cx.target_name().to_string();
         let api_error = |what: &str| {
@@ -801,10 +778,10 @@ impl DashboardsSpec {
         let repro = match first_query {
             Some(j) => format!(
                 "{} -X POST -H 'Content-Type: application/json' --data {}",
-                cx.curl(&join_url(cx.base_url(), "/api/ds/query"), self.token.as_deref()),
+                cx.curl(&join_url(cx.base_url(), "/api/ds/query"), self.credentials.token.as_deref()),
                 crate::shell::quote(&j.body.to_string())
             ),
-            None => cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), self.token.as_deref()),
+            None => cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), self.credentials.token.as_deref()),
         };
         if failing > 0 || empty > self.max_empty_panels as usize {
             let mut shown: Vec<&str> = listed.iter().take(20).map(String::as_str).collect();
