@@ -271,8 +271,10 @@ impl HttpClient {
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
         let auth = auth.into();
-        self.bounded(deadline, |start| self.get_inner(url, auth, extra, cap, start))
-            .await
+        self.bounded(deadline, |start| {
+            self.send(self.inner.get(url), url, auth, extra, cap, start)
+        })
+        .await
     }
 
     /// Runs one request in a slot of the in-flight limit, all before
@@ -322,17 +324,6 @@ impl HttpClient {
             self.send(req, url, auth, &[], cap, start)
         })
         .await
-    }
-
-    async fn get_inner(
-        &self,
-        url: &str,
-        auth: Auth<'_>,
-        extra: &[(&str, &str)],
-        cap: usize,
-        start: Instant,
-    ) -> Result<Response, FetchError> {
-        self.send(self.inner.get(url), url, auth, extra, cap, start).await
     }
 
     /// Adds the credentials and headers, sends, and reads the body under `cap`.
