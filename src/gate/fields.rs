@@ -328,6 +328,21 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         }
     }
 
+    /// The check's own `timeout:` when it is written and valid (the loader
+    /// reports an invalid one), for kinds whose fields must fit inside it.
+    /// `--timeout` and `defaults.timeout` are not known here.
+    pub fn own_timeout(&self) -> Option<Duration> {
+        let t = self.check.timeout.as_ref()?;
+        humantime::parse_duration(t.get().trim())
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= MAX_DURATION)
+    }
+
+    /// Where the check's own `timeout:` is written.
+    pub fn timeout_loc(&self) -> Option<Loc> {
+        self.check.timeout.as_ref().map(|t| t.loc())
+    }
+
     /// True when the check does not write the field.
     pub fn is_absent(&self, name: &str) -> bool {
         self.check.field(name).is_none()

@@ -40,4 +40,5 @@ kinds! {
     Tracing(tracing::TracingSpec),
     Alertmanager(alertmanager::AlertmanagerSpec),
     AlertDelivery(alert_delivery::DeliverySpec),
+    TelemetryRoundtrip(telemetry_roundtrip::RoundtripSpec),
 }
