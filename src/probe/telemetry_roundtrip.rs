@@ -371,14 +371,13 @@ impl RoundtripSpec {
     ) -> Outcome {
         // Both sides are read before anything is written: a refused Loki or
         // Prometheus, a wrong tenant or a bad selector sends no traffic.
+        if let Err(o) = self.find_line(lcx, run, now_ns()).await {
+            return o;
+        }
         run.before = match self.counter_value(pcx, &run.promql).await {
             Ok(v) => v,
             Err(o) => return o,
         };
-        let first_look = now_ns();
-        if let Err(o) = self.find_line(lcx, run, first_look).await {
-            return o;
-        }
 
         let url = join_url(cx.base_url(), &self.path);
         run.actions.push(format!(

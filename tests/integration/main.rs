@@ -17,6 +17,7 @@ mod inert_text;
 mod lint_metrics;
 mod prometheus_harness;
 mod reports;
+mod roundtrip;
 mod secrets;
 mod stack;
 mod tracing;
