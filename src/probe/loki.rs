@@ -422,8 +422,9 @@ impl LokiSpec {
         };
         let doc = match read_streams(cx, logs, query_url, &self.selector, self.tenant_var.as_deref()) {
             Ok(doc) => doc,
-            Err(LogQueryError::Transport(e)) => return e,
+            Err(LogQueryError::Transport(e)) => return *e,
             Err(LogQueryError::Answer(e)) => {
+                let e = *e;
                 // Keep what the earlier steps found beside the query's failure.
                 o.status = e.status;
                 o.message = e.message;
@@ -484,13 +485,14 @@ pub(super) fn query_range_url(base: &str, query: &str, start: u128, end: u128, l
     u.to_string()
 }
 
-/// Why a log query gave no streams to read.
+/// Why a log query gave no streams to read (boxed: an outcome is large and
+/// the happy path should not carry its size).
 pub(super) enum LogQueryError {
     /// No usable answer at all (refused, timeout, …): the whole outcome.
-    Transport(Outcome),
+    Transport(Box<Outcome>),
     /// Loki answered, but not with results: status, message, cause,
     /// remediation and evidence for the caller to keep.
-    Answer(Outcome),
+    Answer(Box<Outcome>),
 }
 
 /// Reads a `query_range` answer: the parsed document, or why there is none.
@@ -505,10 +507,10 @@ pub(super) fn read_streams(
 ) -> Result<Value, LogQueryError> {
     let key = format!("check:{}", cx.check.id);
     let target = cx.target_name();
-    let resp = resp.map_err(|e| LogQueryError::Transport(cx.transport_failure(url, &e)))?;
+    let resp = resp.map_err(|e| LogQueryError::Transport(Box::new(cx.transport_failure(url, &e))))?;
     if resp.status.as_u16() == 401 {
         let body = text(&resp);
-        return Err(LogQueryError::Answer(
+        return Err(LogQueryError::Answer(Box::new(
             Outcome::fail(format!("Loki refused the log query: 401 {body}"))
                 .cause(
                     key,
@@ -521,7 +523,7 @@ pub(super) fn read_streams(
                         None => "the check's `tenant`".to_string(),
                     }
                 )),
-        ));
+        )));
     }
     if !resp.status.is_success() {
         let body = text(&resp);
@@ -530,22 +532,22 @@ pub(super) fn read_streams(
         } else {
             Status::Error
         };
-        return Err(LogQueryError::Answer(
+        return Err(LogQueryError::Answer(Box::new(
             Outcome::new(status, format!("Loki rejected the log query ({}): {body}", resp.status_line()))
                 .evidence("query_error", body.clone())
                 .cause(key, format!("Loki rejects `{query}`: {body}"))
                 .remediation("fix the check's LogQL `selector`, e.g. `{job=\"medianest-app\"}`"),
-        ));
+        )));
     }
     serde_json::from_slice(&resp.body).map_err(|e| {
-        LogQueryError::Answer(
+        LogQueryError::Answer(Box::new(
             Outcome::error(format!("Loki's query_range answered invalid JSON ({e})"))
                 .cause(
                     format!("api:{target}"),
                     "Loki's query API answered invalid JSON".to_string(),
                 )
                 .remediation(format!("point {} at Loki itself", cx.target_setting())),
-        )
+        ))
     })
 }
 

@@ -291,25 +291,31 @@ impl RoundtripSpec {
         ])
     }
 
-    /// A context for another target of the gate, sharing the check's deadline.
-    fn other<'a>(
+    /// Contexts for the Loki and Prometheus targets, sharing the check's
+    /// HTTP client and ending at `deadline`.
+    fn others<'a>(
         &self,
         cx: &ProbeContext<'a>,
-        name: &str,
         deadline: tokio::time::Instant,
-    ) -> Result<ProbeContext<'a>, Outcome> {
-        let Some(target) = cx.gate.targets.get(name) else {
-            // The loader resolved the name; a missing target is a bug, reported as this check's error.
-            return Err(Outcome::error(format!("target `{name}` is not in the gate")));
+    ) -> Result<(ProbeContext<'a>, ProbeContext<'a>), Box<Outcome>> {
+        let at = |name: &str| {
+            cx.gate.targets.get(name).map(|target| ProbeContext {
+                http: cx.http,
+                gate: cx.gate,
+                check: cx.check,
+                target: Some(target),
+                timeout: cx.timeout,
+                deadline,
+            })
         };
-        Ok(ProbeContext {
-            http: cx.http,
-            gate: cx.gate,
-            check: cx.check,
-            target: Some(target),
-            timeout: cx.timeout,
-            deadline,
-        })
+        match (at(&self.loki), at(&self.prometheus)) {
+            (Some(l), Some(p)) => Ok((l, p)),
+            // The loader resolved both names; a missing target is a bug, reported as this check's error.
+            _ => Err(Box::new(Outcome::error(format!(
+                "target `{}` or `{}` is not in the gate",
+                self.loki, self.prometheus
+            )))),
+        }
     }
 
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
@@ -326,12 +332,9 @@ impl RoundtripSpec {
                 fmt_duration(self.within + RESERVE)
             ));
         }
-        let (lcx, pcx) = match (
-            self.other(cx, &self.loki, cx.deadline),
-            self.other(cx, &self.prometheus, cx.deadline),
-        ) {
-            (Ok(l), Ok(p)) => (l, p),
-            (Err(o), _) | (_, Err(o)) => return o,
+        let (lcx, pcx) = match self.others(cx, cx.deadline) {
+            Ok(both) => both,
+            Err(o) => return *o,
         };
         let id = correlation_id(&cx.check.id);
         let mut run = Run {
@@ -400,9 +403,9 @@ impl RoundtripSpec {
 
         // Each look may use only the time left in `within` (and the check's deadline).
         let until = (started + self.within).min(cx.deadline);
-        let (lcx, pcx) = match (self.other(cx, &self.loki, until), self.other(cx, &self.prometheus, until)) {
-            (Ok(l), Ok(p)) => (l, p),
-            (Err(o), _) | (_, Err(o)) => return o,
+        let (lcx, pcx) = match self.others(cx, until) {
+            Ok(both) => both,
+            Err(o) => return *o,
         };
         let n = f64::from(self.requests);
         loop {
@@ -539,7 +542,7 @@ impl RoundtripSpec {
             .await;
         let doc = match read_streams(lcx, resp, &url, &run.logql, self.tenant_var.as_deref()) {
             Ok(doc) => doc,
-            Err(LogQueryError::Transport(o) | LogQueryError::Answer(o)) => return Err(o),
+            Err(LogQueryError::Transport(o) | LogQueryError::Answer(o)) => return Err(*o),
         };
         if doc.get("status").and_then(Value::as_str) != Some("success") {
             return Err(Outcome::error(format!(

@@ -109,8 +109,9 @@ fn the_fixture_backend_ships_correlated_lines_through_lokis_push_api() {
             "/loki/api/v1/query_range?query={}",
             url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
         );
-        let (status, body) = crate::support::daemon::get(loki.url.trim_start_matches("http://").parse().expect("addr"), &path)
-            .expect("query Loki");
+        let (status, body) =
+            crate::support::daemon::get(loki.url.trim_start_matches("http://").parse().expect("addr"), &path)
+                .expect("query Loki");
         assert_eq!(status, 200, "{body}");
         serde_json::from_str::<Value>(&body).expect("JSON")
     };
@@ -143,7 +144,10 @@ fn a_round_trip_reports_both_lags_and_passes() {
     let e = &c["evidence"];
     let log_lag = e["log_lag_ms"].as_u64().expect("log lag reported");
     let metrics_lag = e["metrics_lag_ms"].as_u64().expect("metrics lag reported");
-    assert!(log_lag >= delay.as_millis() as u64, "log lag {log_lag} ms is below the shipper's delay");
+    assert!(
+        log_lag >= delay.as_millis() as u64,
+        "log lag {log_lag} ms is below the shipper's delay"
+    );
     assert!(log_lag < 10_000 && metrics_lag < 10_000, "{e}");
     assert_eq!(e["requests_sent"], 5);
     assert_eq!(e["backend_statuses"], serde_json::json!([200, 200, 200, 200, 200]));
@@ -154,13 +158,12 @@ fn a_round_trip_reports_both_lags_and_passes() {
     assert!(id.starts_with("mng-rt-"), "{id}");
     assert!(text(&e["synthetic_actions"][0]).contains(id), "{e}");
     assert!(text(&c["message"]).contains("round trip ok"), "{c}");
-    assert!(text(&c["reproduce"]).contains(&format!("x-correlation-id: {id}")), "{c}");
+    assert!(
+        text(&c["reproduce"]).contains(&format!("x-correlation-id: {id}")),
+        "{c}"
+    );
     // The id travelled in the header of every request the check sent.
-    let pushed = loki
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/loki/api/v1/push")
-        .count();
+    let pushed = loki.requests().iter().filter(|r| r.path == "/loki/api/v1/push").count();
     assert_eq!(pushed, 5);
 }
 

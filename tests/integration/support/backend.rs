@@ -214,9 +214,7 @@ async fn handle(req: Request<Body>, state: State) -> Response<Body> {
         };
         return respond(200, &b.metrics_content_type, &body);
     }
-    let received_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let received_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let ep = b.health.get(&path).cloned();
     if let Some(ep) = &ep
         && !ep.delay.is_zero()
@@ -264,7 +262,10 @@ async fn push_line(ship: &LogShipping, ts_ns: u128, line: &str) -> Result<(), St
     }]})
     .to_string();
     let authority = ship.loki_url.trim_start_matches("http://").trim_end_matches('/');
-    assert!(authority.starts_with("127.0.0.1:"), "the fixture ships logs to 127.0.0.1 only, not {authority}");
+    assert!(
+        authority.starts_with("127.0.0.1:"),
+        "the fixture ships logs to 127.0.0.1 only, not {authority}"
+    );
     let tenant = ship
         .tenant
         .as_deref()
@@ -274,7 +275,9 @@ async fn push_line(ship: &LogShipping, ts_ns: u128, line: &str) -> Result<(), St
         "POST /loki/api/v1/push HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n{tenant}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut conn = tokio::net::TcpStream::connect(authority).await.map_err(|e| e.to_string())?;
+    let mut conn = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| e.to_string())?;
     conn.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut answer = Vec::new();
     conn.read_to_end(&mut answer).await.map_err(|e| e.to_string())?;

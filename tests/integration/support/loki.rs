@@ -287,7 +287,11 @@ async fn handle(req: Request<Body>, r: Arc<Running>, recorded: Arc<Mutex<Vec<Rec
         // gorilla/mux's NotFoundHandler is Go's http.NotFound.
         return text_error(404, "404 page not found");
     };
-    let want = if *route == "/loki/api/v1/push" { Method::POST } else { Method::GET };
+    let want = if *route == "/loki/api/v1/push" {
+        Method::POST
+    } else {
+        Method::GET
+    };
     if req.method() != want {
         // gorilla/mux answers a known path with the wrong method with an
         // empty 405; the query routes also take POST, which is not modelled.
@@ -369,10 +373,18 @@ fn push(r: &Running, tenant: &str, body: &[u8]) -> Result<(), String> {
             .and_then(Value::as_object)
             .ok_or("a stream without `stream` labels")?
             .iter()
-            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())).ok_or("a label value that is not a string"))
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or("a label value that is not a string")
+            })
             .collect::<Result<_, _>>()?;
         let mut lines = Vec::new();
-        for v in st.get("values").and_then(Value::as_array).ok_or("a stream without `values`")? {
+        for v in st
+            .get("values")
+            .and_then(Value::as_array)
+            .ok_or("a stream without `values`")?
+        {
             let ts = v
                 .get(0)
                 .and_then(Value::as_str)
