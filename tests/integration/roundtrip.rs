@@ -232,3 +232,65 @@ fn without_synthetic_the_round_trip_is_skipped() {
     assert_eq!(c["message"], "needs --synthetic");
     assert_ne!(code, 0, "a skipped required check is a partial run");
 }
+
+/// A fake Prometheus whose `sum(...)` answers `value(n)` on its n-th query.
+fn fake_prometheus(value: fn(u64) -> &'static str) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    crate::support::spawn(move |req| {
+        let n = std::sync::Arc::clone(&n);
+        async move {
+            if req.uri().path() != "/api/v1/query" {
+                return crate::support::respond(404, "text/plain", "404 page not found");
+            }
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1795283994.267,"{}"]}}]}}}}"#,
+                value(i)
+            );
+            crate::support::respond(200, "application/json", &body)
+        }
+    })
+}
+
+#[test]
+fn hostile_answers_end_in_an_error_or_a_failed_leg_never_a_pass() {
+    let loki = Loki::start("retention-30d-enforced");
+    let b = backend(&loki, Some(Duration::ZERO));
+    let (html, _h) = crate::support::spawn(|_req| async {
+        crate::support::respond(200, "text/html", "<!doctype html><html><body>Sign in</body></html>")
+    });
+    let (growing, _g) = fake_prometheus(|i| ["0", "100", "200", "300"].get(i as usize).copied().unwrap_or("400"));
+    let (nan, _n) = fake_prometheus(|_| "NaN");
+
+    // A login page where Loki should be: an error, and no traffic sent.
+    let (_, c, took) = run(&gate(&b.url, &html, &growing, "3s", "6s"), &["--synthetic"]);
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(text(&c["message"]).contains("invalid JSON"), "{c}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+
+    // A NaN request counter is not a count.
+    let (_, c, _) = run(&gate(&b.url, &loki.url, &nan, "3s", "6s"), &["--synthetic"]);
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(text(&c["message"]).contains("NaN"), "{c}");
+    assert_eq!(
+        b.served("/health"),
+        0,
+        "traffic was sent although the baseline was unusable"
+    );
+
+    // A "Loki" that answers every query with a line lacking the id: the
+    // server's filtering is not trusted, so the log leg fails.
+    let (liar, _l) = crate::support::spawn(|_req| async {
+        crate::support::respond(
+            200,
+            "application/json",
+            r#"{"status":"success","data":{"resultType":"streams","result":[{"stream":{"job":"medianest-app"},"values":[["1731600000000000000","GET /health 200"]]}]}}"#,
+        )
+    });
+    let (counting, _c) = fake_prometheus(|i| ["0", "100"].get(i as usize).copied().unwrap_or("200"));
+    let (_, c, _) = run(&gate(&b.url, &liar, &counting, "2s", "5s"), &["--synthetic"]);
+    assert_eq!(c["status"], "fail", "{c}");
+    let msg = text(&c["message"]);
+    assert!(msg.contains("logs never arrived in Loki within 2s"), "{msg}");
+    assert!(!msg.contains("request counter"), "{msg}");
+}
