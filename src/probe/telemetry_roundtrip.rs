@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::loki::{LogQueryError, now_ns, query_range_url, read_streams, stream_entries, tenant_headers};
-use super::prometheus_api::{QueryResult, query};
+use super::prometheus_api::{QueryResult, promql_curl, query};
 use super::registry::Kind;
 use super::{Outcome, ProbeContext};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -291,6 +291,28 @@ impl RoundtripSpec {
         ])
     }
 
+    /// The log query by hand; a tenant read from `${VAR}` stays a variable
+    /// the person's shell expands.
+    fn loki_curl(&self, lcx: &ProbeContext<'_>, logql: &str) -> String {
+        use crate::shell::{Word, join_words};
+        let mut argv: Vec<Word> = vec![
+            "curl".into(),
+            "-sG".into(),
+            join_url(lcx.base_url(), "/loki/api/v1/query_range").into(),
+        ];
+        if !self.tenant.is_empty() {
+            argv.push("-H".into());
+            argv.push(match &self.tenant_var {
+                Some(var) => Word::literal("X-Scope-OrgID: ").var(var),
+                None => Word::literal(&format!("X-Scope-OrgID: {}", self.tenant)),
+            });
+        }
+        for arg in ["--data-urlencode", &format!("query={logql}"), "--data-urlencode", "since=10m"] {
+            argv.push(arg.to_string().into());
+        }
+        join_words(&argv)
+    }
+
     /// Contexts for the Loki and Prometheus targets, sharing the check's
     /// HTTP client and ending at `deadline`.
     fn others<'a>(
@@ -443,6 +465,12 @@ impl RoundtripSpec {
             tokio::time::sleep(POLL).await;
         }
         let mut o = self.judge(cx, run);
+        // The leg that broke is what a person re-runs by hand.
+        if run.log_lag.is_none() {
+            o.reproduce = Some(self.loki_curl(&lcx, &run.logql));
+        } else if run.metrics_lag.is_none() {
+            o.reproduce = Some(promql_curl(&pcx, &run.promql));
+        }
         if !failed.is_empty() {
             o.warnings.push(format!(
                 "{} of {} request(s) to {url} answered an error status: {}",

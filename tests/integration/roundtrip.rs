@@ -186,6 +186,12 @@ fn logs_that_never_arrive_fail_the_log_leg_within_the_timeout() {
     assert!(c["evidence"]["metrics_lag_ms"].as_u64().is_some(), "{c}");
     assert!(text(&c["remediation"]).contains("Promtail"), "{c}");
     assert!(text(&c["cause"]).contains("logs do not reach Loki"), "{c}");
+    let id = text(&c["evidence"]["correlation_id"]);
+    let reproduce = text(&c["reproduce"]);
+    assert!(
+        reproduce.contains("/loki/api/v1/query_range") && reproduce.contains(id),
+        "{reproduce}"
+    );
 }
 
 #[test]
@@ -206,6 +212,10 @@ fn a_counter_prometheus_does_not_scrape_fails_the_metrics_leg() {
     assert!(c["evidence"]["log_lag_ms"].as_u64().is_some(), "{c}");
     assert!(c["evidence"]["metrics_lag_ms"].is_null(), "{c}");
     assert!(text(&c["remediation"]).contains("scrape interval"), "{c}");
+    assert!(
+        text(&c["reproduce"]).contains("sum(http_requests_total{job=\"medianest-backend\"})"),
+        "{c}"
+    );
     assert_eq!(b.served("/health"), 5);
     assert_eq!(replica.served("/health"), 0);
 }
