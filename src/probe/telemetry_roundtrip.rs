@@ -15,6 +15,9 @@
 //! first request, so a series that appears with our requests still proves
 //! the leg; a job Prometheus does not scrape never grows a series, and that
 //! is the diagnosis given. NaN, infinities and negative values are errors.
+//! Other traffic to the backend grows the counter too, so the metrics leg
+//! proves that requests reach the counter through the scrape, not that
+//! Prometheus counted these exact ones; the log leg is exact (the id).
 
 use std::time::{Duration, SystemTime};
 
