@@ -26,8 +26,6 @@ use crate::http::join_url;
 pub const MAX_DASHBOARDS: usize = 50;
 /// Query-bearing panels per run, over all selected dashboards.
 pub const MAX_PANELS: usize = 500;
-/// Panel queries in flight at once against one Grafana.
-pub const QUERY_CONCURRENCY: usize = 8;
 /// Rows cannot nest in Grafana; a deeper structure is malformed input, and
 /// the bound keeps a hostile document from recursing without end.
 const MAX_DEPTH: usize = 4;
@@ -505,7 +503,7 @@ impl DashboardsSpec {
         };
         let (sources, search) = tokio::join!(
             g.api(cx, "/api/datasources"),
-            g.api(cx, "/api/search?type=dash-db&limit=5000")
+            g.search_dashboards(cx)
         );
         let sources = match sources {
             Api::Ok(_, v) => v,
@@ -574,14 +572,7 @@ impl DashboardsSpec {
 
         // Dashboards, fetched with bounded concurrency.
         let paths: Vec<String> = selected.iter().map(|(uid, _)| format!("/api/dashboards/uid/{}", encode(uid))).collect();
-        // A semaphore over join_all bounds what is in flight, keeps the order,
-        // and (unlike a buffered stream) keeps the probe future `Send`.
-        let slots = tokio::sync::Semaphore::new(QUERY_CONCURRENCY);
-        let fetched: Vec<Api> = join_all(paths.iter().map(|p| async {
-            let _slot = slots.acquire().await.ok();
-            g.api(cx, p).await
-        }))
-        .await;
+        let fetched: Vec<Api> = g.api_all(cx, &paths).await;
         let mut panels_total = 0usize;
         let mut parsed: Vec<(&String, BTreeMap<String, VarValue>, Vec<Panel>)> = Vec::new();
         for ((_, title), answer) in selected.iter().zip(fetched) {
@@ -638,11 +629,7 @@ impl DashboardsSpec {
         library_uids.dedup();
         let library_paths: Vec<String> =
             library_uids.iter().map(|u| format!("/api/library-elements/{}", encode(u))).collect();
-        let library_answers: Vec<Api> = join_all(library_paths.iter().map(|p| async {
-            let _slot = slots.acquire().await.ok();
-            g.api(cx, p).await
-        }))
-        .await;
+        let library_answers: Vec<Api> = g.api_all(cx, &library_paths).await;
         let mut library: BTreeMap<String, Result<Option<Panel>, String>> = BTreeMap::new();
         for (uid, answer) in library_uids.iter().zip(library_answers) {
             let model = match answer {
@@ -703,7 +690,8 @@ impl DashboardsSpec {
             }
         }
 
-        // Panel queries, at most QUERY_CONCURRENCY in flight.
+        // Panel queries, at most IN_FLIGHT at once like every other request of the check.
+        let slots = tokio::sync::Semaphore::new(super::grafana::IN_FLIGHT);
         let answers: Vec<Api> = join_all(jobs.iter().map(|j| async {
             let _slot = slots.acquire().await.ok();
             g.api_post(cx, "/api/ds/query", &j.body).await

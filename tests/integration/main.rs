@@ -12,6 +12,7 @@ mod exit_codes;
 mod fail_closed;
 mod fixtures_selftest;
 mod gate_errors;
+mod grafana_scale;
 mod hostile_servers;
 mod inert_text;
 mod lint_metrics;

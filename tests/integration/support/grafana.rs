@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -258,6 +259,8 @@ impl Scenario {
 pub struct Grafana {
     pub url: String,
     recorded: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests being answered now, and the most ever at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -286,12 +289,29 @@ impl Grafana {
         let scenario = Arc::new(scenario);
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let rec = Arc::clone(&recorded);
-        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&scenario), Arc::clone(&rec), prom));
+        let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let counter = Arc::clone(&in_flight);
+        let (url, shutdown) = spawn(move |req| {
+            let (scenario, rec, counter) = (Arc::clone(&scenario), Arc::clone(&rec), Arc::clone(&counter));
+            async move {
+                let now = counter.0.fetch_add(1, Ordering::SeqCst) + 1;
+                counter.1.fetch_max(now, Ordering::SeqCst);
+                let resp = handle(req, scenario, rec, prom).await;
+                counter.0.fetch_sub(1, Ordering::SeqCst);
+                resp
+            }
+        });
         Grafana {
             url,
             recorded,
+            in_flight,
             _shutdown: shutdown,
         }
+    }
+
+    /// The most requests the fixture was ever answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, in arrival order.
@@ -648,11 +668,16 @@ fn datasource_health(h: &DsHealth) -> Response<Body> {
 fn search(all: &[Dashboard], query: &str) -> Response<Body> {
     let mut kind: Option<String> = None;
     let mut text: Option<String> = None;
+    // `limit` defaults to 1000 and is at most 5000; `page` counts from 1 (§3.6).
+    let mut limit = 1000usize;
+    let mut page = 1usize;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "type" => kind = Some(v.into_owned()),
             "query" => text = Some(v.to_lowercase()),
-            _ => {} // tag, folderUIDs, limit...: not modelled
+            "limit" => limit = v.parse().unwrap_or(1000).clamp(1, 5000),
+            "page" => page = v.parse().unwrap_or(1).max(1),
+            _ => {} // tag, folderUIDs...: not modelled
         }
     }
     let hits: Vec<&Dashboard> = all
@@ -660,6 +685,8 @@ fn search(all: &[Dashboard], query: &str) -> Response<Body> {
         .filter(|d| kind.as_deref().is_none_or(|k| d.kind == k))
         // Grafana matches `query` as a case-insensitive title substring.
         .filter(|d| text.as_deref().is_none_or(|t| d.title.to_lowercase().contains(t)))
+        .skip((page - 1) * limit)
+        .take(limit)
         .collect();
     json_ok(&hits)
 }
