@@ -15,6 +15,7 @@ mod gate_errors;
 mod hostile_servers;
 mod inert_text;
 mod lint_metrics;
+mod monitoring_stack;
 mod prometheus_harness;
 mod reports;
 mod secrets;

@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod backend;
 pub mod daemon;
 pub mod docker;
+pub mod exporters;
 pub mod grafana;
 pub mod hostile;
 pub mod jaeger;
