@@ -16,6 +16,7 @@ mod grafana_scale;
 mod hostile_servers;
 mod inert_text;
 mod lint_metrics;
+mod monitoring_stack;
 mod prometheus_harness;
 mod reports;
 mod secrets;

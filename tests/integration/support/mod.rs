@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod backend;
 pub mod daemon;
 pub mod docker;
+pub mod exporters;
 pub mod grafana;
 pub mod hostile;
 pub mod jaeger;
@@ -43,6 +44,7 @@ const GATE_VARS: &[&str] = &[
     "APP_LOG_SELECTOR",
     "TRACING_URL",
     "ALERTMANAGER_URL",
+    "ALERT_RECEIVER",
     "BACKEND_SERVICE",
     "PROMETHEUS_CONTAINER",
     "BACKEND_CONTAINER",
