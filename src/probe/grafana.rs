@@ -297,7 +297,7 @@ impl Kind for GrafanaSpec {
         Credentials::USER,
         Credentials::PASSWORD,
         FieldDef::new("min_dashboards", T::Int, "Minimum number of dashboards (default 1).", "1"),
-        FieldDef::new("dashboards", T::StrList, "Dashboard titles that must exist.", "[MediaNest Overview]"),
+        FieldDef::new("dashboards", T::Names, "Dashboard titles that must exist, as a list or one comma-separated string.", "[MediaNest Overview]"),
         FieldDef::new("datasources", T::StrList, "Datasource names to health-check (default: all).", "[Prometheus, Loki]"),
     ];
 
@@ -305,7 +305,7 @@ impl Kind for GrafanaSpec {
         GrafanaSpec {
             credentials: Credentials::load(f),
             min_dashboards: f.int("min_dashboards").map(|n| *n.get()).unwrap_or(1),
-            dashboards: f.strings("dashboards").unwrap_or_default(),
+            dashboards: f.names("dashboards").unwrap_or_default(),
             datasources: f.strings("datasources").unwrap_or_default(),
         }
     }

@@ -50,14 +50,14 @@ impl Kind for DashboardsSpec {
         Credentials::TOKEN,
         Credentials::USER,
         Credentials::PASSWORD,
-        FieldDef::new("dashboards", T::StrList, "Dashboard titles or uids to check (default: all).", "[MediaNest Overview]"),
+        FieldDef::new("dashboards", T::Names, "Dashboard titles or uids to check, as a list or one comma-separated string (default: all).", "[MediaNest Overview]"),
         FieldDef::new("range", T::PromDuration, "Time range the panels are queried over (default `1h`).", "1h"),
         FieldDef::new("max_empty_panels", T::Int, "Panels allowed to return no data (default 0).", "0"),
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
         let credentials = Credentials::load(f);
-        let dashboards = f.strings("dashboards").unwrap_or_default();
+        let dashboards = f.names("dashboards").unwrap_or_default();
         if dashboards.len() > MAX_DASHBOARDS {
             f.err(f.id_loc(), format!("`dashboards` names {} dashboards; at most {MAX_DASHBOARDS} are checked per run", dashboards.len()), Some("split them over several checks".to_string()));
         }
@@ -1078,10 +1078,56 @@ mod load_tests {
         field_rejected(k, "range: 0s", "range must be greater than zero", None);
         field_rejected(k, "max_empty_panels: -1", "`max_empty_panels` must be zero or a positive whole number", None);
         field_rejected(k, "max_empty_panels: few", "`max_empty_panels` must be a whole number", None);
-        field_rejected(k, "dashboards: Overview", "`dashboards` must be a list of strings", None);
+        field_rejected(k, "dashboards: {a: b}", "`dashboards` must be a list of strings or a comma-separated string", None);
         let many: Vec<String> = (0..51).map(|i| format!("d{i}")).collect();
         let line = format!("dashboards: [{}]", many.join(", "));
         rejects_at(&one_check(k, &[&line]), CHECK_LINE, ID_COLUMN, "at most 50 are checked per run", None);
         loads(&one_check(k, &["token: s", "dashboards: [a, b]", "range: 6h", "max_empty_panels: 2"]));
+    }
+
+    fn dashboards_of(field: &str) -> Vec<String> {
+        let gate = loads(&one_check("grafana_dashboards", &[field]));
+        match &gate.requirements[0].checks[0].spec {
+            crate::probe::CheckSpec::GrafanaDashboards(s) => s.dashboards.clone(),
+            other => panic!("not a grafana_dashboards spec: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn grafana_dashboards_takes_a_list_or_a_comma_separated_string() {
+        assert_eq!(dashboards_of("dashboards: [Backend Live, node-exporter]"), ["Backend Live", "node-exporter"]);
+        // The form a single variable fills: items trimmed, an unset or blank value means all.
+        assert_eq!(dashboards_of("dashboards: \" Backend Live ,node-exporter \""), ["Backend Live", "node-exporter"]);
+        assert_eq!(dashboards_of("dashboards: \"${GRAFANA_DASHBOARDS:-MediaNest Overview, Logs}\""), ["MediaNest Overview", "Logs"]);
+        assert_eq!(dashboards_of("dashboards: Overview"), ["Overview"]);
+        assert!(dashboards_of("dashboards: \"${GRAFANA_DASHBOARDS:-}\"").is_empty());
+        assert!(dashboards_of("dashboards: \"  \"").is_empty());
+        assert!(dashboards_of("dashboards: []").is_empty());
+    }
+
+    #[test]
+    fn grafana_dashboards_refuses_an_empty_item_where_it_is_written() {
+        let k = "grafana_dashboards";
+        let hint = Some("separate the names with single commas");
+        field_rejected(k, "dashboards: \"a,,b\"", "`dashboards` has an empty item at position 2 of `a,,b`", hint);
+        field_rejected(k, "dashboards: \"a, b,\"", "has an empty item at position 3", hint);
+        field_rejected(k, "dashboards: \",a\"", "has an empty item at position 1", hint);
+        // Through a variable the message names it, since the text is not in the file.
+        field_rejected(
+            k,
+            "dashboards: \"${GRAFANA_DASHBOARDS:-Overview,,Logs}\"",
+            "`dashboards` (from `GRAFANA_DASHBOARDS`) has an empty item at position 2 of `Overview,,Logs`",
+            hint,
+        );
+        // The bound counts the split names.
+        let many: Vec<String> = (0..51).map(|i| format!("d{i}")).collect();
+        let line = format!("dashboards: \"{}\"", many.join(","));
+        rejects_at(&one_check(k, &[&line]), CHECK_LINE, ID_COLUMN, "at most 50 are checked per run", None);
+    }
+
+    #[test]
+    fn grafana_also_takes_its_dashboards_as_a_comma_separated_string() {
+        loads(&one_check("grafana", &["dashboards: \"MediaNest Overview, Node Exporter Full\""]));
+        field_rejected("grafana", "dashboards: \"a,,b\"", "has an empty item at position 2", None);
     }
 }
