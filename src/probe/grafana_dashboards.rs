@@ -442,7 +442,8 @@ pub(crate) fn judge_answer(status: u16, body: &Value, ref_ids: &[String]) -> Pan
             errors.push(format!("{r}: no result"));
             continue;
         };
-        if let Some(e) = res.get("error").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        // Loki's plain-text errors reach the refId with their trailing newline.
+        if let Some(e) = res.get("error").and_then(Value::as_str).map(str::trim).filter(|e| !e.is_empty()) {
             errors.push(format!("{r}: {e}"));
             continue;
         }
@@ -456,6 +457,9 @@ pub(crate) fn judge_answer(status: u16, body: &Value, ref_ids: &[String]) -> Pan
 }
 
 /// True when a frame's first number field holds a value that is not null.
+/// A logs frame (Loki's `labels`, `Time`, `Line`, … or the dataplane
+/// `body`) has no number field: there a line, i.e. a non-null value in
+/// its first string field, is the data a logs panel shows.
 fn frame_has_value(frame: &Value) -> bool {
     let fields = frame.pointer("/schema/fields").and_then(Value::as_array);
     let values = frame.pointer("/data/values").and_then(Value::as_array);
@@ -463,7 +467,8 @@ fn frame_has_value(frame: &Value) -> bool {
         return false;
     };
     // Field names differ by version (§3.3): match the type, not the name.
-    let Some(i) = fields.iter().position(|f| f.get("type").and_then(Value::as_str) == Some("number")) else {
+    let of_type = |ty: &str| fields.iter().position(|f| f.get("type").and_then(Value::as_str) == Some(ty));
+    let Some(i) = of_type("number").or_else(|| of_type("string")) else {
         return false;
     };
     values
@@ -1050,6 +1055,23 @@ mod tests {
         assert_eq!(
             judge_answer(207, &partial, &ids(&["A", "B"])),
             PanelResult::Failing("query error: B: parse error".to_string())
+        );
+        // A Loki logs frame (pkg/tsdb/loki frame.go): no number field, the lines are strings.
+        let logs = |values: Value| {
+            json!({"schema": {"fields": [
+                       {"name": "labels", "type": "other"}, {"name": "Time", "type": "time"},
+                       {"name": "Line", "type": "string"}, {"name": "tsNs", "type": "string"}, {"name": "id", "type": "string"}]},
+                   "data": {"values": values}})
+        };
+        let one = logs(json!([[{"job": "app"}], [1], ["started"], ["1000000"], ["1000000_ab"]]));
+        let lines = json!({"results": {"A": {"status": 200, "frames": [one]}}});
+        assert_eq!(judge_answer(200, &lines, &ids(&["A"])), PanelResult::Data);
+        let no_lines = json!({"results": {"A": {"status": 200, "frames": [logs(json!([[], [], [], [], []]))]}}});
+        assert_eq!(judge_answer(200, &no_lines, &ids(&["A"])), PanelResult::Empty);
+        let loki_error = json!({"results": {"A": {"error": "parse error at line 1, col 1: syntax error\n", "status": 400}}});
+        assert_eq!(
+            judge_answer(400, &loki_error, &ids(&["A"])),
+            PanelResult::Failing("query error: A: parse error at line 1, col 1: syntax error".to_string())
         );
         let missing = json!({"error": "data source not found", "message": "Data source not found", "traceID": ""});
         assert_eq!(
