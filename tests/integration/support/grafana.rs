@@ -1186,7 +1186,9 @@ async fn loki_frames(addr: SocketAddr, ref_id: &str, q: &Value, from: i64, to: i
 /// frame.go `parseStats`: Loki's `summary`, `store` and `ingester`
 /// counters as Grafana's query stats, each 0 when Loki omits it.
 fn loki_stats(stats: Option<&Value>) -> Vec<Value> {
-    const SECTIONS: [(&str, &str, &[(&str, &str, &str)]); 3] = [
+    /// Loki's counter name, Grafana's display name, its unit.
+    type Counter = (&'static str, &'static str, &'static str);
+    const SECTIONS: [(&str, &str, &[Counter]); 3] = [
         (
             "summary",
             "Summary",
