@@ -314,8 +314,13 @@ impl Grafana {
     /// Serves `fixtures/grafana/<scenario>.json`, running panel queries on
     /// `loki` data sources against `loki` (Prometheus ones answer an error).
     pub fn with_loki(scenario: &str, loki: &super::loki::Loki) -> Grafana {
+        Self::start_with_loki(Scenario::load(scenario), loki)
+    }
+
+    /// [`Grafana::with_loki`] for a scenario a test loaded and changed.
+    pub fn start_with_loki(scenario: Scenario, loki: &super::loki::Loki) -> Grafana {
         Self::serve(
-            Scenario::load(scenario),
+            scenario,
             Upstreams {
                 prometheus: None,
                 loki: Some(loki.addr()),
