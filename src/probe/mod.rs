@@ -17,6 +17,7 @@ mod docker;
 mod docker_diagnosis;
 mod outcome;
 mod prometheus_api;
+pub(crate) use prometheus_api::scrape_interval;
 
 pub use context::ProbeContext;
 /// Loki retention logic, public for the fuzz target that feeds it hostile `/config` bodies.

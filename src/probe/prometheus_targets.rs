@@ -113,7 +113,8 @@ impl TargetsSpec {
             let active = parse_targets(data, job).map(|(a, _)| a).unwrap_or_default();
             let problems: Vec<Outcome> = active
                 .iter()
-                .filter_map(|t| judge(cx, t, t.last_scrape.and_then(|ls| now.duration_since(ls).ok()), None, server))
+                // No backend here: a refused `node` target is the node exporter's fault.
+                .filter_map(|t| judge(cx, t, t.last_scrape.and_then(|ls| now.duration_since(ls).ok()), None, job, server))
                 .collect();
             let up = active.len() - problems.len();
             table.insert(job.clone(), json!({"up": up, "total": active.len()}));
@@ -254,7 +255,8 @@ impl TargetsSpec {
                 "last_scrape_age_s": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
                 "interval": t.interval.map(crate::duration::format),
             }));
-            if let Some(o) = judge(cx, t, age, backend_url.as_deref(), server) {
+            let backend = cx.check_backend_target_name().map(|name| (name, backend_url.as_deref()));
+            if let Some(o) = judge(cx, t, age, backend, &self.job, server) {
                 problems.push((t.scrape_url.clone(), o));
             }
         }
@@ -389,16 +391,21 @@ fn host_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// What is wrong with one target, if anything.
+/// What is wrong with one target of `job`, if anything. `backend` is the
+/// gate target (name, URL) the job is known to scrape; without one, a
+/// refused scrape is blamed on whatever the job scrapes, not on the backend.
 fn judge(
     cx: &ProbeContext<'_>,
     t: &ActiveTarget,
     age: Option<Duration>,
-    backend_url: Option<&str>,
+    backend: Option<(&str, Option<&str>)>,
+    job: &str,
     server: Server,
 ) -> Option<Outcome> {
     let id = &cx.check.id;
     let srv = server.name();
-    let backend = cx.check_backend_target_name();
+    let backend_url = backend.and_then(|(_, url)| url);
+    let backend = backend.map(|(name, _)| name);
     if t.health == "unknown" || t.last_scrape.is_none() {
         return Some(
             Outcome::new(Status::Error, format!("{} has not been scraped yet", t.scrape_url))
@@ -439,20 +446,26 @@ fn judge(
             );
         }
         if lower.contains("connection refused") {
-            let key = match backend {
-                Some(b) => format!("unreachable:{b}"),
-                None => format!("check:{id}"),
-            };
-            return Some(
-                o.cause(
-                    key,
-                    format!(
-                        "{srv} cannot reach {}: connection refused, the backend is down",
-                        t.scrape_url
-                    ),
-                )
-                .remediation(format!("start the backend (docker compose ps; docker logs) so {srv} can scrape it")),
-            );
+            return Some(match backend {
+                Some(b) => o
+                    .cause(
+                        format!("unreachable:{b}"),
+                        format!("{srv} cannot reach {}: connection refused, the backend is down", t.scrape_url),
+                    )
+                    .remediation(format!("start the backend (docker compose ps; docker logs) so {srv} can scrape it")),
+                None => o
+                    .cause(
+                        format!("check:{id}"),
+                        format!(
+                            "{srv} cannot reach {} (job `{job}`): connection refused, nothing listens there",
+                            t.scrape_url
+                        ),
+                    )
+                    .remediation(format!(
+                        "start what job `{job}` scrapes (its exporter or service: docker compose ps; docker logs), or fix its address in {}",
+                        server.scrape_config()
+                    )),
+            });
         }
         if lower.contains("401") || lower.contains("403") {
             return Some(

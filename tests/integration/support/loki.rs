@@ -269,6 +269,14 @@ impl Loki {
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.recorded).clone()
     }
+
+    /// The listening address, for a fixture Grafana that queries this Loki.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("fixture Loki url {}: {e}", self.url))
+    }
 }
 
 fn now_ns() -> i64 {

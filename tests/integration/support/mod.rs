@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod backend;
 pub mod daemon;
 pub mod docker;
+pub mod exporters;
 pub mod grafana;
 pub mod hostile;
 pub mod jaeger;
@@ -39,10 +40,12 @@ const GATE_VARS: &[&str] = &[
     "GRAFANA_PASSWORD",
     "LOKI_TENANT",
     "GRAFANA_CONTAINER",
+    "GRAFANA_DASHBOARDS",
     "BACKEND_JOB",
     "APP_LOG_SELECTOR",
     "TRACING_URL",
     "ALERTMANAGER_URL",
+    "ALERT_RECEIVER",
     "BACKEND_SERVICE",
     "PROMETHEUS_CONTAINER",
     "BACKEND_CONTAINER",
