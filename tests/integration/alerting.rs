@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::alertmanager::{Alertmanager, Sink};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{bin, check, gate_file, json, output};
+use crate::support::{bin, check, check_json, json, output};
 
 /// A gate with one required requirement holding `checks` (flow-style lines).
 fn gate(targets: &str, checks: &str) -> String {
@@ -19,15 +19,7 @@ fn gate(targets: &str, checks: &str) -> String {
 
 /// Runs `check --format json` on the gate with `extra` flags.
 fn run(yaml: &str, extra: &[&str]) -> (i32, Value, String) {
-    let (_dir, path) = gate_file(yaml);
-    let (code, stdout, stderr) = output(
-        bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&path)
-            .args(extra),
-    );
-    assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
-    (code, json(&stdout), stderr)
+    check_json(yaml, extra, &[])
 }
 
 fn text(v: &Value) -> String {

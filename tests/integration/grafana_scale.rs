@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::support::grafana::{GRAFANA_TOKEN, Grafana, Scenario};
-use crate::support::{bin, check, gate_file, json, output};
+use crate::support::{check, check_json};
 
 const DASHBOARDS: usize = 12_000;
 const DATASOURCES: usize = 300;
@@ -49,15 +49,7 @@ fn run(grafana: &str, fields: &str) -> Value {
          requirements:\n  - id: grafana\n    name: grafana\n    weight: 1\n    checks:\n\
          \x20     - {{id: grafana-api, kind: grafana, target: grafana, token: gtok, timeout: 30s, {fields}}}\n"
     );
-    let (_dir, path) = gate_file(&yaml);
-    let (_, stdout, stderr) = output(
-        bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&path)
-            .env("GRAFANA_TOKEN", GRAFANA_TOKEN),
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    json(&stdout)
+    check_json(&yaml, &[], &[("GRAFANA_TOKEN", GRAFANA_TOKEN)]).1
 }
 
 #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::hostile::{self, Misbehaviour, Route};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{bin, check, closed_port, gate_file, json, output};
+use crate::support::{bin, check, check_json, closed_port, gate_file, output};
 
 const EXPOSITION: &str = "# TYPE up_fixture gauge\nup_fixture 1\n";
 
@@ -34,15 +34,7 @@ fn gate(backend: &str, prometheus: &str, warm_up: &str) -> String {
 }
 
 fn run(yaml: &str, extra: &[&str]) -> (i32, Value, String) {
-    let (_dir, path) = gate_file(yaml);
-    let (code, stdout, stderr) = output(
-        bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&path)
-            .args(extra),
-    );
-    assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
-    (code, json(&stdout), stderr)
+    check_json(yaml, extra, &[])
 }
 
 /// The request lines (`GET /health HTTP/1.1`) the server received.

@@ -101,6 +101,23 @@ pub fn gate_file(yaml: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Runs `check --no-progress --format json` on `yaml` with `extra` flags and
+/// returns (exit code, the JSON report, stderr); panics when no report came.
+pub fn check_json(yaml: &str, extra: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let (_dir, path) = gate_file(yaml);
+    let mut cmd = bin();
+    cmd.args(["check", "--no-progress", "--format", "json", "--gate"])
+        .arg(&path)
+        .args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (code, stdout, stderr) = output(&mut cmd);
+    assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (code, json(&stdout), stderr)
+}
+
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn output(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("run the binary");
