@@ -14,6 +14,7 @@ use serde_json::Value;
 #[cfg(test)]
 use serde_json::json;
 
+use super::blocking::off_runtime;
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -314,10 +315,26 @@ impl LokiSpec {
             Err(e) => return cx.transport_failure(&config_url, &e),
         };
         let cfg: Value = if config.status.is_success() && !config.looks_like_html() {
-            match std::str::from_utf8(&config.body)
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_saphyr::from_str::<Value>(t).map_err(|e| e.without_snippet().to_string()))
-            {
+            // Off the runtime thread: a config of megabytes takes long enough
+            // to parse that other checks' timers would wait for it.
+            let body = config.body.clone();
+            let parsed = off_runtime(move || {
+                std::str::from_utf8(&body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_saphyr::from_str::<Value>(t).map_err(|e| e.without_snippet().to_string()))
+            })
+            .await;
+            let parsed = match parsed {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    o.status = Status::Error;
+                    o.message = e.to_string();
+                    return o
+                        .cause(format!("panic:{}", cx.check.id), "the `loki` probe crashed")
+                        .remediation("report this bug with the check's definition and `-v` output");
+                }
+            };
+            match parsed {
                 Ok(v) if v.is_object() => v,
                 Ok(_) => Value::Null,
                 Err(e) => {

@@ -12,6 +12,7 @@
 #[macro_use]
 pub mod registry;
 
+mod blocking;
 mod context;
 mod docker;
 mod docker_diagnosis;
