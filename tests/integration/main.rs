@@ -11,6 +11,7 @@ mod docker;
 mod exit_codes;
 mod fail_closed;
 mod fixtures_selftest;
+mod full_gate;
 mod gate_errors;
 mod grafana_scale;
 mod hostile_servers;

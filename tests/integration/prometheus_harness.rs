@@ -239,6 +239,7 @@ fn expected_quantile_follows_prometheus_bucket_quantile() {
         buckets,
         error_share: 0.0,
         started: Instant::now(),
+        business: false,
     };
     let h = t(vec![(0.1, 0.5), (0.5, 0.9), (f64::INFINITY, 1.0)]);
     // Inside the first bucket, which starts at 0.

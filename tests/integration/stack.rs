@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::backend::{Backend, Behaviour, Traffic};
-use crate::support::docker::{Container, Network};
+use crate::support::docker::Containers;
 use crate::support::grafana::{GRAFANA_PASSWORD, GRAFANA_TOKEN, GRAFANA_USER, Grafana};
 use crate::support::loki::Loki;
 use crate::support::prometheus::{PromConfig, Prometheus, default_rules};
@@ -21,26 +21,6 @@ struct Stack {
     loki: String,
     /// Real containers for Gate G's Docker checks; without them those checks are skipped.
     containers: Option<Containers>,
-}
-
-/// A running Grafana container, and Prometheus and backend containers on one network.
-struct Containers {
-    grafana: Container,
-    prometheus: Container,
-    backend: Container,
-    _network: Network,
-}
-
-impl Containers {
-    fn start() -> Containers {
-        let network = Network::create("stack");
-        Containers {
-            grafana: Container::run("grafana", &[], &["sleep", "600"]),
-            prometheus: Container::run_on("prometheus", &network.name, &[], &["sleep", "600"]),
-            backend: Container::run_on("backend", &network.name, &[], &["sleep", "600"]),
-            _network: network,
-        }
-    }
 }
 
 impl Stack {

@@ -117,6 +117,8 @@ pub struct Backend {
     served: Arc<Mutex<Served>>,
     /// Pushes to Loki that failed (status line or error), for assertions.
     push_errors: Arc<Mutex<Vec<String>>>,
+    /// The correlation header's value of each request that carried it (with log shipping on).
+    correlated: Arc<Mutex<Vec<String>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -126,11 +128,13 @@ impl Backend {
         let auth_seen = Arc::new(Mutex::new(Vec::new()));
         let served = Arc::new(Mutex::new(Served::new()));
         let push_errors = Arc::new(Mutex::new(Vec::new()));
+        let correlated = Arc::new(Mutex::new(Vec::new()));
         let state = State {
             behaviour: Arc::clone(&behaviour),
             auth_seen: Arc::clone(&auth_seen),
             served: Arc::clone(&served),
             push_errors: Arc::clone(&push_errors),
+            correlated: Arc::clone(&correlated),
         };
         let (url, shutdown) = spawn(move |req| handle(req, state.clone()));
         Backend {
@@ -139,6 +143,7 @@ impl Backend {
             auth_seen,
             served,
             push_errors,
+            correlated,
             _shutdown: shutdown,
         }
     }
@@ -182,6 +187,12 @@ impl Backend {
     pub fn push_errors(&self) -> Vec<String> {
         lock(&self.push_errors).clone()
     }
+
+    /// The correlation ids of the requests that carried the shipper's
+    /// header, in arrival order (recorded only with log shipping on).
+    pub fn correlated(&self) -> Vec<String> {
+        lock(&self.correlated).clone()
+    }
 }
 
 /// What the request handler shares with the test.
@@ -191,6 +202,7 @@ struct State {
     auth_seen: Arc<Mutex<Vec<String>>>,
     served: Arc<Mutex<Served>>,
     push_errors: Arc<Mutex<Vec<String>>>,
+    correlated: Arc<Mutex<Vec<String>>>,
 }
 
 async fn handle(req: Request<Body>, state: State) -> Response<Body> {
@@ -226,6 +238,7 @@ async fn handle(req: Request<Body>, state: State) -> Response<Body> {
     if let Some(ship) = b.ship_logs
         && let Some(id) = req.headers().get(ship.header.as_str()).and_then(|v| v.to_str().ok())
     {
+        lock(&state.correlated).push(id.to_string());
         let line = serde_json::json!({
             "level": "info",
             "msg": "request completed",
@@ -314,6 +327,10 @@ pub struct Traffic {
     pub error_share: f64,
     /// Counts are rate × elapsed since this.
     pub started: Instant,
+    /// Also exports the dashboards' business series (`user_sessions_active`,
+    /// `auth_attempts_total` by `status`, `media_requests_total`), growing
+    /// with the request counter.
+    pub business: bool,
 }
 
 impl Traffic {
@@ -362,6 +379,7 @@ impl Traffic {
             started: Instant::now()
                 .checked_sub(Duration::from_secs(60))
                 .unwrap_or_else(Instant::now),
+            business: false,
         }
     }
 
@@ -373,6 +391,16 @@ impl Traffic {
     /// p95 ≈ 1.5 s, well over a 0.6 s SLA.
     pub fn slow() -> Self {
         Self::with_p95(1.5)
+    }
+
+    /// [`Traffic::fast`] with the business series and 0.2 % of requests
+    /// 500s, as a healthy MediaNest whose 5xx share is under 1 %.
+    pub fn healthy_business() -> Self {
+        Traffic {
+            error_share: 0.002,
+            business: true,
+            ..Self::fast()
+        }
     }
 
     /// No requests: the histogram and counter exist but never grow, so the
@@ -516,6 +544,26 @@ impl Traffic {
             (sum * 1000.0).round() / 1000.0
         );
         let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", total.round());
+        if self.business {
+            // prom-client names and labels as MediaNest's dashboards query them;
+            // counters derive from `total`, so they never go down.
+            let _ = write!(
+                out,
+                "# HELP user_sessions_active Number of active user sessions\n\
+                 # TYPE user_sessions_active gauge\n\
+                 user_sessions_active 37\n\
+                 # HELP auth_attempts_total Total number of authentication attempts\n\
+                 # TYPE auth_attempts_total counter\n\
+                 auth_attempts_total{{status=\"success\"}} {}\n\
+                 auth_attempts_total{{status=\"failure\"}} {}\n\
+                 # HELP media_requests_total Total number of media requests\n\
+                 # TYPE media_requests_total counter\n\
+                 media_requests_total{{type=\"stream\"}} {}\n",
+                (total * 0.01).round(),
+                (total * 0.001).round(),
+                (total * 0.3).round()
+            );
+        }
         out
     }
 }

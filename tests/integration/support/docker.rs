@@ -170,3 +170,23 @@ impl Drop for Network {
         let _ = Command::new("docker").args(["network", "rm", &self.name]).output();
     }
 }
+
+/// A running Grafana container, and Prometheus and backend containers on one network.
+pub struct Containers {
+    pub grafana: Container,
+    pub prometheus: Container,
+    pub backend: Container,
+    _network: Network,
+}
+
+impl Containers {
+    pub fn start() -> Containers {
+        let network = Network::create("stack");
+        Containers {
+            grafana: Container::run("grafana", &[], &["sleep", "600"]),
+            prometheus: Container::run_on("prometheus", &network.name, &[], &["sleep", "600"]),
+            backend: Container::run_on("backend", &network.name, &[], &["sleep", "600"]),
+            _network: network,
+        }
+    }
+}
