@@ -728,3 +728,49 @@ fn loki_reports_short_retention_and_missing_logs_together() {
     assert!(msg.contains("no log lines for"), "both findings: {msg}");
     assert!(c["reproduce"].as_str().unwrap_or_default().contains("/config"), "{c}");
 }
+
+/// Gate G's advisory `error-ratio` on a backend with this share of 5xx.
+fn error_ratio(error_share: f64) -> serde_json::Value {
+    let traffic = Traffic {
+        error_share,
+        ..Traffic::fast()
+    };
+    let (backend, prom) = scraped_backend(traffic, Some(TOKEN));
+    wait_for_request_rate(&prom);
+    let stack = Stack {
+        backend: backend.url.clone(),
+        prometheus: prom.url.clone(),
+        grafana: closed(),
+        loki: closed(),
+        containers: None,
+    };
+    let (_, r, stderr) = stack.check(&[
+        "--only",
+        "error-rate",
+        "--only",
+        "prometheus-targets",
+        "--allow-partial",
+    ]);
+    let c = check(&r, "error-ratio").clone();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    c
+}
+
+#[test]
+fn a_backend_that_never_answered_5xx_has_a_zero_error_ratio_not_no_data() {
+    // prom-client exports no `status_code="500"` series until the first 5xx.
+    let c = error_ratio(0.0);
+    assert_eq!(c["status"], "pass", "{c:#}");
+    assert_eq!(c["evidence"]["values"][0]["value"], "0", "{c:#}");
+}
+
+#[test]
+fn a_five_percent_error_share_fails_the_error_ratio() {
+    let c = error_ratio(0.05);
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let v: f64 = c["evidence"]["values"][0]["value"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default();
+    assert!((v - 0.05).abs() < 0.01, "{c:#}");
+}

@@ -499,7 +499,9 @@ impl Traffic {
              # TYPE http_requests_total counter\n",
         );
         // Each status rounded on its own, so neither ever goes down.
-        for (status, share) in [("200", 1.0 - self.error_share), ("500", self.error_share)] {
+        // Like prom-client, a status never answered has no series at all.
+        let shares = [("200", 1.0 - self.error_share), ("500", self.error_share)];
+        for (status, share) in shares.into_iter().filter(|(_, share)| *share > 0.0) {
             let _ = writeln!(
                 out,
                 "http_requests_total{{{labels},status_code=\"{status}\"}} {}",
