@@ -48,6 +48,26 @@ pub struct Report {
     pub root_causes: Vec<RootCauseReport>,
     pub fix_path: FixPathReport,
     pub warnings: Vec<String>,
+    /// The HTTP requests the run sent, by target: the gate's load on the
+    /// stack. Absent in reports of versions that did not count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestsReport>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct RequestsReport {
+    /// Every request sent, `--wait` retries included (Docker Engine calls are not counted).
+    pub total: u64,
+    /// One entry per address that received requests, in target-name order.
+    pub by_target: Vec<RequestCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct RequestCount {
+    /// The gate targets at this address (`scheme://host:port`): several when
+    /// they share it, none for an address no target names.
+    pub targets: Vec<String>,
+    pub requests: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -110,7 +130,7 @@ pub struct CheckReport {
     pub reproduce: Option<String>,
     pub security: bool,
     pub waiver: Option<WaiverReport>,
-    /// Runs it took (`--wait`).
+    /// Rounds it was run in (`--wait` retries failing checks); 0 when skipped.
     pub attempts: u32,
     /// It failed in an earlier attempt and passed only on a retry.
     pub passed_after_retry: bool,

@@ -198,6 +198,10 @@ impl Renderer for Table {
                 writeln!(out, "  {}. {} → {}", i + 1, esc(&s.summary), pct(s.score_after))?;
             }
         }
+        if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
+            writeln!(out)?;
+            writeln!(out, "{line}")?;
+        }
         if !r.warnings.is_empty() {
             writeln!(out)?;
             for w in &r.warnings {
@@ -206,6 +210,30 @@ impl Renderer for Table {
         }
         Ok(())
     }
+}
+
+/// "Requests sent: 14 (backend 10, prometheus 4)": the run's load on the
+/// stack, with target names passed through the format's `escape`.
+pub(super) fn requests_line(r: &Report, escape: &dyn Fn(&str) -> String) -> Option<String> {
+    let req = r.requests.as_ref()?;
+    let parts: Vec<String> = req
+        .by_target
+        .iter()
+        .map(|t| {
+            let names: Vec<String> = t.targets.iter().map(|n| escape(n)).collect();
+            let who = if names.is_empty() {
+                "other addresses".to_string()
+            } else {
+                names.join("+")
+            };
+            format!("{who} {}", t.requests)
+        })
+        .collect();
+    Some(if parts.is_empty() {
+        format!("Requests sent: {}", req.total)
+    } else {
+        format!("Requests sent: {} ({})", req.total, parts.join(", "))
+    })
 }
 
 pub(super) fn counts_line(r: &Report) -> String {
@@ -384,6 +412,19 @@ pub(super) mod hostile {
                 }],
             },
             warnings: vec![evil("warning")],
+            requests: Some(RequestsReport {
+                total: 5,
+                by_target: vec![
+                    RequestCount {
+                        targets: vec![evil("target name")],
+                        requests: 4,
+                    },
+                    RequestCount {
+                        targets: Vec::new(),
+                        requests: 1,
+                    },
+                ],
+            }),
         }
     }
 

@@ -21,3 +21,4 @@ mod secrets;
 mod stack;
 mod tracing;
 mod victoria;
+mod wait_and_load;

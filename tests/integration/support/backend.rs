@@ -1,6 +1,7 @@
 //! A fixture MediaNest backend on 127.0.0.1: a bearer-protected `/metrics`
-//! and health endpoints whose status, body and delay each test sets, and a
-//! log of the `Authorization` headers it received.
+//! and health endpoints whose status, body and delay each test sets, a log
+//! of the `Authorization` headers it received, and one of every request's
+//! arrival (when and which path), to hold a run's load against.
 //!
 //! With [`Traffic`], `/metrics` instead serves a prom-client style body whose
 //! request counter and latency histogram grow at a steady rate, so a real
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, header};
 
-use super::{TOKEN, read_fixture, respond, spawn};
+use super::{TOKEN, lock, read_fixture, respond, spawn};
 
 /// How one endpoint answers.
 #[derive(Debug, Clone)]
@@ -73,6 +74,7 @@ pub struct Backend {
     pub url: String,
     behaviour: Arc<Mutex<Behaviour>>,
     auth_seen: Arc<Mutex<Vec<String>>>,
+    arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -80,12 +82,17 @@ impl Backend {
     pub fn start(behaviour: Behaviour) -> Backend {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let auth_seen = Arc::new(Mutex::new(Vec::new()));
-        let (b, a) = (Arc::clone(&behaviour), Arc::clone(&auth_seen));
-        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&b), Arc::clone(&a)));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (b, a, r) = (Arc::clone(&behaviour), Arc::clone(&auth_seen), Arc::clone(&arrivals));
+        let (url, shutdown) = spawn(move |req| {
+            lock(&r).push((Instant::now(), req.uri().path().to_string()));
+            handle(req, Arc::clone(&b), Arc::clone(&a))
+        });
         Backend {
             url,
             behaviour,
             auth_seen,
+            arrivals,
             _shutdown: shutdown,
         }
     }
@@ -109,6 +116,11 @@ impl Backend {
 
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut self.behaviour.lock().expect("behaviour lock"));
+    }
+
+    /// Every request received so far: when it arrived and its path.
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        lock(&self.arrivals).clone()
     }
 
     /// `Authorization` headers received so far.
