@@ -541,3 +541,52 @@ impl Observer for Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Outcome;
+
+    fn result(id: &str, outcome: Outcome, requests: u32) -> CheckResult {
+        CheckResult {
+            check_id: id.into(),
+            outcome,
+            duration: Duration::ZERO,
+            requests,
+        }
+    }
+
+    fn refused(id: &str) -> CheckResult {
+        result(id, Outcome::error("refused").cause("unreachable:backend", "down"), 1)
+    }
+
+    #[test]
+    fn a_check_asked_n_times_per_run_waits_n_halves_of_a_second() {
+        assert_eq!(min_spacing(1), Duration::from_millis(500));
+        assert_eq!(min_spacing(3), Duration::from_millis(1500));
+        assert_eq!(min_spacing(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_a_changed_outcome_of_a_retried_check_counts_as_progress() {
+        let mut latest = vec![refused("a"), result("b", Outcome::pass("ok"), 1), refused("c")];
+        let mut attempts = BTreeMap::new();
+        let retried: BTreeSet<String> = ["a".to_string(), "c".to_string()].into();
+
+        let same = merge(&mut latest, vec![refused("a"), refused("c")], &retried, &mut attempts);
+        assert!(!same, "still refused the same way: keep backing off");
+
+        let now_503 = result("a", Outcome::fail("503").cause("status:backend", "503"), 1);
+        assert!(merge(&mut latest, vec![now_503, refused("c")], &retried, &mut attempts));
+        assert_eq!(latest[0].outcome.status, Status::Fail);
+
+        // A result for a check that was not retried (b) is ignored.
+        let up = vec![result("a", Outcome::pass("ok"), 1), result("b", Outcome::fail("x"), 1)];
+        assert!(merge(&mut latest, up, &["a".to_string()].into(), &mut attempts));
+        assert_eq!(latest[1].outcome.status, Status::Pass);
+        assert_eq!(failing(&latest), ["c".to_string()].into());
+        assert_eq!(attempts.get("a"), Some(&3));
+        assert_eq!(attempts.get("c"), Some(&2));
+        assert_eq!(attempts.get("b"), None);
+    }
+}

@@ -471,6 +471,16 @@ mod tests {
     }
 
     #[test]
+    fn the_footer_states_the_requests_sent_per_target_on_one_line() {
+        let out = render(false);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Requests sent: 5 ("))
+            .unwrap_or_else(|| panic!("no requests line in {out}"));
+        assert!(line.ends_with("4, other addresses 1)"), "{line}");
+    }
+
+    #[test]
     fn server_text_cannot_drive_the_terminal_or_forge_rows() {
         let out = render(false);
         assert_inert("table", &out, true);
