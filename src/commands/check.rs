@@ -193,14 +193,20 @@ async fn run_with_wait(
     };
     let run = |opts: Arc<RunOptions>| runner::run(Arc::clone(&gate), Arc::clone(&http), opts, Arc::clone(&observer));
     let mut latest: Vec<CheckResult> = run(Arc::clone(&opts)).await;
+    let check_attempts = ran(&latest).map(|id| (id.to_string(), 1)).collect();
+    let Some(limit) = wait.limit else {
+        return Waited {
+            evaluation: score::evaluate(&gate, latest, judging),
+            attempts: 1,
+            failed_before: BTreeSet::new(),
+            check_attempts,
+        };
+    };
     let mut waited = Waited {
         evaluation: score::evaluate(&gate, latest.clone(), judging),
         attempts: 1,
         failed_before: BTreeSet::new(),
-        check_attempts: ran(&latest).map(|id| (id.to_string(), 1)).collect(),
-    };
-    let Some(limit) = wait.limit else {
-        return waited;
+        check_attempts,
     };
     let mut pause = FIRST_RETRY.min(wait.interval);
     // Checks whose latest result was taken since the last pause: when they
