@@ -148,7 +148,11 @@ struct Wait {
 /// The first pause of `--wait` before failing checks are retried, and the
 /// pause after progress: short enough to see a stack the moment it is up.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// Each pause without progress is this much longer, up to `--interval`.
+/// Retries stay at [`FIRST_RETRY`] this long after the wait began or last
+/// made progress: a stack being started (`docker compose up`) usually comes
+/// up within it, and is then seen within about a second.
+const STARTUP_WINDOW: Duration = Duration::from_secs(30);
+/// Past that, each pause without progress is this much longer, up to `--interval`.
 const BACKOFF: f64 = 1.5;
 /// No failing check is asked more often than this on average: a retry
 /// waits at least (the most requests any retried check sent) / this.
@@ -168,10 +172,10 @@ struct Waited {
 }
 
 /// Runs the gate once; with `--wait`, retries only the failing checks, on a
-/// backoff that starts at [`FIRST_RETRY`], grows by [`BACKOFF`] up to
-/// `--interval`, and starts over whenever a round makes progress (a check
-/// newly passes or fails differently), so a stack coming up component by
-/// component is seen within about a second of its last one.
+/// backoff that stays at [`FIRST_RETRY`] for [`STARTUP_WINDOW`], then grows
+/// by [`BACKOFF`] up to `--interval`, and starts over whenever a round makes
+/// progress (a check newly passes or fails differently), so a stack coming
+/// up component by component is seen within about a second of its last one.
 ///
 /// The verdict always comes from one consistent pass: once every retried
 /// check passes, the checks that passed in earlier rounds are run again at
@@ -209,6 +213,7 @@ async fn run_with_wait(
         check_attempts,
     };
     let mut pause = FIRST_RETRY.min(wait.interval);
+    let mut quiet_since = Instant::now();
     // Checks whose latest result was taken since the last pause: when they
     // are all of them, the results are one consistent pass.
     let mut gapless: BTreeSet<String> = ran(&latest).map(str::to_string).collect();
@@ -256,7 +261,10 @@ async fn run_with_wait(
         let progress = merge(&mut latest, results, &retry, &mut waited.check_attempts);
         gapless.extend(retry);
         waited.evaluation = score::evaluate(&gate, latest.clone(), judging);
-        pause = if progress {
+        if progress {
+            quiet_since = Instant::now();
+        }
+        pause = if quiet_since.elapsed() < STARTUP_WINDOW {
             FIRST_RETRY.min(wait.interval)
         } else {
             pause.mul_f64(BACKOFF).min(wait.interval)
