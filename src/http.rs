@@ -7,6 +7,9 @@
 //! `Authorization` when the host, port or scheme changes, so a bearer token
 //! never follows a redirect to another host.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -46,6 +49,30 @@ pub struct HttpClient {
     /// Bounds requests in flight across all checks (`--concurrency`), so
     /// `--concurrency 1` is truly one request at a time.
     in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Requests sent, so the report can state the run's load on each target.
+    counts: RequestCounts,
+}
+
+/// Requests sent by one client and every clone of it, by origin
+/// (`scheme://host:port`, never credentials), plus those of the one check
+/// a [`HttpClient::for_check`] clone belongs to.
+#[derive(Debug, Clone, Default)]
+struct RequestCounts {
+    by_origin: Arc<Mutex<BTreeMap<String, u64>>>,
+    check: Option<Arc<AtomicU32>>,
+}
+
+/// The origin a request counts against: credentials, path and query are
+/// left out, so neither a secret nor a check's path reaches the report.
+pub fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}", u.scheme()),
+            (Some(host), None) => format!("{}://{host}", u.scheme()),
+            _ => u.scheme().to_string(),
+        },
+        Err(_) => "unparsable URL".to_string(),
+    }
 }
 
 /// Credentials for one request.
@@ -252,7 +279,37 @@ impl HttpClient {
             inner,
             tls,
             in_flight: None,
+            counts: RequestCounts::default(),
         })
+    }
+
+    /// A clone that also counts the requests of one check (same connection
+    /// pool, same in-flight limit, same per-origin totals).
+    pub fn for_check(&self) -> Self {
+        let mut c = self.clone();
+        c.counts.check = Some(Arc::new(AtomicU32::new(0)));
+        c
+    }
+
+    /// Requests sent through this [`Self::for_check`] clone (0 for any other client).
+    pub fn check_requests(&self) -> u32 {
+        self.counts.check.as_ref().map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Requests sent so far by this client and its clones, by origin.
+    pub fn requests_by_origin(&self) -> BTreeMap<String, u64> {
+        self.counts.by_origin.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Counts one request as sent: it had its slot and goes on the wire
+    /// (a refused connection counts too, as the target's host was asked).
+    fn count(&self, url: &str) {
+        if let Some(c) = &self.counts.check {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut m) = self.counts.by_origin.lock() {
+            *m.entry(origin(url)).or_default() += 1;
+        }
     }
 
     /// Allows at most `n` requests in flight at once.
@@ -271,7 +328,7 @@ impl HttpClient {
         deadline: tokio::time::Instant,
     ) -> Result<Response, FetchError> {
         let auth = auth.into();
-        self.bounded(deadline, |start| {
+        self.bounded(url, deadline, |start| {
             self.send(self.inner.get(url), url, auth, extra, cap, start)
         })
         .await
@@ -282,6 +339,7 @@ impl HttpClient {
     /// not its latency: `start` is when the slot was had.
     async fn bounded<F>(
         &self,
+        url: &str,
         deadline: tokio::time::Instant,
         request: impl FnOnce(Instant) -> F,
     ) -> Result<Response, FetchError>
@@ -294,6 +352,7 @@ impl HttpClient {
                 Some(sem) => sem.acquire().await.ok(),
                 None => None,
             };
+            self.count(url);
             request(Instant::now()).await
         };
         match tokio::time::timeout_at(deadline, fut).await {
@@ -315,7 +374,7 @@ impl HttpClient {
     ) -> Result<Response, FetchError> {
         let auth = auth.into();
         let bytes = body.to_string().into_bytes();
-        self.bounded(deadline, |start| {
+        self.bounded(url, deadline, |start| {
             let req = self
                 .inner
                 .post(url)

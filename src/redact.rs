@@ -185,7 +185,9 @@ impl Redactor {
     /// match; each covered run then becomes one placeholder.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let bytes = text.as_bytes();
-        let mut covered: Vec<Option<usize>> = vec![None; bytes.len()];
+        // Sized on the first match: most strings of a report hold no secret,
+        // and a 10,000-check report has hundreds of thousands of them.
+        let mut covered: Vec<Option<usize>> = Vec::new();
         let mut any = false;
         for (idx, form) in self.forms.iter().enumerate() {
             any |= form.mark(text, idx, &mut covered);
@@ -232,7 +234,11 @@ impl Redactor {
                 let entries = std::mem::take(map);
                 for (k, mut v) in entries {
                     self.redact_json(&mut v);
-                    map.insert(self.redact(&k).into_owned(), v);
+                    let redacted = match self.redact(&k) {
+                        Cow::Owned(r) => Some(r),
+                        Cow::Borrowed(_) => None,
+                    };
+                    map.insert(redacted.unwrap_or(k), v);
                 }
             }
             _ => {}
@@ -243,10 +249,13 @@ impl Redactor {
 impl Form {
     /// Marks the bytes this form matches (the whole form, or any `WINDOW`
     /// bytes of it) that no earlier form took; true when it matched.
-    fn mark(&self, text: &str, idx: usize, covered: &mut [Option<usize>]) -> bool {
+    fn mark(&self, text: &str, idx: usize, covered: &mut Vec<Option<usize>>) -> bool {
         let bytes = text.as_bytes();
         let mut any = false;
-        let take = |range: std::ops::Range<usize>, covered: &mut [Option<usize>]| {
+        let take = |range: std::ops::Range<usize>, covered: &mut Vec<Option<usize>>| {
+            if covered.is_empty() {
+                covered.resize(bytes.len(), None);
+            }
             for c in &mut covered[range] {
                 c.get_or_insert(idx);
             }

@@ -41,6 +41,8 @@ pub struct CheckResult {
     pub check_id: String,
     pub outcome: Outcome,
     pub duration: Duration,
+    /// HTTP requests the check sent (Docker Engine calls are not counted).
+    pub requests: u32,
 }
 
 /// Progress notifications for spinners and `-v` logs.
@@ -93,6 +95,7 @@ pub async fn run(
                 check_id,
                 outcome: Outcome::new(Status::Skipped, reason.clone()),
                 duration: Duration::ZERO,
+                requests: 0,
             })));
             continue;
         }
@@ -134,6 +137,7 @@ pub async fn run(
                     check_id,
                     outcome: Outcome::error(format!("internal error: the check's task failed: {e}")),
                     duration: Duration::ZERO,
+                    requests: 0,
                 }),
             },
         }
@@ -184,6 +188,7 @@ async fn run_one(
             check_id: check_id.to_string(),
             outcome,
             duration: Duration::ZERO,
+            requests: 0,
         };
     }
 
@@ -193,16 +198,20 @@ async fn run_one(
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let target = check.target.as_ref().and_then(|t| gate.targets.get(t));
+    let http = http.for_check();
     let cx = ProbeContext {
-        http,
+        http: &http,
         gate,
         check,
         target,
         timeout,
         deadline,
     };
+    // Boxed: the probe future of the largest kind is kilobytes, and unboxed
+    // it would be moved into every task's cell on spawn and on each poll
+    // path, a third of a large gate's instructions in memcpy alone.
     let outcome = guarded(
-        check.spec.probe(&cx),
+        Box::pin(check.spec.probe(&cx)),
         deadline,
         timeout,
         check_id,
@@ -215,6 +224,7 @@ async fn run_one(
         check_id: check_id.to_string(),
         outcome,
         duration: start.elapsed(),
+        requests: http.check_requests(),
     }
 }
 

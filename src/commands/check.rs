@@ -97,9 +97,9 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         today: runner::today(),
         allow_partial: args.allow_partial,
     };
-    let (evaluation, attempts, failed_before) = runtime.block_on(run_with_wait(
+    let waited = runtime.block_on(run_with_wait(
         Arc::clone(&gate),
-        http,
+        Arc::clone(&http),
         opts,
         Arc::clone(&progress) as Arc<dyn Observer>,
         &wait,
@@ -112,12 +112,14 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         started_at,
         duration: start.elapsed(),
         insecure: args.insecure,
-        attempts,
-        failed_before,
+        attempts: waited.attempts,
+        failed_before: waited.failed_before,
+        check_attempts: waited.check_attempts,
+        requests: Some(request_counts(&gate, &http)),
         warnings,
         warm_up,
     };
-    let report = report::build(&evaluation, meta, &redactor)
+    let report = report::build(&waited.evaluation, meta, &redactor)
         .context("cannot redact the report; it is withheld so no secret can leak")?;
     let verdict = if report.passed { Exit::Passed } else { Exit::Blocked };
 
@@ -157,47 +159,213 @@ struct Wait {
     allow_partial: bool,
 }
 
-/// Runs the gate, and with `--wait` runs it again every `interval` until it
-/// passes or the time is up. Remembers which checks failed before passing.
+/// The first pause of `--wait` before failing checks are retried, and the
+/// pause after progress: short enough to see a stack the moment it is up.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// Retries stay at [`FIRST_RETRY`] this long after the wait began or last
+/// made progress: a stack being started (`docker compose up`) usually comes
+/// up within it, and is then seen within about a second.
+const STARTUP_WINDOW: Duration = Duration::from_secs(30);
+/// Past that, each pause without progress is this much longer, up to `--interval`.
+const BACKOFF: f64 = 1.5;
+/// No failing check is asked more often than this on average: a retry
+/// waits at least (the most requests any retried check sent) / this.
+const MAX_RETRY_RATE_PER_S: f64 = 2.0;
+/// Why a check that passed is left out of a retry round.
+const PASSED_EARLIER: &str = "passed in an earlier --wait attempt";
+
+/// What a `--wait` run hands to the report.
+struct Waited {
+    evaluation: Evaluation,
+    /// Rounds run (the first full run, each retry, each confirmation).
+    attempts: u32,
+    /// Checks that did not pass in some earlier round.
+    failed_before: BTreeSet<String>,
+    /// How many rounds each check was run in.
+    check_attempts: BTreeMap<String, u32>,
+}
+
+/// Runs the gate once; with `--wait`, retries only the failing checks, on a
+/// backoff that stays at [`FIRST_RETRY`] for [`STARTUP_WINDOW`], then grows
+/// by [`BACKOFF`] up to `--interval`, and starts over whenever a round makes
+/// progress (a check newly passes or fails differently), so a stack coming
+/// up component by component is seen within about a second of its last one.
+///
+/// The verdict always comes from one consistent pass: once every retried
+/// check passes, the checks that passed in earlier rounds are run again at
+/// once, so every result in the report was taken in the same moment, with no
+/// pause between. If that confirmation finds a check broken again, the
+/// retries go on.
 async fn run_with_wait(
     gate: Arc<Gate>,
     http: Arc<HttpClient>,
     opts: Arc<RunOptions>,
     observer: Arc<dyn Observer>,
     wait: &Wait,
-) -> (Evaluation, u32, BTreeSet<String>) {
+) -> Waited {
     let start = Instant::now();
-    let mut failed_before = BTreeSet::new();
-    let mut attempts = 0;
+    let judging = score::Judging {
+        rule: wait.rule,
+        today: &wait.today,
+        allow_partial: wait.allow_partial,
+    };
+    let run = |opts: Arc<RunOptions>| runner::run(Arc::clone(&gate), Arc::clone(&http), opts, Arc::clone(&observer));
+    let mut latest: Vec<CheckResult> = run(Arc::clone(&opts)).await;
+    let check_attempts = ran(&latest).map(|id| (id.to_string(), 1)).collect();
+    let Some(limit) = wait.limit else {
+        return Waited {
+            evaluation: score::evaluate(&gate, latest, judging),
+            attempts: 1,
+            failed_before: BTreeSet::new(),
+            check_attempts,
+        };
+    };
+    let mut waited = Waited {
+        evaluation: score::evaluate(&gate, latest.clone(), judging),
+        attempts: 1,
+        failed_before: BTreeSet::new(),
+        check_attempts,
+    };
+    let mut pause = FIRST_RETRY.min(wait.interval);
+    let mut quiet_since = Instant::now();
+    // Checks whose latest result was taken since the last pause: when they
+    // are all of them, the results are one consistent pass.
+    let mut gapless: BTreeSet<String> = ran(&latest).map(str::to_string).collect();
     loop {
-        attempts += 1;
-        let results = runner::run(
-            Arc::clone(&gate),
-            Arc::clone(&http),
-            Arc::clone(&opts),
-            Arc::clone(&observer),
-        )
-        .await;
-        let judging = score::Judging {
-            rule: wait.rule,
-            today: &wait.today,
-            allow_partial: wait.allow_partial,
+        let stale: BTreeSet<String> = ran(&latest)
+            .filter(|id| !gapless.contains(*id))
+            .map(str::to_string)
+            .collect();
+        let failing = failing(&latest);
+        let (retry, delay) = if waited.evaluation.passed {
+            if stale.is_empty() {
+                break;
+            }
+            // Every retried check passes: take the others again, right now.
+            (stale, Duration::ZERO)
+        } else {
+            if failing.is_empty() {
+                // Nothing failed that a retry could change (a partial run).
+                break;
+            }
+            let busiest = latest
+                .iter()
+                .filter(|r| failing.contains(&r.check_id))
+                .map(|r| r.requests)
+                .max()
+                .unwrap_or(0);
+            (failing.clone(), pause.max(min_spacing(busiest)))
         };
-        let evaluation = score::evaluate(&gate, results, judging);
-        let Some(limit) = wait.limit else {
-            return (evaluation, attempts, failed_before);
-        };
-        if evaluation.passed || start.elapsed() + wait.interval > limit {
-            return (evaluation, attempts, failed_before);
+        if start.elapsed() + delay > limit {
+            break;
         }
-        failed_before.extend(
-            evaluation
-                .checks()
-                .filter(|(_, c)| !matches!(c.status, Status::Pass | Status::Skipped))
-                .map(|(_, c)| c.id.clone()),
-        );
-        tokio::time::sleep(wait.interval).await;
+        waited.failed_before.extend(failing);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+            gapless.clear();
+        }
+        let mut round = (*opts).clone();
+        for (_, c) in gate.checks() {
+            if !retry.contains(&c.id) && !round.skipped.contains_key(&c.id) {
+                round.skipped.insert(c.id.clone(), PASSED_EARLIER.to_string());
+            }
+        }
+        let results = run(Arc::new(round)).await;
+        waited.attempts += 1;
+        let progress = merge(&mut latest, results, &retry, &mut waited.check_attempts);
+        gapless.extend(retry);
+        waited.evaluation = score::evaluate(&gate, latest.clone(), judging);
+        if progress {
+            quiet_since = Instant::now();
+        }
+        pause = if quiet_since.elapsed() < STARTUP_WINDOW {
+            FIRST_RETRY.min(wait.interval)
+        } else {
+            pause.mul_f64(BACKOFF).min(wait.interval)
+        };
     }
+    waited
+}
+
+/// The requests the run sent, by target: a target's count is what went to
+/// its origin (`scheme://host:port`); targets sharing an origin share one
+/// count, and requests to an address no target names are counted apart.
+fn request_counts(gate: &Gate, http: &HttpClient) -> report::RequestsReport {
+    let mut by_origin = http.requests_by_origin();
+    let total = by_origin.values().sum();
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in gate.targets.values() {
+        names
+            .entry(crate::http::origin(&t.url))
+            .or_default()
+            .push(t.name.clone());
+    }
+    let mut by_target: Vec<report::RequestCount> = names
+        .into_iter()
+        .filter_map(|(origin, targets)| {
+            let requests = by_origin.remove(&origin)?;
+            Some(report::RequestCount { targets, requests })
+        })
+        .collect();
+    let other: u64 = by_origin.values().sum();
+    if other > 0 {
+        by_target.push(report::RequestCount {
+            targets: Vec::new(),
+            requests: other,
+        });
+    }
+    report::RequestsReport { total, by_target }
+}
+
+/// Ids of the checks that ran (not skipped by the command line).
+fn ran(results: &[CheckResult]) -> impl Iterator<Item = &str> {
+    results
+        .iter()
+        .filter(|r| r.outcome.status != Status::Skipped)
+        .map(|r| r.check_id.as_str())
+}
+
+/// Checks whose latest result is not a pass (blocked ones included: they
+/// are retried with what they need).
+fn failing(results: &[CheckResult]) -> BTreeSet<String> {
+    results
+        .iter()
+        .filter(|r| !matches!(r.outcome.status, Status::Pass | Status::Skipped))
+        .map(|r| r.check_id.clone())
+        .collect()
+}
+
+/// The shortest pause after which a check that sends `requests` requests
+/// per run stays under [`MAX_RETRY_RATE_PER_S`].
+fn min_spacing(requests: u32) -> Duration {
+    Duration::from_secs_f64(f64::from(requests) / MAX_RETRY_RATE_PER_S)
+}
+
+/// Replaces the latest results of the retried checks with the new ones and
+/// counts their runs; true when the round made progress (a check newly
+/// passed, or fails in a different way than before).
+fn merge(
+    latest: &mut [CheckResult],
+    results: Vec<CheckResult>,
+    retried: &BTreeSet<String>,
+    attempts: &mut BTreeMap<String, u32>,
+) -> bool {
+    let mut fresh: BTreeMap<String, CheckResult> = results
+        .into_iter()
+        .filter(|r| retried.contains(&r.check_id))
+        .map(|r| (r.check_id.clone(), r))
+        .collect();
+    let mut progress = false;
+    for old in latest.iter_mut() {
+        let Some(new) = fresh.remove(&old.check_id) else {
+            continue;
+        };
+        *attempts.entry(new.check_id.clone()).or_default() += 1;
+        let cause = |r: &CheckResult| r.outcome.cause.as_ref().map(|c| c.key.clone());
+        progress |= new.outcome.status != old.outcome.status || cause(&new) != cause(old);
+        *old = new;
+    }
+    progress
 }
 
 fn apply_target_overrides(gate: &mut Gate, overrides: &[(String, String)]) -> Result<(), Failure> {
@@ -414,5 +582,54 @@ impl Observer for Progress {
                 None => anstream::eprintln!("{line}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Outcome;
+
+    fn result(id: &str, outcome: Outcome, requests: u32) -> CheckResult {
+        CheckResult {
+            check_id: id.into(),
+            outcome,
+            duration: Duration::ZERO,
+            requests,
+        }
+    }
+
+    fn refused(id: &str) -> CheckResult {
+        result(id, Outcome::error("refused").cause("unreachable:backend", "down"), 1)
+    }
+
+    #[test]
+    fn a_check_asked_n_times_per_run_waits_n_halves_of_a_second() {
+        assert_eq!(min_spacing(1), Duration::from_millis(500));
+        assert_eq!(min_spacing(3), Duration::from_millis(1500));
+        assert_eq!(min_spacing(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_a_changed_outcome_of_a_retried_check_counts_as_progress() {
+        let mut latest = vec![refused("a"), result("b", Outcome::pass("ok"), 1), refused("c")];
+        let mut attempts = BTreeMap::new();
+        let retried: BTreeSet<String> = ["a".to_string(), "c".to_string()].into();
+
+        let same = merge(&mut latest, vec![refused("a"), refused("c")], &retried, &mut attempts);
+        assert!(!same, "still refused the same way: keep backing off");
+
+        let now_503 = result("a", Outcome::fail("503").cause("status:backend", "503"), 1);
+        assert!(merge(&mut latest, vec![now_503, refused("c")], &retried, &mut attempts));
+        assert_eq!(latest[0].outcome.status, Status::Fail);
+
+        // A result for a check that was not retried (b) is ignored.
+        let up = vec![result("a", Outcome::pass("ok"), 1), result("b", Outcome::fail("x"), 1)];
+        assert!(merge(&mut latest, up, &["a".to_string()].into(), &mut attempts));
+        assert_eq!(latest[1].outcome.status, Status::Pass);
+        assert_eq!(failing(&latest), ["c".to_string()].into());
+        assert_eq!(attempts.get("a"), Some(&3));
+        assert_eq!(attempts.get("c"), Some(&2));
+        assert_eq!(attempts.get("b"), None);
     }
 }

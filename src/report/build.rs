@@ -2,7 +2,7 @@
 //! run's metadata, then redacts every secret. Nothing here scores: the
 //! verdict, blockers and root causes are the evaluation's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use super::model::*;
@@ -21,6 +21,10 @@ pub struct RunMeta<'a> {
     pub attempts: u32,
     /// Checks that did not pass in some earlier `--wait` attempt.
     pub failed_before: BTreeSet<String>,
+    /// Rounds each check was run in; a check not listed was not run.
+    pub check_attempts: BTreeMap<String, u32>,
+    /// Requests sent, by target.
+    pub requests: Option<RequestsReport>,
     pub warnings: Vec<String>,
     pub warm_up: Option<crate::report::WarmUpReport>,
 }
@@ -143,6 +147,7 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
         },
         warnings,
         warm_up: meta.warm_up.clone(),
+        requests: meta.requests.clone(),
     };
     redact(report, redactor)
 }
@@ -173,7 +178,7 @@ fn check_report(c: &CheckEval, meta: &RunMeta<'_>) -> CheckReport {
             expires: w.expires.clone(),
             expired: w.expired,
         }),
-        attempts: meta.attempts,
+        attempts: meta.check_attempts.get(&c.id).copied().unwrap_or(0),
         passed_after_retry: c.status == Status::Pass && meta.failed_before.contains(&c.id),
         warnings: o.warnings.clone(),
     }
@@ -285,5 +290,10 @@ fn restore_identifiers(to: &mut Report, from: &Report) {
     }
     for (s, o) in to.fix_path.steps.iter_mut().zip(&from.fix_path.steps) {
         s.root_cause.clone_from(&o.root_cause);
+    }
+    if let (Some(to), Some(from)) = (&mut to.requests, &from.requests) {
+        for (t, o) in to.by_target.iter_mut().zip(&from.by_target) {
+            t.targets.clone_from(&o.targets);
+        }
     }
 }

@@ -204,9 +204,12 @@ impl Renderer for Markdown {
             }
         }
         writeln!(out)?;
+        let requests = super::table::requests_line(r, &|t| md(t))
+            .map(|l| format!(" · {l}"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "<sub>{} {} · gate source: {}</sub>",
+            "<sub>{} {} · gate source: {}{requests}</sub>",
             r.tool.name,
             r.tool.version,
             md(&r.gate.source)

@@ -51,6 +51,10 @@ pub struct Report {
     /// The gate's `warm_up:` traffic, when `--synthetic` sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_up: Option<WarmUpReport>,
+    /// The HTTP requests the run sent, by target: the gate's load on the
+    /// stack. Absent in reports of versions that did not count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestsReport>,
 }
 
 /// What the warm-up sent before the checks (a synthetic action).
@@ -74,6 +78,22 @@ pub struct WarmUpReport {
     pub waited_ms: u64,
     /// One sentence, as every format shows it.
     pub summary: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct RequestsReport {
+    /// Every request sent, `--wait` retries included (Docker Engine calls are not counted).
+    pub total: u64,
+    /// One entry per address that received requests, in target-name order.
+    pub by_target: Vec<RequestCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct RequestCount {
+    /// The gate targets at this address (`scheme://host:port`): several when
+    /// they share it, none for an address no target names.
+    pub targets: Vec<String>,
+    pub requests: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -136,7 +156,7 @@ pub struct CheckReport {
     pub reproduce: Option<String>,
     pub security: bool,
     pub waiver: Option<WaiverReport>,
-    /// Runs it took (`--wait`).
+    /// Rounds it was run in (`--wait` retries failing checks); 0 when skipped.
     pub attempts: u32,
     /// It failed in an earlier attempt and passed only on a retry.
     pub passed_after_retry: bool,

@@ -207,6 +207,10 @@ impl Renderer for Table {
                 esc(&w.summary)
             )?;
         }
+        if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
+            writeln!(out)?;
+            writeln!(out, "{line}")?;
+        }
         if !r.warnings.is_empty() {
             writeln!(out)?;
             for w in &r.warnings {
@@ -215,6 +219,30 @@ impl Renderer for Table {
         }
         Ok(())
     }
+}
+
+/// "Requests sent: 14 (backend 10, prometheus 4)": the run's load on the
+/// stack, with target names passed through the format's `escape`.
+pub(super) fn requests_line(r: &Report, escape: &dyn Fn(&str) -> String) -> Option<String> {
+    let req = r.requests.as_ref()?;
+    let parts: Vec<String> = req
+        .by_target
+        .iter()
+        .map(|t| {
+            let names: Vec<String> = t.targets.iter().map(|n| escape(n)).collect();
+            let who = if names.is_empty() {
+                "other addresses".to_string()
+            } else {
+                names.join("+")
+            };
+            format!("{who} {}", t.requests)
+        })
+        .collect();
+    Some(if parts.is_empty() {
+        format!("Requests sent: {}", req.total)
+    } else {
+        format!("Requests sent: {} ({})", req.total, parts.join(", "))
+    })
 }
 
 pub(super) fn counts_line(r: &Report) -> String {
@@ -405,6 +433,19 @@ pub(super) mod hostile {
                 waited_ms: 1250,
                 summary: evil("warm-up summary"),
             }),
+            requests: Some(RequestsReport {
+                total: 5,
+                by_target: vec![
+                    RequestCount {
+                        targets: vec![evil("target name")],
+                        requests: 4,
+                    },
+                    RequestCount {
+                        targets: Vec::new(),
+                        requests: 1,
+                    },
+                ],
+            }),
         }
     }
 
@@ -448,6 +489,16 @@ mod tests {
             width: Some(120),
         };
         render_to_string(Format::Table, &hostile::report(), opts).expect("render the table")
+    }
+
+    #[test]
+    fn the_footer_states_the_requests_sent_per_target_on_one_line() {
+        let out = render(false);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Requests sent: 5 ("))
+            .unwrap_or_else(|| panic!("no requests line in {out}"));
+        assert!(line.ends_with("4, other addresses 1)"), "{line}");
     }
 
     #[test]

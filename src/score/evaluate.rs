@@ -365,6 +365,7 @@ mod tests {
             check_id: id.into(),
             outcome,
             duration: Duration::ZERO,
+            requests: 0,
         }
     }
 

@@ -25,4 +25,5 @@ mod secrets;
 mod stack;
 mod tracing;
 mod victoria;
+mod wait_and_load;
 mod warm_up;

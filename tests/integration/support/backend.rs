@@ -1,6 +1,7 @@
 //! A fixture MediaNest backend on 127.0.0.1: a bearer-protected `/metrics`
-//! and health endpoints whose status, body and delay each test sets, and a
-//! log of the `Authorization` headers it received.
+//! and health endpoints whose status, body and delay each test sets, a log
+//! of the `Authorization` headers it received, and one of every request's
+//! arrival (when and which path), to hold a run's load against.
 //!
 //! With [`Traffic`], `/metrics` instead serves a prom-client style body whose
 //! request counter and latency histogram grow at a steady rate, so a real
@@ -119,6 +120,7 @@ pub struct Backend {
     push_errors: Arc<Mutex<Vec<String>>>,
     /// The correlation header's value of each request that carried it (with log shipping on).
     correlated: Arc<Mutex<Vec<String>>>,
+    arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -136,7 +138,12 @@ impl Backend {
             push_errors: Arc::clone(&push_errors),
             correlated: Arc::clone(&correlated),
         };
-        let (url, shutdown) = spawn(move |req| handle(req, state.clone()));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let r = Arc::clone(&arrivals);
+        let (url, shutdown) = spawn(move |req| {
+            lock(&r).push((Instant::now(), req.uri().path().to_string()));
+            handle(req, state.clone())
+        });
         Backend {
             url,
             behaviour,
@@ -144,6 +151,7 @@ impl Backend {
             served,
             push_errors,
             correlated,
+            arrivals,
             _shutdown: shutdown,
         }
     }
@@ -167,6 +175,11 @@ impl Backend {
 
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut self.behaviour.lock().expect("behaviour lock"));
+    }
+
+    /// Every request received so far: when it arrived and its path.
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        lock(&self.arrivals).clone()
     }
 
     /// `Authorization` headers received so far.
