@@ -17,6 +17,7 @@ mod docker;
 mod docker_diagnosis;
 mod outcome;
 mod prometheus_api;
+mod targets_scan;
 
 pub use context::ProbeContext;
 /// Loki retention logic, public for the fuzz target that feeds it hostile `/config` bodies.
