@@ -16,6 +16,7 @@ mod hostile_servers;
 mod inert_text;
 mod lint_metrics;
 mod prometheus_harness;
+mod prometheus_scale;
 mod reports;
 mod secrets;
 mod stack;
