@@ -730,6 +730,107 @@ pub fn join_url(base: &str, path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Serves one answer: `head` then `body_len` bytes of `fill`, with no
+    /// Content-Length (the body ends when the connection closes), so the
+    /// running cap, not the announced length, has to stop it.
+    fn one_answer(head: &'static str, first: &'static [u8], body_len: usize) -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(first);
+            let block = vec![b' '; 64 * 1024];
+            let mut sent = first.len();
+            while sent < body_len {
+                let n = block.len().min(body_len - sent);
+                if s.write_all(&block[..n]).is_err() {
+                    return;
+                }
+                sent += n;
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    fn streamed(url: &str, cap: usize) -> Result<Streamed<usize>, FetchError> {
+        // As main does: the client is built without a default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = HttpClient::new(TlsOptions::default()).unwrap();
+        let cap = StreamCap {
+            bytes: cap,
+            reason: "why this size",
+        };
+        rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            client
+                .get_streamed(url, cap, 1024, deadline, |r| {
+                    std::io::copy(r, &mut std::io::sink()).unwrap_or(0) as usize
+                })
+                .await
+        })
+    }
+
+    const JSON_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn a_streamed_body_reaches_the_parser_whole() {
+        let url = one_answer(JSON_HEAD, b"{", 3 << 20);
+        match streamed(&url, 4 << 20) {
+            Ok(Streamed::Parsed { head, value }) => {
+                assert_eq!(value, 3 << 20);
+                assert!(head.body.starts_with(b"{") && head.body.len() <= STREAM_PREFIX);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_past_its_cap_is_stopped_with_the_reason() {
+        let url = one_answer(JSON_HEAD, b"{", 8 << 20);
+        let err = streamed(&url, 1 << 20).unwrap_err();
+        assert_eq!(
+            err,
+            FetchError::TooLarge {
+                cap: 1 << 20,
+                reason: Some("why this size")
+            }
+        );
+        assert_eq!(err.describe(), "response body exceeds the 1 MiB cap (why this size)");
+    }
+
+    #[test]
+    fn markup_and_error_statuses_are_read_whole_for_diagnosis() {
+        let url = one_answer(JSON_HEAD, b"  <!doctype html><p>login", 0);
+        assert!(matches!(streamed(&url, 1 << 20), Ok(Streamed::Whole(r)) if r.body.ends_with(b"login")));
+        let url = one_answer(
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n",
+            b"busy",
+            0,
+        );
+        assert!(matches!(streamed(&url, 1 << 20), Ok(Streamed::Whole(r)) if r.status.as_u16() == 503));
+        // An error page larger than the small cap is not read to its end.
+        let url = one_answer(
+            "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n",
+            b"x",
+            1 << 20,
+        );
+        assert!(matches!(
+            streamed(&url, 1 << 30),
+            Err(FetchError::TooLarge {
+                cap: 1024,
+                reason: None
+            })
+        ));
+    }
+
     #[test]
     fn join_url_handles_slashes() {
         assert_eq!(join_url("http://h:1/", "/metrics"), "http://h:1/metrics");
