@@ -59,7 +59,8 @@ Environment read by the built-in Gate G (default in brackets):
   LOKI_TENANT (sent as X-Scope-OrgID)             APP_LOG_SELECTOR [{job=\"medianest-app\"}]
   DOCKER_HOST [unix:///var/run/docker.sock]       TRACING_URL [http://localhost:16686]
   BACKEND_SERVICE [medianest-backend]             PROMETHEUS_CONTAINER, BACKEND_CONTAINER
-  ALERTMANAGER_URL [http://localhost:9093]";
+  ALERTMANAGER_URL [http://localhost:9093]        ALERT_RECEIVER [web.hook] (with --synthetic)
+  GRAFANA_DASHBOARDS (comma-separated titles or uids whose panels must show data; empty = all)";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

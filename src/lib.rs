@@ -20,6 +20,7 @@ mod shell;
 pub mod status;
 mod suggest;
 mod text;
+mod warm_up;
 
 use std::panic::AssertUnwindSafe;
 

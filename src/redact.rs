@@ -99,6 +99,7 @@ impl Redactor {
             let path = match &c.spec {
                 crate::probe::CheckSpec::Http(h) => Some(&h.path),
                 crate::probe::CheckSpec::MetricsEndpoint(m) => Some(&m.path),
+                crate::probe::CheckSpec::TelemetryRoundtrip(t) => Some(&t.path),
                 _ => None,
             };
             if let Some(path) = path {

@@ -25,6 +25,9 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     apply_target_overrides(&mut gate, &args.targets)?;
     let skipped = select(&gate, &args.only, &args.skip, args.synthetic)?;
     gate::ensure_env(&gate, &|id| !skipped.contains_key(id)).map_err(Failure::Gate)?;
+    if args.synthetic {
+        gate::ensure_warm_up_env(&gate).map_err(Failure::Gate)?;
+    }
     // Every artifact is created before probing: a path that cannot be
     // written is a usage error found in a millisecond, not after the run.
     let mut artifacts = open_reports(&args.reports)?;
@@ -77,6 +80,16 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         .context("cannot start the async runtime")?;
     let started_at = SystemTime::now();
     let start = Instant::now();
+    // Sent once, before the first attempt: `--wait` re-runs checks, not traffic.
+    let warm_up = match (&gate.warm_up, args.synthetic) {
+        (Some(w), true) => {
+            progress.note(&format!("warm-up: sending {} requests to `{}`", w.requests, w.target));
+            let report = runtime.block_on(crate::warm_up::send(&gate, w, &http, &mut warnings));
+            progress.note(&format!("warm-up: {}", report.summary));
+            Some(report)
+        }
+        _ => None,
+    };
     let wait = Wait {
         rule,
         limit: args.wait,
@@ -102,6 +115,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         attempts,
         failed_before,
         warnings,
+        warm_up,
     };
     let report = report::build(&evaluation, meta, &redactor)
         .context("cannot redact the report; it is withheld so no secret can leak")?;
@@ -293,6 +307,7 @@ struct Progress {
     /// Checks still running: the spinner names what the run waits for.
     running: std::sync::Mutex<BTreeSet<String>>,
     verbose: bool,
+    quiet: bool,
     color: bool,
     redactor: Redactor,
 }
@@ -314,8 +329,22 @@ impl Progress {
             bar,
             running: std::sync::Mutex::new(BTreeSet::new()),
             verbose: ui.verbose > 0 && !ui.quiet,
+            quiet: ui.quiet,
             color: ui.color_stderr,
             redactor,
+        }
+    }
+
+    /// A line on stderr between phases, unless `-q`; on a terminal above the spinner.
+    fn note(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        let redacted = self.redactor.redact(line);
+        let line = crate::text::escape(&redacted);
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => anstream::eprintln!("{line}"),
         }
     }
 

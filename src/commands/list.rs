@@ -69,6 +69,23 @@ pub fn run(args: GateArgs, _ui: Ui) -> anyhow::Result<Exit> {
         }
     }
     out += &format!("{t}\n");
+    if let Some(w) = &g.warm_up {
+        out += &format!(
+            "Warm-up, sent only with --synthetic: {} requests to `{}` ({}), {} at once, at most {}/s{}\n",
+            w.requests,
+            w.target,
+            w.paths.join(", "),
+            w.concurrency,
+            w.rate,
+            match &w.settle {
+                Some(s) => format!(
+                    "; then one scrape interval of job `{}` (from `{}`)",
+                    s.job, s.prometheus
+                ),
+                None => String::new(),
+            }
+        );
+    }
     crate::error::print(&out)?;
     Ok(Exit::Passed)
 }

@@ -10,7 +10,7 @@
 //! pipe only tells at its end.
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 
 use super::openmetrics::OmParser;
 use super::rules::{Finding, LintSink};
@@ -131,58 +131,132 @@ impl<P: LineParser> Judge<P> {
     }
 }
 
+/// The parsers still judging the input, fed the same lines.
+struct Judges {
+    text: Option<Judge<TextParser>>,
+    om: Option<Judge<OmParser>>,
+    /// Given by the caller; otherwise the input's end decides.
+    known_format: bool,
+    /// Lines so far.
+    no: usize,
+    ends_with_eof: bool,
+}
+
+impl Judges {
+    /// Judges the next line (without its `\n`); false once reading on
+    /// cannot change the verdict.
+    fn line(&mut self, line: &[u8], terminated: bool) -> bool {
+        self.no += 1;
+        let content = line.trim_ascii_end();
+        if !content.is_empty() {
+            self.ends_with_eof = content.ends_with(b"# EOF");
+        }
+        let mut alive = false;
+        if let Some(judge) = self.text.as_mut() {
+            judge.line(line, terminated, self.no);
+            alive |= judge.error.is_none();
+        }
+        if let Some(judge) = self.om.as_mut() {
+            judge.line(line, terminated, self.no);
+            alive |= judge.error.is_none();
+        }
+        // With the format unknown the end still decides which verdict counts.
+        alive || !self.known_format
+    }
+}
+
 /// Reads `input` to its end (or to the first parse error once the format is
 /// known) and judges it.
 pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadError> {
     let mut reader = BufReader::with_capacity(256 << 10, input);
-    let mut text =
-        (options.format != Some(Format::OpenMetrics)).then(|| Judge::new(TextParser::new(Mode::Promtool), true));
-    let mut om = (options.format != Some(Format::Text)).then(|| Judge::new(OmParser::new(), false));
-    let mut line = Vec::with_capacity(64 << 10);
+    let mut judges = Judges {
+        text: (options.format != Some(Format::OpenMetrics)).then(|| Judge::new(TextParser::new(Mode::Promtool), true)),
+        om: (options.format != Some(Format::Text)).then(|| Judge::new(OmParser::new(), false)),
+        known_format: options.format.is_some(),
+        no: 0,
+        ends_with_eof: false,
+    };
+    // A line that straddles two fills of the read buffer; every other line
+    // is judged where it lies in the buffer, without a copy.
+    let mut carry: Vec<u8> = Vec::new();
     let mut bytes: u64 = 0;
-    let mut no = 0;
-    let mut ends_with_eof = false;
-    let limit = u64::try_from(options.max_line).unwrap_or(u64::MAX).saturating_add(1);
+    let max_line = u64::try_from(options.max_line).unwrap_or(u64::MAX);
+    let too_large = |read: u64| {
+        (read > options.max_bytes).then_some(ReadError::TooLarge {
+            limit: options.max_bytes,
+        })
+    };
     loop {
-        line.clear();
-        let n = (&mut reader).take(limit).read_until(b'\n', &mut line)?;
-        if n == 0 {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if buf.is_empty() {
+            if !carry.is_empty() {
+                judges.line(&carry, false);
+            }
             break;
         }
-        bytes += n as u64;
-        if bytes > options.max_bytes {
-            return Err(ReadError::TooLarge {
-                limit: options.max_bytes,
-            });
-        }
-        no += 1;
-        let terminated = line.last() == Some(&b'\n');
-        if terminated {
-            line.pop();
-        } else if line.len() > options.max_line {
+        let Some(at) = memchr::memchr(b'\n', buf) else {
+            // No line end in the buffer: keep what there is, unless the
+            // line already outgrew its cap (counted as a read up to the cap
+            // and one byte more would count it).
+            carry.extend_from_slice(buf);
+            let taken = buf.len();
+            reader.consume(taken);
+            let pending = carry.len() as u64;
+            if pending > max_line {
+                let read = bytes.saturating_add(max_line.saturating_add(1));
+                if let Some(e) = too_large(read) {
+                    return Err(e);
+                }
+                return Err(ReadError::LineTooLong {
+                    line: judges.no + 1,
+                    limit: options.max_line,
+                });
+            }
+            if let Some(e) = too_large(bytes.saturating_add(pending)) {
+                return Err(e);
+            }
+            continue;
+        };
+        let line_len = carry.len() as u64 + at as u64;
+        if line_len > max_line {
+            let read = bytes.saturating_add(max_line.saturating_add(1));
+            if let Some(e) = too_large(read) {
+                return Err(e);
+            }
             return Err(ReadError::LineTooLong {
-                line: no,
+                line: judges.no + 1,
                 limit: options.max_line,
             });
         }
-        let content = line.trim_ascii_end();
-        if !content.is_empty() {
-            ends_with_eof = content.ends_with(b"# EOF");
+        bytes = bytes.saturating_add(line_len + 1);
+        if let Some(e) = too_large(bytes) {
+            return Err(e);
         }
-        let mut alive = false;
-        if let Some(judge) = text.as_mut() {
-            judge.line(&line, terminated, no);
-            alive |= judge.error.is_none();
-        }
-        if let Some(judge) = om.as_mut() {
-            judge.line(&line, terminated, no);
-            alive |= judge.error.is_none();
-        }
-        // With the format unknown the end still decides which verdict counts.
-        if !alive && options.format.is_some() {
+        let go_on = if carry.is_empty() {
+            judges.line(buf.get(..at).unwrap_or(&[]), true)
+        } else {
+            carry.extend_from_slice(buf.get(..at).unwrap_or(&[]));
+            let go_on = judges.line(&carry, true);
+            carry.clear();
+            go_on
+        };
+        reader.consume(at + 1);
+        if !go_on {
             break;
         }
     }
+    bytes = bytes.saturating_add(carry.len() as u64);
+    let Judges {
+        text,
+        om,
+        no,
+        ends_with_eof,
+        ..
+    } = judges;
     let format = options.format.unwrap_or(if ends_with_eof {
         Format::OpenMetrics
     } else {

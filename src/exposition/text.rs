@@ -341,7 +341,9 @@ impl TextParser {
         sink: &mut S,
     ) -> Res<LabelSet<'l>> {
         let mut set = LabelSet {
-            labels: Vec::new(),
+            // Room for a histogram bucket's labels and its `le`: growing from
+            // four to eight was a second allocation per bucket line.
+            labels: Vec::with_capacity(8),
             le: None,
             quantile: None,
         };

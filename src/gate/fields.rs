@@ -34,6 +34,9 @@ pub enum FieldType {
     /// A Prometheus duration: `5m`, `7d`, `1w`.
     PromDuration,
     StrList,
+    /// A list of strings, or one comma-separated string (so a single
+    /// `${VAR}` can carry the list); see [`SpecCx::names`].
+    Names,
     /// HTTP status codes.
     StatusList,
     StrMap,
@@ -51,6 +54,10 @@ impl FieldType {
             FieldType::Number => json!({"type": "number"}),
             FieldType::Duration | FieldType::PromDuration => json!({"type": "string"}),
             FieldType::StrList => json!({"type": "array", "items": {"type": "string"}}),
+            FieldType::Names => json!({"oneOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "string", "description": "Comma-separated; `${VAR}` is expanded, items are trimmed, empty means none."}
+            ]}),
             FieldType::StatusList => {
                 json!({"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}})
             }
@@ -328,6 +335,21 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         }
     }
 
+    /// The check's own `timeout:` when it is written and valid (the loader
+    /// reports an invalid one), for kinds whose fields must fit inside it.
+    /// `--timeout` and `defaults.timeout` are not known here.
+    pub fn own_timeout(&self) -> Option<Duration> {
+        let t = self.check.timeout.as_ref()?;
+        humantime::parse_duration(t.get().trim())
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= MAX_DURATION)
+    }
+
+    /// Where the check's own `timeout:` is written.
+    pub fn timeout_loc(&self) -> Option<Loc> {
+        self.check.timeout.as_ref().map(|t| t.loc())
+    }
+
     /// True when the check does not write the field.
     pub fn is_absent(&self, name: &str) -> bool {
         self.check.field(name).is_none()
@@ -439,6 +461,60 @@ impl<'c, 'a> SpecCx<'c, 'a> {
     pub fn strings(&mut self, name: &str) -> Option<Vec<String>> {
         self.list(name)
             .map(|l| l.into_inner().into_iter().map(|(s, _)| s).collect())
+    }
+
+    /// Names written as a list (kept as written, like [`Self::strings`]) or
+    /// as one comma-separated string, which is `${VAR}` expanded and split
+    /// on commas with each item trimmed: `"${GRAFANA_DASHBOARDS:-}"` names
+    /// none when the variable is unset or blank. An empty item (`a,,b`, a
+    /// trailing comma) is an error at the value rather than a silent skip,
+    /// since it usually means a name was lost.
+    pub fn names(&mut self, name: &str) -> Option<Vec<String>> {
+        let node = self.node(name, FieldType::Names)?;
+        if let Node::Seq(items) = node.get() {
+            let mut out = Vec::new();
+            for item in items {
+                match Self::text_of(item.get()) {
+                    Some(s) => out.push(s),
+                    None => self.type_error(name, item, "a list of strings or a comma-separated string"),
+                }
+            }
+            return Some(out);
+        }
+        let Some(text) = Self::text_of(node.get()) else {
+            self.type_error(name, node, "a list of strings or a comma-separated string");
+            return None;
+        };
+        let loc = node.loc();
+        let (value, vars, missing) = self.cx.expand(&text, loc);
+        self.missing.extend(missing);
+        if value.trim().is_empty() {
+            return Some(Vec::new());
+        }
+        let items: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
+        if let Some(at) = items.iter().position(String::is_empty) {
+            let from = match vars.as_slice() {
+                [] => String::new(),
+                vs => format!(
+                    " (from {})",
+                    vs.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.err(
+                loc,
+                format!(
+                    "`{name}`{from} has an empty item at position {} of `{}`",
+                    at + 1,
+                    value.trim()
+                ),
+                Some(
+                    "separate the names with single commas, e.g. `Overview, Backend`, or leave the value empty for all"
+                        .to_string(),
+                ),
+            );
+            return None;
+        }
+        Some(items)
     }
 
     /// HTTP status codes, each 100–599.

@@ -231,6 +231,8 @@ impl Cx<'_> {
             );
         }
 
+        let warm_up = raw.warm_up.as_ref().and_then(|w| self.warm_up(w, &targets));
+
         let mut requirements = Vec::new();
         let mut req_ids: HashMap<String, Loc> = HashMap::new();
         let mut check_ids: HashMap<String, Loc> = HashMap::new();
@@ -319,6 +321,7 @@ impl Cx<'_> {
             targets,
             secrets,
             default_timeout,
+            warm_up,
             requirements,
         };
         self.check_needs(&gate, &check_ids);

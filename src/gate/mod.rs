@@ -18,7 +18,9 @@ pub mod raw;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod warm_up;
 
 pub use interpolate::{Env, interpolate};
 pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_target_url, ensure_env, load, load_source};
 pub use model::*;
+pub use warm_up::ensure_warm_up_env;

@@ -26,7 +26,36 @@ pub struct Gate {
     pub targets: BTreeMap<String, Target>,
     pub secrets: BTreeMap<String, Secret>,
     pub default_timeout: Option<Duration>,
+    /// Traffic sent before the checks, only with `--synthetic`.
+    pub warm_up: Option<WarmUp>,
     pub requirements: Vec<Requirement>,
+}
+
+/// `warm_up:`: bounded traffic to one of the gate's own targets before the
+/// checks, so that latency and rate checks judge fresh data.
+#[derive(Debug, Clone)]
+pub struct WarmUp {
+    pub target: String,
+    /// Requested in turn: request *i* goes to `paths[i % paths.len()]`.
+    pub paths: Vec<String>,
+    pub requests: u32,
+    pub concurrency: u32,
+    /// Requests per second, at most.
+    pub rate: f64,
+    /// Per request.
+    pub timeout: Duration,
+    /// Where to read the scrape interval to wait after the traffic: a
+    /// Prometheus target and the scrape job that collects the traffic.
+    pub settle: Option<Settle>,
+    /// Variables the warm-up needs but the environment lacks.
+    pub missing: Vec<MissingVar>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub prometheus: String,
+    pub job: String,
 }
 
 /// When the gate passes: the score threshold and whether every required

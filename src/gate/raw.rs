@@ -92,7 +92,34 @@ pub struct RawGate {
     pub secrets: BTreeMap<String, Sp<String>>,
     #[serde(default)]
     pub defaults: Option<RawDefaults>,
+    /// Traffic sent to one target before the checks, only with
+    /// `check --synthetic`, so latency checks have fresh data.
+    #[serde(default)]
+    pub warm_up: Option<Sp<RawWarmUp>>,
     pub requirements: Sp<Vec<RawRequirement>>,
+}
+
+/// `warm_up:`. Bounded: at most 10,000 requests, 64 at once, 1,000 per
+/// second, two minutes of traffic.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWarmUp {
+    /// The gate target the traffic goes to (e.g. `backend`).
+    pub target: Sp<String>,
+    /// Paths requested in turn, e.g. `[/health, /api/health]`.
+    pub paths: Sp<Vec<Sp<String>>>,
+    /// Requests in all (default 100).
+    pub requests: Option<Sp<u64>>,
+    /// Requests in flight at once (default 4).
+    pub concurrency: Option<Sp<u64>>,
+    /// Requests per second at most (default 50).
+    pub rate: Option<Sp<f64>>,
+    /// Per request, e.g. `5s` (default 5s).
+    pub timeout: Option<Sp<String>>,
+    /// A Prometheus target: after the traffic, wait one scrape interval of `job`, read from it.
+    pub prometheus: Option<Sp<String>>,
+    /// The scrape job that collects the traffic's metrics.
+    pub job: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

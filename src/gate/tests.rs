@@ -132,7 +132,12 @@ fn a_field_of_another_kind_names_its_kind_and_the_real_list() {
         "`min_retention` is a `loki` field",
         Some("`grafana` checks take: `token`, `user`, `password`, `min_dashboards`, `dashboards`, `datasources`"),
     );
-    field_rejected("grafana", "job: api", "`job` is a `prometheus_targets` field", None);
+    field_rejected(
+        "grafana",
+        "job: api",
+        "`job` is a field of `prometheus_targets`, `telemetry_roundtrip`",
+        None,
+    );
     field_rejected(
         "prometheus_targets",
         "expect_families: [x]",

@@ -12,6 +12,13 @@ use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
 /// The outcome of one authenticated API call.
+/// At most this many requests of one Grafana check in flight at once.
+pub const IN_FLIGHT: usize = 8;
+/// Grafana's largest `/api/search` page (reference §3.6).
+const SEARCH_PAGE: usize = 5000;
+/// Search pages read at most: 50,000 dashboards.
+const MAX_SEARCH_PAGES: usize = 10;
+
 pub(super) enum Api {
     Ok(Response, Value),
     Failed(Outcome),
@@ -110,6 +117,55 @@ impl Credentials {
             (None, Some(b)) => b,
             (None, None) => "a `token` (or `user`/`password`) secret on the check".to_string(),
         }
+    }
+
+    /// Every dashboard, from `/api/search?type=dash-db` read page by page at
+    /// Grafana's largest page size, kept as `{uid, title, type}` only, so
+    /// 10,000 dashboards cost a few requests and little memory. Stops after
+    /// [`MAX_SEARCH_PAGES`] pages.
+    pub(super) async fn search_dashboards(&self, cx: &ProbeContext<'_>) -> Api {
+        let mut hits = Vec::new();
+        let mut first_uid: Option<Value> = None;
+        let mut page = 1;
+        loop {
+            let path = format!("/api/search?type=dash-db&limit={SEARCH_PAGE}&page={page}");
+            match self.api(cx, &path).await {
+                Api::Ok(resp, Value::Array(batch)) => {
+                    // A Grafana that ignores `page` would hand back page 1 forever.
+                    let uid = batch.first().and_then(|h| h.get("uid")).cloned();
+                    if page > 1 && uid.is_some() && uid == first_uid {
+                        return Api::Ok(resp, Value::Array(hits));
+                    }
+                    if page == 1 {
+                        first_uid = uid;
+                    }
+                    let full = batch.len() >= SEARCH_PAGE;
+                    hits.extend(batch.into_iter().map(|h| {
+                        json!({"uid": h.get("uid"), "title": h.get("title"), "type": h.get("type")})
+                    }));
+                    if !full || page == MAX_SEARCH_PAGES {
+                        return Api::Ok(resp, Value::Array(hits));
+                    }
+                    page += 1;
+                }
+                // Not a list: the caller says what Grafana answered.
+                other => return other,
+            }
+        }
+    }
+
+    /// Authenticated GETs of `paths`, answers in order, at most
+    /// [`IN_FLIGHT`] at once so hundreds of datasources or dashboards never
+    /// open hundreds of connections to one Grafana.
+    pub(super) async fn api_all(&self, cx: &ProbeContext<'_>, paths: &[String]) -> Vec<Api> {
+        // A semaphore over join_all bounds what is in flight, keeps the order,
+        // and (unlike a buffered stream) keeps the probe future `Send`.
+        let slots = tokio::sync::Semaphore::new(IN_FLIGHT);
+        join_all(paths.iter().map(|p| async {
+            let _slot = slots.acquire().await.ok();
+            self.api(cx, p).await
+        }))
+        .await
     }
 
     /// An authenticated GET of a JSON API path, with the 401, 403 and
@@ -241,7 +297,7 @@ impl Kind for GrafanaSpec {
         Credentials::USER,
         Credentials::PASSWORD,
         FieldDef::new("min_dashboards", T::Int, "Minimum number of dashboards (default 1).", "1"),
-        FieldDef::new("dashboards", T::StrList, "Dashboard titles that must exist.", "[MediaNest Overview]"),
+        FieldDef::new("dashboards", T::Names, "Dashboard titles that must exist, as a list or one comma-separated string.", "[MediaNest Overview]"),
         FieldDef::new("datasources", T::StrList, "Datasource names to health-check (default: all).", "[Prometheus, Loki]"),
     ];
 
@@ -249,7 +305,7 @@ impl Kind for GrafanaSpec {
         GrafanaSpec {
             credentials: Credentials::load(f),
             min_dashboards: f.int("min_dashboards").map(|n| *n.get()).unwrap_or(1),
-            dashboards: f.strings("dashboards").unwrap_or_default(),
+            dashboards: f.names("dashboards").unwrap_or_default(),
             datasources: f.strings("datasources").unwrap_or_default(),
         }
     }
@@ -272,7 +328,7 @@ impl GrafanaSpec {
         let (health, datasources, search) = tokio::join!(
             health,
             self.credentials.api(cx, "/api/datasources"),
-            self.credentials.api(cx, "/api/search?type=dash-db&limit=5000")
+            self.credentials.search_dashboards(cx)
         );
         let repro = cx.curl(&health_url, None);
 
@@ -366,7 +422,7 @@ impl GrafanaSpec {
             .iter()
             .map(|(_, uid, _)| format!("/api/datasources/uid/{}/health", encode(uid)))
             .collect();
-        let results = join_all(paths.iter().map(|p| self.credentials.api(cx, p))).await;
+        let results = self.credentials.api_all(cx, &paths).await;
         let mut ds_evidence = serde_json::Map::new();
         let mut ds_errors = Vec::new();
         for ((name, _, ty), result) in selected.iter().zip(results) {

@@ -26,8 +26,6 @@ use crate::http::join_url;
 pub const MAX_DASHBOARDS: usize = 50;
 /// Query-bearing panels per run, over all selected dashboards.
 pub const MAX_PANELS: usize = 500;
-/// Panel queries in flight at once against one Grafana.
-pub const QUERY_CONCURRENCY: usize = 8;
 /// Rows cannot nest in Grafana; a deeper structure is malformed input, and
 /// the bound keeps a hostile document from recursing without end.
 const MAX_DEPTH: usize = 4;
@@ -52,14 +50,14 @@ impl Kind for DashboardsSpec {
         Credentials::TOKEN,
         Credentials::USER,
         Credentials::PASSWORD,
-        FieldDef::new("dashboards", T::StrList, "Dashboard titles or uids to check (default: all).", "[MediaNest Overview]"),
+        FieldDef::new("dashboards", T::Names, "Dashboard titles or uids to check, as a list or one comma-separated string (default: all).", "[MediaNest Overview]"),
         FieldDef::new("range", T::PromDuration, "Time range the panels are queried over (default `1h`).", "1h"),
         FieldDef::new("max_empty_panels", T::Int, "Panels allowed to return no data (default 0).", "0"),
     ];
 
     fn load(f: &mut SpecCx<'_, '_>) -> Self {
         let credentials = Credentials::load(f);
-        let dashboards = f.strings("dashboards").unwrap_or_default();
+        let dashboards = f.names("dashboards").unwrap_or_default();
         if dashboards.len() > MAX_DASHBOARDS {
             f.err(f.id_loc(), format!("`dashboards` names {} dashboards; at most {MAX_DASHBOARDS} are checked per run", dashboards.len()), Some("split them over several checks".to_string()));
         }
@@ -444,7 +442,8 @@ pub(crate) fn judge_answer(status: u16, body: &Value, ref_ids: &[String]) -> Pan
             errors.push(format!("{r}: no result"));
             continue;
         };
-        if let Some(e) = res.get("error").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        // Loki's plain-text errors reach the refId with their trailing newline.
+        if let Some(e) = res.get("error").and_then(Value::as_str).map(str::trim).filter(|e| !e.is_empty()) {
             errors.push(format!("{r}: {e}"));
             continue;
         }
@@ -458,6 +457,9 @@ pub(crate) fn judge_answer(status: u16, body: &Value, ref_ids: &[String]) -> Pan
 }
 
 /// True when a frame's first number field holds a value that is not null.
+/// A logs frame (Loki's `labels`, `Time`, `Line`, … or the dataplane
+/// `body`) has no number field: there a line, i.e. a non-null value in
+/// its first string field, is the data a logs panel shows.
 fn frame_has_value(frame: &Value) -> bool {
     let fields = frame.pointer("/schema/fields").and_then(Value::as_array);
     let values = frame.pointer("/data/values").and_then(Value::as_array);
@@ -465,7 +467,8 @@ fn frame_has_value(frame: &Value) -> bool {
         return false;
     };
     // Field names differ by version (§3.3): match the type, not the name.
-    let Some(i) = fields.iter().position(|f| f.get("type").and_then(Value::as_str) == Some("number")) else {
+    let of_type = |ty: &str| fields.iter().position(|f| f.get("type").and_then(Value::as_str) == Some(ty));
+    let Some(i) = of_type("number").or_else(|| of_type("string")) else {
         return false;
     };
     values
@@ -505,7 +508,7 @@ impl DashboardsSpec {
         };
         let (sources, search) = tokio::join!(
             g.api(cx, "/api/datasources"),
-            g.api(cx, "/api/search?type=dash-db&limit=5000")
+            g.search_dashboards(cx)
         );
         let sources = match sources {
             Api::Ok(_, v) => v,
@@ -574,14 +577,7 @@ impl DashboardsSpec {
 
         // Dashboards, fetched with bounded concurrency.
         let paths: Vec<String> = selected.iter().map(|(uid, _)| format!("/api/dashboards/uid/{}", encode(uid))).collect();
-        // A semaphore over join_all bounds what is in flight, keeps the order,
-        // and (unlike a buffered stream) keeps the probe future `Send`.
-        let slots = tokio::sync::Semaphore::new(QUERY_CONCURRENCY);
-        let fetched: Vec<Api> = join_all(paths.iter().map(|p| async {
-            let _slot = slots.acquire().await.ok();
-            g.api(cx, p).await
-        }))
-        .await;
+        let fetched: Vec<Api> = g.api_all(cx, &paths).await;
         let mut panels_total = 0usize;
         let mut parsed: Vec<(&String, BTreeMap<String, VarValue>, Vec<Panel>)> = Vec::new();
         for ((_, title), answer) in selected.iter().zip(fetched) {
@@ -638,11 +634,7 @@ impl DashboardsSpec {
         library_uids.dedup();
         let library_paths: Vec<String> =
             library_uids.iter().map(|u| format!("/api/library-elements/{}", encode(u))).collect();
-        let library_answers: Vec<Api> = join_all(library_paths.iter().map(|p| async {
-            let _slot = slots.acquire().await.ok();
-            g.api(cx, p).await
-        }))
-        .await;
+        let library_answers: Vec<Api> = g.api_all(cx, &library_paths).await;
         let mut library: BTreeMap<String, Result<Option<Panel>, String>> = BTreeMap::new();
         for (uid, answer) in library_uids.iter().zip(library_answers) {
             let model = match answer {
@@ -703,7 +695,8 @@ impl DashboardsSpec {
             }
         }
 
-        // Panel queries, at most QUERY_CONCURRENCY in flight.
+        // Panel queries, at most IN_FLIGHT at once like every other request of the check.
+        let slots = tokio::sync::Semaphore::new(super::grafana::IN_FLIGHT);
         let answers: Vec<Api> = join_all(jobs.iter().map(|j| async {
             let _slot = slots.acquire().await.ok();
             g.api_post(cx, "/api/ds/query", &j.body).await
@@ -1063,6 +1056,23 @@ mod tests {
             judge_answer(207, &partial, &ids(&["A", "B"])),
             PanelResult::Failing("query error: B: parse error".to_string())
         );
+        // A Loki logs frame (pkg/tsdb/loki frame.go): no number field, the lines are strings.
+        let logs = |values: Value| {
+            json!({"schema": {"fields": [
+                       {"name": "labels", "type": "other"}, {"name": "Time", "type": "time"},
+                       {"name": "Line", "type": "string"}, {"name": "tsNs", "type": "string"}, {"name": "id", "type": "string"}]},
+                   "data": {"values": values}})
+        };
+        let one = logs(json!([[{"job": "app"}], [1], ["started"], ["1000000"], ["1000000_ab"]]));
+        let lines = json!({"results": {"A": {"status": 200, "frames": [one]}}});
+        assert_eq!(judge_answer(200, &lines, &ids(&["A"])), PanelResult::Data);
+        let no_lines = json!({"results": {"A": {"status": 200, "frames": [logs(json!([[], [], [], [], []]))]}}});
+        assert_eq!(judge_answer(200, &no_lines, &ids(&["A"])), PanelResult::Empty);
+        let loki_error = json!({"results": {"A": {"error": "parse error at line 1, col 1: syntax error\n", "status": 400}}});
+        assert_eq!(
+            judge_answer(400, &loki_error, &ids(&["A"])),
+            PanelResult::Failing("query error: A: parse error at line 1, col 1: syntax error".to_string())
+        );
         let missing = json!({"error": "data source not found", "message": "Data source not found", "traceID": ""});
         assert_eq!(
             judge_answer(404, &missing, &ids(&["A"])),
@@ -1090,10 +1100,56 @@ mod load_tests {
         field_rejected(k, "range: 0s", "range must be greater than zero", None);
         field_rejected(k, "max_empty_panels: -1", "`max_empty_panels` must be zero or a positive whole number", None);
         field_rejected(k, "max_empty_panels: few", "`max_empty_panels` must be a whole number", None);
-        field_rejected(k, "dashboards: Overview", "`dashboards` must be a list of strings", None);
+        field_rejected(k, "dashboards: {a: b}", "`dashboards` must be a list of strings or a comma-separated string", None);
         let many: Vec<String> = (0..51).map(|i| format!("d{i}")).collect();
         let line = format!("dashboards: [{}]", many.join(", "));
         rejects_at(&one_check(k, &[&line]), CHECK_LINE, ID_COLUMN, "at most 50 are checked per run", None);
         loads(&one_check(k, &["token: s", "dashboards: [a, b]", "range: 6h", "max_empty_panels: 2"]));
+    }
+
+    fn dashboards_of(field: &str) -> Vec<String> {
+        let gate = loads(&one_check("grafana_dashboards", &[field]));
+        match &gate.requirements[0].checks[0].spec {
+            crate::probe::CheckSpec::GrafanaDashboards(s) => s.dashboards.clone(),
+            other => panic!("not a grafana_dashboards spec: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn grafana_dashboards_takes_a_list_or_a_comma_separated_string() {
+        assert_eq!(dashboards_of("dashboards: [Backend Live, node-exporter]"), ["Backend Live", "node-exporter"]);
+        // The form a single variable fills: items trimmed, an unset or blank value means all.
+        assert_eq!(dashboards_of("dashboards: \" Backend Live ,node-exporter \""), ["Backend Live", "node-exporter"]);
+        assert_eq!(dashboards_of("dashboards: \"${GRAFANA_DASHBOARDS:-MediaNest Overview, Logs}\""), ["MediaNest Overview", "Logs"]);
+        assert_eq!(dashboards_of("dashboards: Overview"), ["Overview"]);
+        assert!(dashboards_of("dashboards: \"${GRAFANA_DASHBOARDS:-}\"").is_empty());
+        assert!(dashboards_of("dashboards: \"  \"").is_empty());
+        assert!(dashboards_of("dashboards: []").is_empty());
+    }
+
+    #[test]
+    fn grafana_dashboards_refuses_an_empty_item_where_it_is_written() {
+        let k = "grafana_dashboards";
+        let hint = Some("separate the names with single commas");
+        field_rejected(k, "dashboards: \"a,,b\"", "`dashboards` has an empty item at position 2 of `a,,b`", hint);
+        field_rejected(k, "dashboards: \"a, b,\"", "has an empty item at position 3", hint);
+        field_rejected(k, "dashboards: \",a\"", "has an empty item at position 1", hint);
+        // Through a variable the message names it, since the text is not in the file.
+        field_rejected(
+            k,
+            "dashboards: \"${GRAFANA_DASHBOARDS:-Overview,,Logs}\"",
+            "`dashboards` (from `GRAFANA_DASHBOARDS`) has an empty item at position 2 of `Overview,,Logs`",
+            hint,
+        );
+        // The bound counts the split names.
+        let many: Vec<String> = (0..51).map(|i| format!("d{i}")).collect();
+        let line = format!("dashboards: \"{}\"", many.join(","));
+        rejects_at(&one_check(k, &[&line]), CHECK_LINE, ID_COLUMN, "at most 50 are checked per run", None);
+    }
+
+    #[test]
+    fn grafana_also_takes_its_dashboards_as_a_comma_separated_string() {
+        loads(&one_check("grafana", &["dashboards: \"MediaNest Overview, Node Exporter Full\""]));
+        field_rejected("grafana", "dashboards: \"a,,b\"", "has an empty item at position 2", None);
     }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 #[cfg(test)]
 use serde_json::json;
 
+use super::blocking::off_runtime;
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
@@ -141,7 +142,8 @@ fn explain_not_ready(body: &str) -> &'static str {
     }
 }
 
-fn now_ns() -> u128 {
+/// Now, in the nanoseconds Loki's timestamps use.
+pub(super) fn now_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -263,27 +265,12 @@ impl LokiSpec {
         let target = cx.target_name().to_string();
         let key = format!("check:{}", cx.check.id);
         let tenant = self.tenant.trim();
-        let headers: Vec<(&str, &str)> = if tenant.is_empty() {
-            vec![]
-        } else {
-            vec![("X-Scope-OrgID", tenant)]
-        };
+        let headers = tenant_headers(tenant);
         let ready_url = join_url(cx.base_url(), "/ready");
         let config_url = join_url(cx.base_url(), "/config");
         let end = now_ns();
         let start = end.saturating_sub(self.logs_window.as_nanos());
-        let query_url = {
-            let base = join_url(cx.base_url(), "/loki/api/v1/query_range");
-            let mut u = url::Url::parse(&base)
-                .unwrap_or_else(|_| url::Url::parse("http://invalid/").expect("static URL parses"));
-            u.query_pairs_mut()
-                .append_pair("query", &self.selector)
-                .append_pair("start", &start.to_string())
-                .append_pair("end", &end.to_string())
-                .append_pair("limit", "10")
-                .append_pair("direction", "backward");
-            u.to_string()
-        };
+        let query_url = query_range_url(cx.base_url(), &self.selector, start, end, 10);
         let want_logs = !self.selector.is_empty();
         let (ready, config, logs) = tokio::join!(
             cx.http.get(&ready_url, Auth::None, &headers, JSON_CAP, cx.deadline),
@@ -328,10 +315,26 @@ impl LokiSpec {
             Err(e) => return cx.transport_failure(&config_url, &e),
         };
         let cfg: Value = if config.status.is_success() && !config.looks_like_html() {
-            match std::str::from_utf8(&config.body)
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_saphyr::from_str::<Value>(t).map_err(|e| e.without_snippet().to_string()))
-            {
+            // Off the runtime thread: a config of megabytes takes long enough
+            // to parse that other checks' timers would wait for it.
+            let body = config.body.clone();
+            let parsed = off_runtime(move || {
+                std::str::from_utf8(&body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_saphyr::from_str::<Value>(t).map_err(|e| e.without_snippet().to_string()))
+            })
+            .await;
+            let parsed = match parsed {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    o.status = Status::Error;
+                    o.message = e.to_string();
+                    return o
+                        .cause(format!("panic:{}", cx.check.id), "the `loki` probe crashed")
+                        .remediation("report this bug with the check's definition and `-v` output");
+                }
+            };
+            match parsed {
                 Ok(v) if v.is_object() => v,
                 Ok(_) => Value::Null,
                 Err(e) => {
@@ -423,7 +426,6 @@ impl LokiSpec {
         end: u128,
     ) -> Outcome {
         let key = format!("check:{}", cx.check.id);
-        let target = cx.target_name();
         // 3. Logs arriving?
         let Some(logs) = logs else {
             o.message = format!(
@@ -435,51 +437,18 @@ impl LokiSpec {
             );
             return o;
         };
-        let logs = match logs {
-            Ok(r) => r,
-            Err(e) => return cx.transport_failure(query_url, &e),
-        };
-        if logs.status.as_u16() == 401 {
-            let body = text(&logs);
-            o.status = Status::Fail;
-            o.message = format!("Loki refused the log query: 401 {body}");
-            return o
-                .cause(
-                    key,
-                    "Loki runs multi-tenant and the query carried no (or a wrong) tenant".to_string(),
-                )
-                .remediation(format!(
-                    "set {} to the tenant the log shipper (Promtail) pushes as; it is sent as X-Scope-OrgID",
-                    match &self.tenant_var {
-                        Some(var) => format!("`{var}`"),
-                        None => "the check's `tenant`".to_string(),
-                    }
-                ));
-        }
-        if !logs.status.is_success() {
-            let body = text(&logs);
-            o.status = if logs.status.as_u16() == 400 {
-                Status::Fail
-            } else {
-                Status::Error
-            };
-            o.message = format!("Loki rejected the log query ({}): {body}", logs.status_line());
-            return o
-                .evidence("query_error", body.clone())
-                .cause(key, format!("Loki rejects `{}`: {body}", self.selector))
-                .remediation("fix the check's LogQL `selector`, e.g. `{job=\"medianest-app\"}`");
-        }
-        let doc: Value = match serde_json::from_slice(&logs.body) {
-            Ok(v) => v,
-            Err(e) => {
-                o.status = Status::Error;
-                o.message = format!("Loki's query_range answered invalid JSON ({e})");
-                return o
-                    .cause(
-                        format!("api:{target}"),
-                        "Loki's query API answered invalid JSON".to_string(),
-                    )
-                    .remediation(format!("point {} at Loki itself", cx.target_setting()));
+        let doc = match read_streams(cx, logs, query_url, &self.selector, self.tenant_var.as_deref()) {
+            Ok(doc) => doc,
+            Err(LogQueryError::Transport(e)) => return *e,
+            Err(LogQueryError::Answer(e)) => {
+                let e = *e;
+                // Keep what the earlier steps found beside the query's failure.
+                o.status = e.status;
+                o.message = e.message;
+                o.cause = e.cause;
+                o.remediation = e.remediation;
+                o.evidence.extend(e.evidence);
+                return o;
             }
         };
         let (lines, newest) = count_lines(&doc);
@@ -511,25 +480,118 @@ impl LokiSpec {
     }
 }
 
+/// The `X-Scope-OrgID` header for a non-empty tenant.
+pub(super) fn tenant_headers(tenant: &str) -> Vec<(&'static str, &str)> {
+    if tenant.is_empty() {
+        vec![]
+    } else {
+        vec![("X-Scope-OrgID", tenant)]
+    }
+}
+
+/// A `query_range` URL for a log `query` over `[start, end]` (ns), newest first.
+pub(super) fn query_range_url(base: &str, query: &str, start: u128, end: u128, limit: usize) -> String {
+    let base = join_url(base, "/loki/api/v1/query_range");
+    let mut u = url::Url::parse(&base).unwrap_or_else(|_| url::Url::parse("http://invalid/").expect("static URL parses"));
+    u.query_pairs_mut()
+        .append_pair("query", query)
+        .append_pair("start", &start.to_string())
+        .append_pair("end", &end.to_string())
+        .append_pair("limit", &limit.to_string())
+        .append_pair("direction", "backward");
+    u.to_string()
+}
+
+/// Why a log query gave no streams to read (boxed: an outcome is large and
+/// the happy path should not carry its size).
+pub(super) enum LogQueryError {
+    /// No usable answer at all (refused, timeout, …): the whole outcome.
+    Transport(Box<Outcome>),
+    /// Loki answered, but not with results: status, message, cause,
+    /// remediation and evidence for the caller to keep.
+    Answer(Box<Outcome>),
+}
+
+/// Reads a `query_range` answer: the parsed document, or why there is none.
+/// `query` is named in messages; `tenant_var` is the variable the tenant
+/// comes from, for the multi-tenancy hint.
+pub(super) fn read_streams(
+    cx: &ProbeContext<'_>,
+    resp: Result<Response, crate::http::FetchError>,
+    url: &str,
+    query: &str,
+    tenant_var: Option<&str>,
+) -> Result<Value, LogQueryError> {
+    let key = format!("check:{}", cx.check.id);
+    let target = cx.target_name();
+    let resp = resp.map_err(|e| LogQueryError::Transport(Box::new(cx.transport_failure(url, &e))))?;
+    if resp.status.as_u16() == 401 {
+        let body = text(&resp);
+        return Err(LogQueryError::Answer(Box::new(
+            Outcome::fail(format!("Loki refused the log query: 401 {body}"))
+                .cause(
+                    key,
+                    "Loki runs multi-tenant and the query carried no (or a wrong) tenant".to_string(),
+                )
+                .remediation(format!(
+                    "set {} to the tenant the log shipper (Promtail) pushes as; it is sent as X-Scope-OrgID",
+                    match tenant_var {
+                        Some(var) => format!("`{var}`"),
+                        None => "the check's `tenant`".to_string(),
+                    }
+                )),
+        )));
+    }
+    if !resp.status.is_success() {
+        let body = text(&resp);
+        let status = if resp.status.as_u16() == 400 {
+            Status::Fail
+        } else {
+            Status::Error
+        };
+        return Err(LogQueryError::Answer(Box::new(
+            Outcome::new(status, format!("Loki rejected the log query ({}): {body}", resp.status_line()))
+                .evidence("query_error", body.clone())
+                .cause(key, format!("Loki rejects `{query}`: {body}"))
+                .remediation("fix the check's LogQL `selector`, e.g. `{job=\"medianest-app\"}`"),
+        )));
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        LogQueryError::Answer(Box::new(
+            Outcome::error(format!("Loki's query_range answered invalid JSON ({e})"))
+                .cause(
+                    format!("api:{target}"),
+                    "Loki's query API answered invalid JSON".to_string(),
+                )
+                .remediation(format!("point {} at Loki itself", cx.target_setting())),
+        ))
+    })
+}
+
+/// Every entry of a streams result: its timestamp (ns, when readable) and line.
+pub(super) fn stream_entries(doc: &Value) -> impl Iterator<Item = (Option<u128>, &str)> {
+    doc.pointer("/data/result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|stream| stream.get("values").and_then(Value::as_array).into_iter().flatten())
+        .map(|entry| {
+            let ts = entry
+                .get(0)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<u128>().ok());
+            (ts, entry.get(1).and_then(Value::as_str).unwrap_or_default())
+        })
+}
+
 /// Lines in a streams result, and the newest timestamp (ns).
 fn count_lines(doc: &Value) -> (usize, Option<u128>) {
     let mut n = 0;
     let mut newest: Option<u128> = None;
-    for stream in doc
-        .pointer("/data/result")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for entry in stream.get("values").and_then(Value::as_array).into_iter().flatten() {
-            n += 1;
-            if let Some(ts) = entry
-                .get(0)
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<u128>().ok())
-            {
-                newest = Some(newest.map_or(ts, |x| x.max(ts)));
-            }
+    for (ts, _) in stream_entries(doc) {
+        n += 1;
+        if let Some(ts) = ts {
+            newest = Some(newest.map_or(ts, |x| x.max(ts)));
         }
     }
     (n, newest)

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::blocking::off_runtime;
 use super::registry::Kind;
 use super::{Outcome, ProbeContext, Status};
-use crate::exposition::{self, Format};
+use crate::exposition::{self, Format, MetricType};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{METRICS_CAP, Response, join_url};
 
@@ -129,10 +130,12 @@ impl MetricsSpec {
         let repro_auth = cx.curl(&url, token_name);
         let expected_anon: Vec<u16> = self.anonymous_status.clone();
         let anon_code = anon.status.as_u16();
+        // Copied out so the body can move to the parse's thread.
+        let token_status = authed.status.as_u16();
         let base = |o: Outcome| {
             o.evidence("url", url.clone())
                 .evidence("anonymous_status", anon.status.as_u16())
-                .evidence("token_status", authed.status.as_u16())
+                .evidence("token_status", token_status)
                 .expected("anonymous_status", json!(expected_anon))
                 .expected("token_status", 200)
                 .expected("families", json!(self.expect_families))
@@ -227,12 +230,17 @@ impl MetricsSpec {
             .reproduce(repro_auth);
         }
 
-        self.judge_exposition(cx, &authed, base).reproduce(repro_auth)
+        self.judge_exposition(cx, authed, base).await.reproduce(repro_auth)
     }
 }
 
 impl MetricsSpec {
-    fn judge_exposition(&self, cx: &ProbeContext<'_>, resp: &Response, base: impl Fn(Outcome) -> Outcome) -> Outcome {
+    async fn judge_exposition(
+        &self,
+        cx: &ProbeContext<'_>,
+        mut resp: Response,
+        base: impl Fn(Outcome) -> Outcome,
+    ) -> Outcome {
         let content_type = resp.content_type().map(str::to_string);
         let format = Format::from_content_type(content_type.as_deref());
         let format_name = match format {
@@ -250,7 +258,18 @@ impl MetricsSpec {
             .cause(cause_key, format!("{} serves HTML instead of metrics", self.path))
             .remediation("a proxy, SPA fallback or login page answers this path: route it to the metrics handler");
         }
-        let exp = match exposition::parse_bytes(&resp.body, format) {
+        let body_bytes = resp.body.len();
+        let body = std::mem::take(&mut resp.body);
+        let wanted = self.expect_families.clone();
+        let summary = match off_runtime(move || summarize(&body, format, &wanted)).await {
+            Ok(summary) => summary,
+            Err(e) => {
+                return base(Outcome::error(e.to_string()))
+                    .cause(format!("panic:{}", cx.check.id), "the `metrics_endpoint` probe crashed")
+                    .remediation("report this bug with the check's definition and `-v` output");
+            }
+        };
+        let exp = match summary {
             Ok(e) => e,
             Err(e) => {
                 return base(Outcome::fail(format!("malformed exposition ({format_name}) at line {}:{}: {}", e.line, e.column, e.message)))
@@ -267,11 +286,11 @@ impl MetricsSpec {
         let mut missing = Vec::new();
         let mut wrong_type = Vec::new();
         let mut found = serde_json::Map::new();
-        for name in &self.expect_families {
-            match exp.find_family(name) {
+        for (name, found_type) in self.expect_families.iter().zip(&exp.types) {
+            match found_type {
                 None => missing.push(name.clone()),
-                Some(f) => {
-                    let ty = f.metric_type.to_string();
+                Some(ty) => {
+                    let ty = ty.to_string();
                     found.insert(name.clone(), json!(ty));
                     if let Some(want) = self.family_types.get(name)
                         && !type_matches(&ty, want)
@@ -281,13 +300,13 @@ impl MetricsSpec {
                 }
             }
         }
-        let problems = exposition::histogram_problems(&exp);
+        let problems = &exp.problems;
         let o = base(Outcome::pass(String::new()))
             .evidence("format", format_name)
             .evidence("families_found", serde_json::Value::Object(found))
-            .evidence("family_count", exp.families.len())
-            .evidence("series_count", exp.series_count())
-            .evidence("body_bytes", resp.body.len());
+            .evidence("family_count", exp.family_count)
+            .evidence("series_count", exp.series_count)
+            .evidence("body_bytes", body_bytes);
         if !missing.is_empty() {
             let mut o = o.evidence("families_missing", json!(missing));
             o.status = Status::Fail;
@@ -315,7 +334,7 @@ impl MetricsSpec {
                 json!(
                     problems
                         .iter()
-                        .take(10)
+                        .take(SHOWN_PROBLEMS)
                         .map(|p| format!("line {}: {}", p.line, p.message))
                         .collect::<Vec<_>>()
                 ),
@@ -331,10 +350,39 @@ impl MetricsSpec {
             "{} refuses anonymous requests ({}) and serves {} families ({format_name}) to the token",
             self.path,
             o.evidence.get("anonymous_status").cloned().unwrap_or_default(),
-            exp.families.len()
+            exp.family_count
         );
         o
     }
+}
+
+/// What the probe needs of an exposition, owned, so the parse can run off
+/// the runtime thread and leave the borrowed [`exposition::Exposition`] there.
+struct Summary {
+    /// Per expected family, in the spec's order: its type when exposed.
+    types: Vec<Option<MetricType>>,
+    family_count: usize,
+    series_count: usize,
+    /// The report shows this many; the rest would only cost memory.
+    problems: Vec<exposition::Problem>,
+}
+
+/// How many histogram problems a report lists.
+const SHOWN_PROBLEMS: usize = 10;
+
+fn summarize(body: &[u8], format: Format, wanted: &[String]) -> Result<Summary, exposition::ParseError> {
+    let exp = exposition::parse_bytes(body, format)?;
+    let mut problems = exposition::histogram_problems(&exp);
+    problems.truncate(SHOWN_PROBLEMS);
+    Ok(Summary {
+        types: wanted
+            .iter()
+            .map(|name| exp.find_family(name).map(|f| f.metric_type))
+            .collect(),
+        family_count: exp.families.len(),
+        series_count: exp.series_count(),
+        problems,
+    })
 }
 
 /// `untyped` (text) and `unknown` (OpenMetrics) name the same thing.

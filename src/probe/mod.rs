@@ -12,12 +12,14 @@
 #[macro_use]
 pub mod registry;
 
+mod blocking;
 mod context;
 mod docker;
 mod docker_diagnosis;
 mod outcome;
 mod prometheus_api;
 mod targets_scan;
+pub(crate) use prometheus_api::scrape_interval;
 
 pub use context::ProbeContext;
 /// Loki retention logic, public for the fuzz target that feeds it hostile `/config` bodies.
@@ -41,4 +43,5 @@ kinds! {
     Tracing(tracing::TracingSpec),
     Alertmanager(alertmanager::AlertmanagerSpec),
     AlertDelivery(alert_delivery::DeliverySpec),
+    TelemetryRoundtrip(telemetry_roundtrip::RoundtripSpec),
 }

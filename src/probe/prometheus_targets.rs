@@ -116,7 +116,8 @@ impl TargetsSpec {
             let problem = pool
                 .problems
                 .first()
-                .and_then(|t| judge(cx, t, tally.now, None, server));
+                // No backend here: a refused `node` target is the node exporter's fault.
+                .and_then(|t| judge(cx, t, tally.now, None, job, server));
             let why = match &problem {
                 Some(p) => p.message.clone(),
                 None if total == 0 => format!("no active targets (not in {srv}'s scrape config)"),
@@ -247,7 +248,10 @@ impl TargetsSpec {
         if let Some(first) = pool
             .problems
             .first()
-            .and_then(|t| judge(cx, t, tally.now, backend_url.as_deref(), server))
+            .and_then(|t| {
+                let backend = cx.check_backend_target_name().map(|name| (name, backend_url.as_deref()));
+                judge(cx, t, tally.now, backend, &self.job, server)
+            })
         {
             let mut o = common(first);
             if total > 1 {
@@ -392,17 +396,22 @@ fn healthy(t: &ActiveTarget, now: SystemTime) -> bool {
     trouble(t, now).is_none()
 }
 
-/// What is wrong with one target as of `now`, if anything, in words.
+/// What is wrong with one target of `job` as of `now`, if anything, in
+/// words. `backend` is the gate target (name, URL) the job is known to
+/// scrape; without one, a refused scrape is blamed on whatever the job
+/// scrapes, not on the backend.
 fn judge(
     cx: &ProbeContext<'_>,
     t: &ActiveTarget,
     now: SystemTime,
-    backend_url: Option<&str>,
+    backend: Option<(&str, Option<&str>)>,
+    job: &str,
     server: Server,
 ) -> Option<Outcome> {
     let id = &cx.check.id;
     let srv = server.name();
-    let backend = cx.check_backend_target_name();
+    let backend_url = backend.and_then(|(_, url)| url);
+    let backend = backend.map(|(name, _)| name);
     let trouble = trouble(t, now)?;
     if let Trouble::NotScraped = trouble {
         return Some(
@@ -444,20 +453,26 @@ fn judge(
             );
         }
         if lower.contains("connection refused") {
-            let key = match backend {
-                Some(b) => format!("unreachable:{b}"),
-                None => format!("check:{id}"),
-            };
-            return Some(
-                o.cause(
-                    key,
-                    format!(
-                        "{srv} cannot reach {}: connection refused, the backend is down",
-                        t.scrape_url
-                    ),
-                )
-                .remediation(format!("start the backend (docker compose ps; docker logs) so {srv} can scrape it")),
-            );
+            return Some(match backend {
+                Some(b) => o
+                    .cause(
+                        format!("unreachable:{b}"),
+                        format!("{srv} cannot reach {}: connection refused, the backend is down", t.scrape_url),
+                    )
+                    .remediation(format!("start the backend (docker compose ps; docker logs) so {srv} can scrape it")),
+                None => o
+                    .cause(
+                        format!("check:{id}"),
+                        format!(
+                            "{srv} cannot reach {} (job `{job}`): connection refused, nothing listens there",
+                            t.scrape_url
+                        ),
+                    )
+                    .remediation(format!(
+                        "start what job `{job}` scrapes (its exporter or service: docker compose ps; docker logs), or fix its address in {}",
+                        server.scrape_config()
+                    )),
+            });
         }
         if lower.contains("401") || lower.contains("403") {
             return Some(

@@ -22,6 +22,7 @@ pub struct RunMeta<'a> {
     /// Checks that did not pass in some earlier `--wait` attempt.
     pub failed_before: BTreeSet<String>,
     pub warnings: Vec<String>,
+    pub warm_up: Option<crate::report::WarmUpReport>,
 }
 
 /// Fails only if the redaction round trip fails, which would be a bug: the
@@ -141,6 +142,7 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
                 .collect(),
         },
         warnings,
+        warm_up: meta.warm_up.clone(),
     };
     redact(report, redactor)
 }

@@ -36,6 +36,9 @@ impl Renderer for Junit {
             if r.partial {
                 suite.add_property(Property::new("partial", "true"));
             }
+            if let Some(w) = &r.warm_up {
+                suite.add_property(Property::new("warm_up", x(&w.summary)));
+            }
             for c in &q.checks {
                 suite.add_test_case(case(&q.id, c));
             }

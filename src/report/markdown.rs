@@ -186,6 +186,15 @@ impl Renderer for Markdown {
         }
         writeln!(out)?;
         writeln!(out, "</details>")?;
+        if let Some(w) = &r.warm_up {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "**Warm-up** (synthetic, at {}): {}",
+                md(&w.started_at),
+                md(&w.summary)
+            )?;
+        }
         if !r.warnings.is_empty() {
             writeln!(out)?;
             writeln!(out, "**Warnings**")?;

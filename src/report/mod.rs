@@ -11,7 +11,7 @@ mod table;
 use std::io;
 
 pub use build::{RunMeta, build};
-pub use model::Report;
+pub use model::{Report, WarmUpReport};
 
 /// Output formats for `--format` and `--report FORMAT=PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

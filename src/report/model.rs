@@ -48,6 +48,32 @@ pub struct Report {
     pub root_causes: Vec<RootCauseReport>,
     pub fix_path: FixPathReport,
     pub warnings: Vec<String>,
+    /// The gate's `warm_up:` traffic, when `--synthetic` sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up: Option<WarmUpReport>,
+}
+
+/// What the warm-up sent before the checks (a synthetic action).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WarmUpReport {
+    /// The gate target the traffic went to.
+    pub target: String,
+    pub paths: Vec<String>,
+    pub requests_planned: u32,
+    pub requests_sent: u32,
+    /// Answers by HTTP status code; requests that got none, by failure
+    /// class (`refused`, `timeout`, …).
+    pub answers: BTreeMap<String, u32>,
+    /// RFC 3339, UTC: when the first request was sent.
+    pub started_at: String,
+    /// How long the traffic took.
+    pub traffic_ms: u64,
+    /// The scrape interval read from Prometheus, when it could be.
+    pub scrape_interval_ms: Option<u64>,
+    /// How long the checks waited after the traffic for it to be scraped.
+    pub waited_ms: u64,
+    /// One sentence, as every format shows it.
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

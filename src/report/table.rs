@@ -198,6 +198,15 @@ impl Renderer for Table {
                 writeln!(out, "  {}. {} → {}", i + 1, esc(&s.summary), pct(s.score_after))?;
             }
         }
+        if let Some(w) = &r.warm_up {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Warm-up (synthetic, at {}): {}",
+                esc(&w.started_at),
+                esc(&w.summary)
+            )?;
+        }
         if !r.warnings.is_empty() {
             writeln!(out)?;
             for w in &r.warnings {
@@ -384,6 +393,18 @@ pub(super) mod hostile {
                 }],
             },
             warnings: vec![evil("warning")],
+            warm_up: Some(WarmUpReport {
+                target: evil("warm-up target"),
+                paths: vec![evil("warm-up path")],
+                requests_planned: 3,
+                requests_sent: 3,
+                answers: BTreeMap::from([(evil("answer"), 3)]),
+                started_at: evil("warm-up started"),
+                traffic_ms: 60,
+                scrape_interval_ms: Some(1000),
+                waited_ms: 1250,
+                summary: evil("warm-up summary"),
+            }),
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::alertmanager::{Alertmanager, Sink};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{bin, check, gate_file, json, output};
+use crate::support::{bin, check, check_json, json, output};
 
 /// A gate with one required requirement holding `checks` (flow-style lines).
 fn gate(targets: &str, checks: &str) -> String {
@@ -19,15 +19,7 @@ fn gate(targets: &str, checks: &str) -> String {
 
 /// Runs `check --format json` on the gate with `extra` flags.
 fn run(yaml: &str, extra: &[&str]) -> (i32, Value, String) {
-    let (_dir, path) = gate_file(yaml);
-    let (code, stdout, stderr) = output(
-        bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&path)
-            .args(extra),
-    );
-    assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
-    (code, json(&stdout), stderr)
+    check_json(yaml, extra, &[])
 }
 
 fn text(v: &Value) -> String {
@@ -326,4 +318,139 @@ fn a_delivery_that_fails_halfway_still_expires_its_test_alert() {
             "{posts:?}"
         );
     }
+}
+
+/// Gate G's own `alerting` requirement through real parts: Prometheus with
+/// Gate G's rules and an always-firing rule sends to a real Alertmanager,
+/// whose root route goes to the receiver `ALERT_RECEIVER` names, a webhook
+/// sink that counts what it gets.
+#[test]
+fn gate_g_alerting_passes_through_real_prometheus_and_alertmanager() {
+    const RECEIVER: &str = "medianest-oncall";
+    let sink = Sink::start();
+    let am = Alertmanager::routing_to(&sink, RECEIVER);
+    let (scrape, _stop) =
+        crate::support::spawn(|_req| async { crate::support::respond(200, "text/plain; version=0.0.4", "up 1\n") });
+    let rules = format!(
+        "{}  - name: gate-test\n    rules:\n      - alert: AlwaysFiring\n        expr: vector(1)\n",
+        crate::support::prometheus::default_rules()
+    );
+    let prom = Prometheus::start(
+        PromConfig::new("medianest-backend", scrape.trim_start_matches("http://"))
+            .rules(&rules)
+            .alertmanager(&am.addr.to_string())
+            // The first send beats the 5 s discovery and is lost; resend soon.
+            .resend_delay("1s")
+            .scrape_self(),
+    );
+    // The real chain works before the tool looks: Prometheus → Alertmanager →
+    // the receiver's webhook.
+    prom.eventually("AlwaysFiring reaches the webhook", Duration::from_secs(60), || {
+        sink.payloads()
+            .iter()
+            .any(|p| p["receiver"] == RECEIVER && p["groupLabels"]["alertname"] == "AlwaysFiring")
+            .then_some(())
+    });
+    // `increase()` over the notifier's error counter needs a few self-scrapes.
+    prom.wait_for_scrapes("prometheus", 3, Duration::from_secs(30));
+
+    let gate_g = |extra: &[&str]| {
+        let (code, stdout, stderr) = output(
+            bin()
+                .args([
+                    "check",
+                    "--no-progress",
+                    "--format",
+                    "json",
+                    "--only",
+                    "alerting",
+                    "--allow-partial",
+                ])
+                .arg("--target")
+                .arg(format!("prometheus={}", prom.url))
+                .arg("--target")
+                .arg(format!("alertmanager={}", am.url))
+                .env("ALERT_RECEIVER", RECEIVER)
+                .args(extra),
+        );
+        assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
+        (code, json(&stdout), stderr)
+    };
+    let test_alerts = || {
+        am.alerts()
+            .into_iter()
+            .filter(|a| a["labels"]["alertname"] == "MedianestGateDeliveryTest")
+            .count()
+    };
+
+    let (code, report, stderr) = gate_g(&[]);
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    for id in ["alert-rules", "alertmanager"] {
+        assert_eq!(check(&report, id)["status"], "pass", "{}", check(&report, id));
+    }
+    let c = check(&report, "alert-delivery");
+    assert_eq!(
+        (c["status"].as_str(), c["message"].as_str()),
+        (Some("skipped"), Some("needs --synthetic")),
+        "{c}"
+    );
+    assert_eq!(test_alerts(), 0, "nothing was written without --synthetic");
+
+    let (code, report, stderr) = gate_g(&["--synthetic"]);
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    for id in ["alert-rules", "alertmanager", "alert-delivery"] {
+        assert_eq!(
+            check(&report, id)["status"],
+            "pass",
+            "{}\n{}",
+            check(&report, id),
+            am.log_tail()
+        );
+    }
+    let alerting = report["requirements"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == "alerting"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (alerting["status"].as_str(), alerting["score"].as_f64()),
+        (Some("pass"), Some(100.0)),
+        "{alerting}"
+    );
+    let am_check = check(&report, "alertmanager");
+    assert_eq!(
+        am_check["evidence"]["prometheus_notification_errors"], 0.0,
+        "{am_check}"
+    );
+    let c = check(&report, "alert-delivery");
+    let ms = c["evidence"]["delivery_ms"].as_u64();
+    assert!(ms.is_some_and(|ms| ms < 8000), "delivery time in the evidence: {c}");
+    eprintln!("gate G alert-delivery through the real Alertmanager: delivery_ms = {ms:?}");
+    assert_eq!(c["evidence"]["routed_to"], serde_json::json!([RECEIVER]), "{c}");
+    assert!(
+        text(&c["message"]).contains(&format!("routed to `{RECEIVER}` in")),
+        "{c}"
+    );
+    assert_eq!(c["evidence"]["expired"], true, "{c}");
+    assert_eq!(test_alerts(), 0, "the test alert is still listed:\n{:#?}", am.alerts());
+    // Alertmanager itself is untouched: the rule's alert is still active.
+    assert!(
+        am.alerts()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "AlwaysFiring" && a["status"]["state"] == "active"),
+        "{:#?}",
+        am.alerts()
+    );
+    // Expired within the route's 1 s group_wait, the test alert paged nobody.
+    std::thread::sleep(Duration::from_secs(2));
+    let paged: Vec<Value> = sink
+        .payloads()
+        .into_iter()
+        .filter(|p| p["groupLabels"]["alertname"] == "MedianestGateDeliveryTest")
+        .collect();
+    assert!(
+        paged.is_empty(),
+        "the receiver was notified of the test alert: {paged:?}"
+    );
+    eprintln!("webhook notifications (AlwaysFiring only): {}", sink.notifications());
 }

@@ -288,8 +288,8 @@ fn several_report_artifacts_come_from_one_run() {
     let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
     assert!(xml.contains(r#"<testcase name="metrics-auth""#));
     // Every check of Gate G is a test case; those outside --only are skipped.
-    assert_eq!(xml.matches("<testcase ").count(), 19);
-    assert_eq!(xml.matches("<skipped").count(), 15);
+    assert_eq!(xml.matches("<testcase ").count(), 22);
+    assert_eq!(xml.matches("<skipped").count(), 18);
     assert_eq!(r["counts"]["pass"], 4);
 }
 

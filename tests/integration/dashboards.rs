@@ -3,13 +3,15 @@
 //! Prometheus 2.42 scraping the fixture backend, so "has data" means the
 //! series is live. One gate run holds one check per dashboard (each picks
 //! its dashboard by title or uid), so one Prometheus serves every scenario.
+//! Loki panels run the same way on a fixture Loki's streams.
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::backend::Backend;
 use crate::support::grafana::{GRAFANA_TOKEN, Grafana};
+use crate::support::loki::Loki;
 use crate::support::prometheus::{PromConfig, Prometheus};
 use crate::support::{TOKEN, bin, check, gate_file, json, output};
 
@@ -267,4 +269,93 @@ fn rejected_credentials_are_the_checks_root_cause() {
     let c = check(&r, "creds");
     assert_eq!(c["status"], "fail", "{c:#}");
     assert!(message(c).contains("Grafana rejected the credentials"), "{c:#}");
+}
+
+/// A Grafana whose only dashboard, `App Logs`, holds Loki panels, querying `loki`.
+fn logs_grafana(loki: &Loki) -> Grafana {
+    let mut s = crate::support::grafana::Scenario::load("healthy");
+    let mut logs = s.dashboards[0].clone();
+    logs.uid = "app-logs".into();
+    logs.title = "App Logs".into();
+    let loki_ds = json!({"type": "loki", "uid": "loki-main"});
+    let panel = |id: u32, title: &str, expr: &str| json!({"id": id, "type": "logs", "title": title, "datasource": loki_ds, "targets": [{"refId": "A", "expr": expr}]});
+    logs.panels = vec![
+        panel(1, "Application logs", r#"{job="medianest-app"}"#),
+        panel(2, "Selected app", r#"{job="$app"}"#),
+        panel(3, "Worker logs", r#"{job="medianest-worker"}"#),
+        panel(4, "Log rate", r#"sum(count_over_time({job="medianest-app"}[$__auto]))"#),
+    ];
+    logs.templating = Some(json!({"list": [
+        {"name": "app", "type": "custom", "current": {"text": "medianest-app", "value": "medianest-app"}}
+    ]}));
+    s.dashboards = vec![logs];
+    Grafana::start_with_loki(s, loki)
+}
+
+#[test]
+fn logs_panels_show_the_lokis_own_lines_or_are_named() {
+    let loki = Loki::start("retention-30d-enforced");
+    let grafana = logs_grafana(&loki);
+    let r = run(&gate(&grafana.url, &[("logs", "dashboards: App Logs")]));
+    // The lines come from the fixture Loki's streams: a selector with streams
+    // has data, with the dashboard variable substituted too; one without is
+    // empty; a metric query the Loki refuses is Loki's own error text.
+    assert_check(
+        &r,
+        "logs",
+        "fail",
+        &[
+            "App Logs / Log rate: query error: A: parse error at line 1, col 1",
+            "App Logs / Worker logs: no data",
+        ],
+    );
+    let c = check(&r, "logs");
+    assert!(
+        !message(c).contains("Application logs") && !message(c).contains("Selected app"),
+        "{c:#}"
+    );
+    assert_eq!(
+        [
+            &c["evidence"]["panels_total"],
+            &c["evidence"]["panels_with_data"],
+            &c["evidence"]["panels_empty"],
+            &c["evidence"]["panels_failing"]
+        ],
+        [4, 2, 1, 1],
+        "{c:#}"
+    );
+    let sent: Vec<String> = loki
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "/loki/api/v1/query_range")
+        .map(|q| q.query)
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|q| q.contains("medianest-app") && !q.contains("%24app")),
+        "{sent:?}"
+    );
+
+    // Logs older than the range are not live: 3 h old lines are no data over 1h, data over 6h.
+    let stale = Loki::start("stale-logs");
+    let grafana = logs_grafana(&stale);
+    let r = run(&gate(
+        &grafana.url,
+        &[
+            ("hour", "dashboards: App Logs, max_empty_panels: 3"),
+            ("six-hours", "dashboards: App Logs, max_empty_panels: 3, range: 6h"),
+        ],
+    ));
+    assert_eq!(
+        check(&r, "hour")["evidence"]["panels_with_data"],
+        0,
+        "{}",
+        check(&r, "hour")
+    );
+    assert_eq!(
+        check(&r, "six-hours")["evidence"]["panels_with_data"],
+        2,
+        "{}",
+        check(&r, "six-hours")
+    );
 }

@@ -731,6 +731,144 @@ fn grafana_ds_query_request_errors_and_library_elements_answer_like_the_referenc
     assert_eq!(get(&g.url, "/api/library-elements/lib-gone", &auth).status, 404);
 }
 
+/// The frames of one refId of an `/api/ds/query` answer.
+fn frames(r: &Reply, ref_id: &str) -> Vec<Value> {
+    r.json()["results"][ref_id]["frames"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Column `i` of a frame's `data.values`.
+fn column(frame: &Value, i: usize) -> Vec<Value> {
+    frame["data"]["values"][i].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn grafana_ds_query_runs_loki_targets_on_the_fixture_loki_streams() {
+    let l = Loki::start("retention-30d-enforced");
+    let g = Grafana::with_loki("healthy", &l);
+    let bearer = format!("Bearer {GRAFANA_TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let q = |targets: &str| {
+        post(
+            &g.url,
+            "/api/ds/query",
+            &auth,
+            &format!(r#"{{"from":"now-1h","to":"now","queries":[{targets}]}}"#),
+        )
+    };
+    let app = r#"{"refId":"A","datasource":{"type":"loki","uid":"loki-main"},"expr":"{job=\"medianest-app\"}","queryType":"range","intervalMs":15000}"#;
+    let r = q(app);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // One legacy logs frame for all streams (pkg/tsdb/loki frame.go).
+    let fs = frames(&r, "A");
+    assert_eq!(fs.len(), 1, "{}", r.body);
+    let f = &fs[0];
+    let names: Vec<&str> = f["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["labels", "Time", "Line", "tsNs", "id"]);
+    assert_eq!(f["schema"]["fields"][0]["type"], "other");
+    assert_eq!(f["schema"]["fields"][1]["type"], "time");
+    assert_eq!(f["schema"]["refId"], "A");
+    assert_eq!(f["schema"]["meta"]["custom"]["frameType"], "LabeledTimeValues");
+    assert_eq!(
+        f["schema"]["meta"]["executedQueryString"],
+        "Expr: {job=\"medianest-app\"}"
+    );
+    // Live: the rows are the Loki's own lines, the info stream's five then the error stream's one.
+    let lines = column(f, 2);
+    assert_eq!(lines.len(), 6, "{f}");
+    assert!(
+        lines[0].as_str().unwrap().contains("/api/v1/health"),
+        "newest first: {lines:?}"
+    );
+    assert!(lines[5].as_str().unwrap().contains("plex request failed"), "{lines:?}");
+    assert_eq!(column(f, 0)[5]["level"], "error");
+    let (times, ts_ns, ids) = (column(f, 1), column(f, 3), column(f, 4));
+    let ns: i64 = ts_ns[0].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        times[0].as_i64(),
+        Some(ns / 1_000_000),
+        "Time is epoch ms, tsNs the ns string"
+    );
+    assert!(ids[0].as_str().unwrap().starts_with(&format!("{ns}_")), "{ids:?}");
+    // Grafana asked Loki the way its Loki backend does (api.go): ns bounds, backward, a ms step, no limit.
+    let sent = l
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/loki/api/v1/query_range")
+        .expect("the fixture Grafana queried the fixture Loki");
+    let params: BTreeMap<String, String> = url::form_urlencoded::parse(sent.query.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(params["direction"], "backward");
+    assert_eq!(params["step"], "15000ms");
+    assert_eq!(params["start"].len(), 19, "{params:?}");
+    assert!(!params.contains_key("limit"), "{params:?}");
+
+    // maxLines becomes Loki's limit, which counts lines across streams.
+    let r = q(&app.replace(r#""intervalMs""#, r#""maxLines":2,"intervalMs""#));
+    assert_eq!(column(&frames(&r, "A")[0], 2).len(), 2, "{}", r.body);
+    // A selector with no streams: no frames, not an error.
+    let r = q(r#"{"refId":"A","datasource":{"uid":"loki-main"},"expr":"{job=\"nobody\"}"}"#);
+    assert_eq!(r.status, 200);
+    assert!(frames(&r, "A").is_empty(), "{}", r.body);
+    // Loki's refusals become the refId's error with Loki's text; the request is 400.
+    let r = q(r#"{"refId":"B","datasource":{"uid":"loki-main"},"expr":"sum(count_over_time({job=\"x\"}[5m]))"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["results"]["B"]["error"],
+        "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER\n"
+    );
+    let r = q(&app.replace(r#""queryType":"range""#, r#""queryType":"instant""#));
+    assert!(
+        r.json()["results"]["A"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not supported as an instant query"),
+        "{}",
+        r.body
+    );
+    // A Prometheus target without a Prometheus, and a Loki one without a Loki, are errors.
+    let r = q(r#"{"refId":"A","datasource":{"uid":"prom-main"},"expr":"up"}"#);
+    assert!(
+        r.json()["results"]["A"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("without a Prometheus")
+    );
+    let bare = Grafana::start("healthy");
+    let r = post(
+        &bare.url,
+        "/api/ds/query",
+        &auth,
+        &format!(r#"{{"from":"now-1h","to":"now","queries":[{app}]}}"#),
+    );
+    assert!(
+        r.json()["results"]["A"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("without a Loki"),
+        "{}",
+        r.body
+    );
+    // A multi-tenant Loki refuses Grafana's tenant-less query (tenant headers are not modelled).
+    let mt = Loki::start("multi-tenant");
+    let g = Grafana::with_loki("healthy", &mt);
+    let r = post(
+        &g.url,
+        "/api/ds/query",
+        &auth,
+        &format!(r#"{{"from":"now-1h","to":"now","queries":[{app}]}}"#),
+    );
+    assert_eq!(r.json()["results"]["A"]["error"], "no org id\n", "{}", r.body);
+}
+
 #[test]
 fn every_shipped_scenario_loads_and_serves() {
     let dir = |d: &str| {

@@ -380,3 +380,77 @@ fn concurrency_stays_under_the_open_file_limit() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A valid text exposition of about `bytes` bytes: one latency histogram
+/// with a label set per 13 lines, its buckets cumulative and its count
+/// equal to `+Inf`, so the probe must parse and check all of it.
+fn large_exposition(bytes: usize) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes + 4096);
+    out.push_str("# HELP req_seconds Request latency.\n# TYPE req_seconds histogram\n");
+    let mut i = 0u64;
+    while out.len() < bytes {
+        let labels = format!(
+            "route=\"/api/v1/items/{i}\",method=\"GET\",instance=\"10.0.0.{}:9100\"",
+            i % 250
+        );
+        for (n, le) in ["0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "10", "+Inf"]
+            .iter()
+            .enumerate()
+        {
+            let _ = writeln!(out, "req_seconds_bucket{{{labels},le=\"{le}\"}} {}", n * 3);
+        }
+        let _ = writeln!(out, "req_seconds_sum{{{labels}}} 1.5");
+        let _ = writeln!(out, "req_seconds_count{{{labels}}} 24");
+        i += 1;
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn parsing_a_large_exposition_never_delays_another_checks_timeout() {
+    // Just under the 16 MiB cap: the parse and its histogram checks take
+    // seconds in a test build, on the thread they run on.
+    let body = large_exposition(15 << 20);
+    let big = start(Misbehaviour::Body {
+        content_type: "text/plain; version=0.0.4",
+        body,
+    });
+    let silent = start(Misbehaviour::Silent);
+    let (_dir, path) = gate_file(&format!(
+        r#"schema_version: 1
+id: P
+name: parse off the runtime thread
+targets: {{ big: "{big}", silent: "{silent}" }}
+secrets: {{ token: "${{HOSTILE_TOKEN}}" }}
+requirements:
+  - id: r
+    name: r
+    weight: 1
+    checks:
+      - {{ id: metrics, kind: metrics_endpoint, target: big, token: token, anonymous_status: [200], timeout: 120s }}
+      - {{ id: quiet, kind: http, target: silent, path: /health, timeout: 1s }}
+"#
+    ));
+    let run = run(&path, &["--format", "json"]);
+    assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+    let r = json(&run.stdout);
+    let metrics = check(&r, "metrics");
+    assert_eq!(metrics["status"], "pass", "{metrics:#}");
+    assert!(
+        metrics["evidence"]["series_count"].as_u64().unwrap_or(0) > 100_000,
+        "{metrics:#}"
+    );
+    let quiet = check(&r, "quiet");
+    assert_eq!(quiet["status"], "error", "{quiet:#}");
+    assert!(msg(&r, "quiet").contains("no answer within 1s"), "{}", msg(&r, "quiet"));
+    // The silent check ends at its own timeout, give or take a busy
+    // machine; a parse on the runtime thread would hold its timer until the
+    // parse ends, seconds later.
+    let quiet_ms = quiet["duration_ms"].as_u64().unwrap_or(u64::MAX);
+    let metrics_ms = metrics["duration_ms"].as_u64().unwrap_or(0);
+    assert!(
+        quiet_ms < 2_500,
+        "the silent check took {quiet_ms} ms (the parsing one {metrics_ms} ms)"
+    );
+}

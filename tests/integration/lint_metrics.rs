@@ -267,20 +267,8 @@ lint_last_run_timestamp_seconds 1.7e9
 
 #[test]
 fn real_exporters_bodies_get_promtools_verdict() {
-    let node = Daemon::start(
-        "prometheus-node-exporter",
-        "prometheus-node-exporter",
-        "/metrics",
-        "",
-        |addr, _| vec![format!("--web.listen-address={addr}")],
-    );
-    let push = Daemon::start(
-        "prometheus-pushgateway",
-        "prometheus-pushgateway",
-        "/-/ready",
-        "",
-        |addr, _| vec![format!("--web.listen-address={addr}")],
-    );
+    let node = crate::support::exporters::node_exporter();
+    let push = crate::support::exporters::pushgateway();
     let pushed = http(
         push.addr,
         "PUT",

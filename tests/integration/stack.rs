@@ -46,6 +46,11 @@ impl Containers {
 impl Stack {
     /// Runs `check` of the built-in Gate G with these targets and `extra` args.
     fn check(&self, extra: &[&str]) -> (i32, serde_json::Value, String) {
+        self.check_env(extra, &[])
+    }
+
+    /// [`Stack::check`] with extra environment variables.
+    fn check_env(&self, extra: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
         let mut cmd = bin();
         cmd.args(["check", "--no-progress", "--format", "json"])
             .arg("--target")
@@ -58,6 +63,7 @@ impl Stack {
             .arg(format!("loki={}", self.loki))
             .env("METRICS_TOKEN", TOKEN)
             .env("GRAFANA_TOKEN", GRAFANA_TOKEN)
+            .envs(env.iter().copied())
             .args(extra);
         match &self.containers {
             Some(c) => {
@@ -93,11 +99,24 @@ fn scraped_backend(traffic: Traffic, bearer: Option<&str>) -> (Backend, Promethe
     (backend, prom)
 }
 
+/// Waits until the healthy dashboard's request-rate panel has a value to
+/// show. Grafana's range ends on a whole second, so two samples are not
+/// enough (the newer may lie after it): wait for four, one scrape a second.
+fn wait_for_request_rate(prom: &Prometheus) {
+    prom.eventually("four samples of http_requests_total", Duration::from_secs(60), || {
+        prom.query_value(&format!(
+            "min(count_over_time(http_requests_total{{job=\"{JOB}\"}}[5m]))"
+        ))
+        .filter(|n| *n >= 4.0)
+    });
+}
+
 #[test]
 fn healthy_stack_passes_with_100() {
     let (backend, prom) = scraped_backend(Traffic::fast(), Some(TOKEN));
-    let grafana = Grafana::start("healthy");
     let loki = Loki::start("retention-30d-enforced");
+    // Live data: the request-rate panel runs on this Prometheus, the logs panel on this Loki.
+    let grafana = Grafana::with_prometheus_and_loki("healthy", &prom, &loki);
     let stack = Stack {
         backend: backend.url.clone(),
         prometheus: prom.url.clone(),
@@ -115,6 +134,7 @@ fn healthy_stack_passes_with_100() {
         "metrics-auth",
         "prometheus-targets",
         "grafana-api",
+        "grafana-live-data",
         "loki-logs",
         "health",
         "p95-latency",
@@ -122,6 +142,18 @@ fn healthy_stack_passes_with_100() {
     ] {
         assert_eq!(check(&r, id)["status"], "pass", "{id}: {}", check(&r, id));
     }
+    // Both of MediaNest Overview's panels show data (Node Exporter Full has none).
+    let live = &check(&r, "grafana-live-data")["evidence"];
+    assert_eq!(
+        [
+            &live["panels_total"],
+            &live["panels_with_data"],
+            &live["panels_empty"],
+            &live["panels_failing"]
+        ],
+        [2, 2, 0, 0],
+        "{live}"
+    );
     let p95 = check(&r, "p95-latency")["evidence"]["p95_ms"].as_f64().unwrap();
     let expected = Traffic::fast().expected_quantile(0.95) * 1000.0;
     assert!(
@@ -139,8 +171,8 @@ fn backend_down_with_prometheus_up_is_one_root_cause() {
     cfg.rules = Some(default_rules());
     let prom = Prometheus::start(cfg);
     prom.wait_for_scrapes(JOB, 1, Duration::from_secs(30));
-    let grafana = Grafana::start("healthy");
     let loki = Loki::start("retention-30d-enforced");
+    let grafana = Grafana::with_prometheus_and_loki("healthy", &prom, &loki);
     let stack = Stack {
         backend: dead.clone(),
         prometheus: prom.url.clone(),
@@ -175,8 +207,14 @@ fn backend_down_with_prometheus_up_is_one_root_cause() {
     ] {
         assert!(grouped.contains(&id), "{id} not grouped: {grouped:?}");
     }
-    // Grafana (20) and Loki (15) pass: 35; fixing the backend gains the other 65.
-    assert_eq!(r["score"], 35.0);
+    // A backend that never reported leaves the request-rate panel empty,
+    // while the logs panel still has Loki's lines: Grafana earns half its
+    // 20, Loki its 15, 25 in all; fixing the backend gains the other 65
+    // (the panel is judged on its own: nothing links it to the backend).
+    let live = check(&r, "grafana-live-data");
+    assert_eq!(live["status"], "fail", "{live}");
+    assert_eq!(live["message"], "MediaNest Overview / Request rate: no data", "{live}");
+    assert_eq!(r["score"], 25.0);
     assert_eq!(first["score_impact"], 65.0);
 
     // The Markdown report leads like the seed's blocker analysis.
@@ -222,6 +260,113 @@ fn backend_down_with_prometheus_up_is_one_root_cause() {
         md.contains("| Prometheus scraping (`prometheus-scrape`) | 20 | yes | 0.0% | FAIL |"),
         "{md}"
     );
+}
+
+#[test]
+fn dashboard_panel_on_a_metric_nobody_exports_fails_the_grafana_requirement() {
+    let (_backend, prom) = scraped_backend(Traffic::fast(), Some(TOKEN));
+    let loki = Loki::start("retention-30d-enforced");
+    let mut scenario = crate::support::grafana::Scenario::load("healthy");
+    let mut kpis = scenario.dashboards[0].clone();
+    kpis.id = 5;
+    kpis.uid = "business-kpis".into();
+    kpis.title = "Business KPIs".into();
+    kpis.slug = "business-kpis".into();
+    kpis.panels = vec![serde_json::json!({
+        "id": 1,
+        "type": "stat",
+        "title": "Transcode queue",
+        "datasource": {"type": "prometheus", "uid": "prom-main"},
+        "targets": [{"refId": "A", "expr": "sum(medianest_transcode_queue_length)"}]
+    })];
+    scenario.dashboards.push(kpis);
+    let grafana = Grafana::live_with(scenario, &prom, &loki);
+    wait_for_request_rate(&prom);
+    let stack = Stack {
+        backend: closed(),
+        prometheus: prom.url.clone(),
+        grafana: grafana.url.clone(),
+        loki: closed(),
+        containers: None,
+    };
+    let (code, r, _) = stack.check(&["--only", "grafana"]);
+    assert_eq!(code, 1);
+    let live = check(&r, "grafana-live-data");
+    assert_eq!(live["status"], "fail", "{live}");
+    // Only the empty panel is named; the live ones are not.
+    assert_eq!(live["message"], "Business KPIs / Transcode queue: no data", "{live}");
+    assert_eq!(live["evidence"]["panels_with_data"], 2, "{live}");
+    assert_eq!(check(&r, "grafana-api")["status"], "pass");
+    let grafana_req = r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "grafana")
+        .unwrap();
+    assert_eq!(grafana_req["status"], "fail", "{grafana_req}");
+    assert!(
+        r["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.to_string().contains("grafana-live-data")),
+        "{:#}",
+        r["blockers"]
+    );
+
+    // GRAFANA_DASHBOARDS narrows the check to the dashboards that matter.
+    let (_, r, _) = stack.check_env(
+        &["--only", "grafana"],
+        &[("GRAFANA_DASHBOARDS", "MediaNest Overview, node-exporter")],
+    );
+    let live = check(&r, "grafana-live-data");
+    assert_eq!(live["status"], "pass", "{live}");
+    assert_eq!(
+        live["message"], "2 panel(s) on 2 dashboard(s) show data over 1h",
+        "{live}"
+    );
+    // An empty item is a gate error before anything is probed.
+    let (code, stdout, stderr) = output(
+        bin()
+            .args(["check", "--no-progress", "--only", "grafana"])
+            .env("METRICS_TOKEN", TOKEN)
+            .env("GRAFANA_DASHBOARDS", "MediaNest Overview,,Business KPIs"),
+    );
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`dashboards` (from `GRAFANA_DASHBOARDS`) has an empty item at position 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn grafana_down_blocks_its_live_data_check_behind_one_root_cause() {
+    let stack = Stack {
+        backend: closed(),
+        prometheus: closed(),
+        grafana: closed(),
+        loki: closed(),
+        containers: None,
+    };
+    let (code, r, _) = stack.check(&["--only", "grafana"]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&r, "grafana-api")["status"], "error");
+    let live = check(&r, "grafana-live-data");
+    assert_eq!(live["status"], "blocked", "{live}");
+    assert!(
+        live["message"].as_str().unwrap().contains("needs `grafana-api`"),
+        "{live}"
+    );
+    let rcs = r["root_causes"].as_array().unwrap();
+    assert_eq!(rcs.len(), 1, "{rcs:#?}");
+    assert_eq!(rcs[0]["key"], "unreachable:grafana");
+    let grouped: Vec<&str> = rcs[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert_eq!(grouped, ["grafana-api", "grafana-live-data"]);
 }
 
 #[test]

@@ -4,17 +4,23 @@
 //!
 //! With [`Traffic`], `/metrics` instead serves a prom-client style body whose
 //! request counter and latency histogram grow at a steady rate, so a real
-//! Prometheus scraping it computes rates and a p95 the test knows in advance.
+//! Prometheus scraping it computes rates and a p95 the test knows in advance;
+//! every request the backend serves is counted in that `http_requests_total`
+//! too (one series per path and status), so a check's own traffic shows.
+//!
+//! With [`LogShipping`], each request that carries the correlation header is
+//! written as a JSON log line to a Loki through its real push API
+//! (`POST /loki/api/v1/push`), after a delay or never, as Promtail would.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, header};
 
-use super::{TOKEN, read_fixture, respond, spawn};
+use super::{TOKEN, lock, read_fixture, respond, spawn};
 
 /// How one endpoint answers.
 #[derive(Debug, Clone)]
@@ -50,7 +56,41 @@ pub struct Behaviour {
     pub health: HashMap<String, Endpoint>,
     /// `Some` replaces `metrics_body` with counters computed at request time.
     pub traffic: Option<Traffic>,
+    /// `Some` ships each correlated request's log line to a Loki.
+    pub ship_logs: Option<LogShipping>,
 }
+
+/// How the backend's log shipper behaves.
+#[derive(Debug, Clone)]
+pub struct LogShipping {
+    /// `http://127.0.0.1:PORT` of the Loki to push to.
+    pub loki_url: String,
+    /// How long after the request the line reaches Loki; `None`: never
+    /// (the shipper is down, or the app does not log the header).
+    pub delay: Option<Duration>,
+    /// The stream's labels, e.g. `{job: medianest-app}`.
+    pub labels: BTreeMap<String, String>,
+    /// The request header whose value is logged (lower case).
+    pub header: String,
+    /// Sent as `X-Scope-OrgID`.
+    pub tenant: Option<String>,
+}
+
+impl LogShipping {
+    /// Ships `{job="medianest-app"}` lines of `x-correlation-id` to `loki_url` after `delay`.
+    pub fn to(loki_url: &str, delay: Option<Duration>) -> Self {
+        LogShipping {
+            loki_url: loki_url.to_string(),
+            delay,
+            labels: BTreeMap::from([("job".to_string(), "medianest-app".to_string())]),
+            header: "x-correlation-id".to_string(),
+            tenant: None,
+        }
+    }
+}
+
+/// Requests served, by path and status.
+type Served = BTreeMap<(String, u16), u64>;
 
 impl Default for Behaviour {
     /// A healthy backend: protected metrics, all three health endpoints up.
@@ -65,6 +105,7 @@ impl Default for Behaviour {
                 .map(|p| (p.to_string(), ok.clone()))
                 .collect(),
             traffic: None,
+            ship_logs: None,
         }
     }
 }
@@ -73,6 +114,9 @@ pub struct Backend {
     pub url: String,
     behaviour: Arc<Mutex<Behaviour>>,
     auth_seen: Arc<Mutex<Vec<String>>>,
+    served: Arc<Mutex<Served>>,
+    /// Pushes to Loki that failed (status line or error), for assertions.
+    push_errors: Arc<Mutex<Vec<String>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -80,12 +124,21 @@ impl Backend {
     pub fn start(behaviour: Behaviour) -> Backend {
         let behaviour = Arc::new(Mutex::new(behaviour));
         let auth_seen = Arc::new(Mutex::new(Vec::new()));
-        let (b, a) = (Arc::clone(&behaviour), Arc::clone(&auth_seen));
-        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&b), Arc::clone(&a)));
+        let served = Arc::new(Mutex::new(Served::new()));
+        let push_errors = Arc::new(Mutex::new(Vec::new()));
+        let state = State {
+            behaviour: Arc::clone(&behaviour),
+            auth_seen: Arc::clone(&auth_seen),
+            served: Arc::clone(&served),
+            push_errors: Arc::clone(&push_errors),
+        };
+        let (url, shutdown) = spawn(move |req| handle(req, state.clone()));
         Backend {
             url,
             behaviour,
             auth_seen,
+            served,
+            push_errors,
             _shutdown: shutdown,
         }
     }
@@ -115,18 +168,37 @@ impl Backend {
     pub fn auth_headers(&self) -> Vec<String> {
         self.auth_seen.lock().expect("auth lock").clone()
     }
+
+    /// Requests served on `path` so far, any status.
+    pub fn served(&self, path: &str) -> u64 {
+        lock(&self.served)
+            .iter()
+            .filter(|((p, _), _)| p == path)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Pushes to Loki that did not answer 204.
+    pub fn push_errors(&self) -> Vec<String> {
+        lock(&self.push_errors).clone()
+    }
 }
 
-async fn handle(
-    req: Request<Body>,
+/// What the request handler shares with the test.
+#[derive(Clone)]
+struct State {
     behaviour: Arc<Mutex<Behaviour>>,
     auth_seen: Arc<Mutex<Vec<String>>>,
-) -> Response<Body> {
-    let b = behaviour.lock().expect("behaviour lock").clone();
+    served: Arc<Mutex<Served>>,
+    push_errors: Arc<Mutex<Vec<String>>>,
+}
+
+async fn handle(req: Request<Body>, state: State) -> Response<Body> {
+    let b = state.behaviour.lock().expect("behaviour lock").clone();
     let path = req.uri().path().to_string();
     let auth = header_str(req.headers(), header::AUTHORIZATION);
     if let Some(a) = &auth {
-        auth_seen.lock().expect("auth lock").push(a.clone());
+        state.auth_seen.lock().expect("auth lock").push(a.clone());
     }
     if path == "/metrics" {
         if let Some(token) = &b.token
@@ -137,19 +209,84 @@ async fn handle(
         // Computed per request: Prometheus derives rates from how much the
         // counters grew between two scrapes.
         let body = match &b.traffic {
-            Some(t) => t.exposition(),
+            Some(t) => t.exposition_with(&lock(&state.served)),
             None => b.metrics_body,
         };
         return respond(200, &b.metrics_content_type, &body);
     }
-    match b.health.get(&path) {
-        Some(ep) => {
-            if !ep.delay.is_zero() {
-                tokio::time::sleep(ep.delay).await;
-            }
-            respond(ep.status, &ep.content_type, &ep.body)
+    let received_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let ep = b.health.get(&path).cloned();
+    if let Some(ep) = &ep
+        && !ep.delay.is_zero()
+    {
+        tokio::time::sleep(ep.delay).await;
+    }
+    let status = ep.as_ref().map_or(404, |ep| ep.status);
+    *lock(&state.served).entry((path.clone(), status)).or_default() += 1;
+    if let Some(ship) = b.ship_logs
+        && let Some(id) = req.headers().get(ship.header.as_str()).and_then(|v| v.to_str().ok())
+    {
+        let line = serde_json::json!({
+            "level": "info",
+            "msg": "request completed",
+            "method": req.method().as_str(),
+            "path": path,
+            "status": status,
+            "correlationId": id,
+        })
+        .to_string();
+        let errors = Arc::clone(&state.push_errors);
+        if let Some(delay) = ship.delay {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = push_line(&ship, received_ns, &line).await {
+                    lock(&errors).push(e);
+                }
+            });
         }
+    }
+    match ep {
+        Some(ep) => respond(ep.status, &ep.content_type, &ep.body),
         None => respond(404, "text/plain", "Not Found"),
+    }
+}
+
+/// Pushes one line with Loki's JSON push body (observability-apis §4.8:
+/// ns timestamps as strings, 204 on success) over a plain HTTP/1.1
+/// connection, as Promtail's client does; `Err` says what Loki answered.
+async fn push_line(ship: &LogShipping, ts_ns: u128, line: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"streams": [{
+        "stream": ship.labels,
+        "values": [[ts_ns.to_string(), line]],
+    }]})
+    .to_string();
+    let authority = ship.loki_url.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        authority.starts_with("127.0.0.1:"),
+        "the fixture ships logs to 127.0.0.1 only, not {authority}"
+    );
+    let tenant = ship
+        .tenant
+        .as_deref()
+        .map(|t| format!("X-Scope-OrgID: {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST /loki/api/v1/push HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n{tenant}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    if status.starts_with("HTTP/1.1 204") {
+        Ok(())
+    } else {
+        Err(format!("push answered `{status}`: {answer}"))
     }
 }
 
@@ -290,15 +427,21 @@ impl Traffic {
         start + (end - start) * (rank / count)
     }
 
-    /// The `/metrics` body now.
-    pub fn exposition(&self) -> String {
-        self.exposition_at(self.started.elapsed())
+    /// The `/metrics` body now, with the requests the backend really served.
+    fn exposition_with(&self, served: &Served) -> String {
+        self.render(self.started.elapsed(), served)
     }
 
     /// The `/metrics` body `elapsed` after `started`, the way prom-client
     /// renders it: HELP/TYPE lines, `le` first, cumulative buckets, `_sum`
     /// and `_count`, integer counts.
     pub fn exposition_at(&self, elapsed: Duration) -> String {
+        self.render(elapsed, &Served::new())
+    }
+
+    /// The body `elapsed` after `started`, with one `http_requests_total`
+    /// series per path and status of `served`, inside its family.
+    fn render(&self, elapsed: Duration, served: &Served) -> String {
         assert!(
             self.buckets
                 .last()
@@ -333,6 +476,12 @@ impl Traffic {
                 out,
                 "http_requests_total{{{labels},status_code=\"{status}\"}} {}",
                 (total * share).round()
+            );
+        }
+        for ((path, status), n) in served {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"GET\",route=\"{path}\",status_code=\"{status}\"}} {n}"
             );
         }
         out.push_str(

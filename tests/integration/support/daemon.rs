@@ -167,12 +167,18 @@ impl Drop for Daemon {
 
 /// An HTTP/1.0 GET, so the answer is never chunked and ends at EOF.
 pub fn get(addr: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+    get_with(addr, path_and_query, &[])
+}
+
+/// [`get`] with extra request headers.
+pub fn get_with(addr: SocketAddr, path_and_query: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         s,
-        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
+        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n{extra}\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;

@@ -7,10 +7,13 @@
 //! in `fixtures/grafana/README.md`. Started with a real Prometheus
 //! ([`Grafana::with_prometheus`]), `POST /api/ds/query` runs each Prometheus
 //! target as `/api/v1/query_range` there and answers in Grafana's
-//! data-frame shape (pipeline-apis.md §3.3), so panels show live data.
+//! data-frame shape (pipeline-apis.md §3.3), so panels show live data; with
+//! a fixture Loki too ([`Grafana::with_prometheus_and_loki`]) each Loki
+//! target runs on that Loki's streams and comes back as Grafana's logs frame.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -258,6 +261,8 @@ impl Scenario {
 pub struct Grafana {
     pub url: String,
     recorded: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests being answered now, and the most ever at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -269,16 +274,61 @@ impl Grafana {
 
     /// Serves a scenario a test loaded and changed.
     pub fn start_with(scenario: Scenario) -> Grafana {
-        Self::serve(scenario, None)
+        Self::serve(scenario, Upstreams::default())
     }
 
     /// Serves `fixtures/grafana/<scenario>.json`, running panel queries on
     /// the data sources of type `prometheus` against `prom`.
     pub fn with_prometheus(scenario: &str, prom: &super::prometheus::Prometheus) -> Grafana {
-        Self::serve(Scenario::load(scenario), Some(prom.addr()))
+        Self::serve(
+            Scenario::load(scenario),
+            Upstreams {
+                prometheus: Some(prom.addr()),
+                loki: None,
+            },
+        )
     }
 
-    fn serve(mut scenario: Scenario, prom: Option<SocketAddr>) -> Grafana {
+    /// Serves `fixtures/grafana/<scenario>.json`, running panel queries on
+    /// `prometheus` data sources against `prom` and on `loki` data sources
+    /// against `loki`, as a Grafana whose data sources point at both.
+    pub fn with_prometheus_and_loki(
+        scenario: &str,
+        prom: &super::prometheus::Prometheus,
+        loki: &super::loki::Loki,
+    ) -> Grafana {
+        Self::live_with(Scenario::load(scenario), prom, loki)
+    }
+
+    /// [`Grafana::with_prometheus_and_loki`] for a scenario a test loaded and changed.
+    pub fn live_with(scenario: Scenario, prom: &super::prometheus::Prometheus, loki: &super::loki::Loki) -> Grafana {
+        Self::serve(
+            scenario,
+            Upstreams {
+                prometheus: Some(prom.addr()),
+                loki: Some(loki.addr()),
+            },
+        )
+    }
+
+    /// Serves `fixtures/grafana/<scenario>.json`, running panel queries on
+    /// `loki` data sources against `loki` (Prometheus ones answer an error).
+    pub fn with_loki(scenario: &str, loki: &super::loki::Loki) -> Grafana {
+        Self::start_with_loki(Scenario::load(scenario), loki)
+    }
+
+    /// [`Grafana::with_loki`] for a scenario a test loaded and changed.
+    pub fn start_with_loki(scenario: Scenario, loki: &super::loki::Loki) -> Grafana {
+        Self::serve(
+            scenario,
+            Upstreams {
+                prometheus: None,
+                loki: Some(loki.addr()),
+            },
+        )
+    }
+
+    fn serve(mut scenario: Scenario, upstreams: Upstreams) -> Grafana {
         scenario.check("(start_with)");
         // Grafana sorts the list by name, case-insensitively (§3.4); doing it
         // here once keeps the fixture files in whatever order reads best.
@@ -286,18 +336,43 @@ impl Grafana {
         let scenario = Arc::new(scenario);
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let rec = Arc::clone(&recorded);
-        let (url, shutdown) = spawn(move |req| handle(req, Arc::clone(&scenario), Arc::clone(&rec), prom));
+        let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let counter = Arc::clone(&in_flight);
+        let (url, shutdown) = spawn(move |req| {
+            let (scenario, rec, counter) = (Arc::clone(&scenario), Arc::clone(&rec), Arc::clone(&counter));
+            async move {
+                let now = counter.0.fetch_add(1, Ordering::SeqCst) + 1;
+                counter.1.fetch_max(now, Ordering::SeqCst);
+                let resp = handle(req, scenario, rec, upstreams).await;
+                counter.0.fetch_sub(1, Ordering::SeqCst);
+                resp
+            }
+        });
         Grafana {
             url,
             recorded,
+            in_flight,
             _shutdown: shutdown,
         }
+    }
+
+    /// The most requests the fixture was ever answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.recorded).clone()
     }
+}
+
+/// The servers panel queries run on, by data source type; `None` answers
+/// every query of that type with an error.
+#[derive(Debug, Clone, Copy, Default)]
+struct Upstreams {
+    prometheus: Option<SocketAddr>,
+    loki: Option<SocketAddr>,
 }
 
 /// A Grafana route the fixture knows, with its path parameter.
@@ -363,7 +438,7 @@ async fn handle(
     req: Request<Body>,
     s: Arc<Scenario>,
     recorded: Arc<Mutex<Vec<Recorded>>>,
-    prom: Option<SocketAddr>,
+    upstreams: Upstreams,
 ) -> Response<Body> {
     lock(&recorded).push(Recorded::of(&req));
     let path = req.uri().path().to_string();
@@ -395,7 +470,7 @@ async fn handle(
         }
         delay(&s, "/api/ds/query").await;
         return match axum::body::to_bytes(req.into_body(), 1024 * 1024).await {
-            Ok(body) => ds_query(&s, prom, &body).await,
+            Ok(body) => ds_query(&s, upstreams, &body).await,
             Err(_) => respond(400, JSON_UTF8, r#"{"message":"bad request data"}"#),
         };
     }
@@ -648,11 +723,16 @@ fn datasource_health(h: &DsHealth) -> Response<Body> {
 fn search(all: &[Dashboard], query: &str) -> Response<Body> {
     let mut kind: Option<String> = None;
     let mut text: Option<String> = None;
+    // `limit` defaults to 1000 and is at most 5000; `page` counts from 1 (§3.6).
+    let mut limit = 1000usize;
+    let mut page = 1usize;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "type" => kind = Some(v.into_owned()),
             "query" => text = Some(v.to_lowercase()),
-            _ => {} // tag, folderUIDs, limit...: not modelled
+            "limit" => limit = v.parse().unwrap_or(1000).clamp(1, 5000),
+            "page" => page = v.parse().unwrap_or(1).max(1),
+            _ => {} // tag, folderUIDs...: not modelled
         }
     }
     let hits: Vec<&Dashboard> = all
@@ -660,6 +740,8 @@ fn search(all: &[Dashboard], query: &str) -> Response<Body> {
         .filter(|d| kind.as_deref().is_none_or(|k| d.kind == k))
         // Grafana matches `query` as a case-insensitive title substring.
         .filter(|d| text.as_deref().is_none_or(|t| d.title.to_lowercase().contains(t)))
+        .skip((page - 1) * limit)
+        .take(limit)
         .collect();
     json_ok(&hits)
 }
@@ -716,7 +798,7 @@ fn query_error(status: u16, message: &str, message_id: &str) -> Response<Body> {
 /// unknown uid), then every query, each refId with frames or an error. The
 /// HTTP status is 200 when no refId failed, else 400, or 207 with the
 /// scenario's `multi_status`; results are keyed by refId in sorted order.
-async fn ds_query(s: &Scenario, prom: Option<SocketAddr>, body: &[u8]) -> Response<Body> {
+async fn ds_query(s: &Scenario, upstreams: Upstreams, body: &[u8]) -> Response<Body> {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return respond(400, JSON_UTF8, r#"{"message":"bad request data"}"#);
     };
@@ -763,11 +845,18 @@ async fn ds_query(s: &Scenario, prom: Option<SocketAddr>, body: &[u8]) -> Respon
     let mut results = serde_json::Map::new();
     let mut failed = false;
     for (ref_id, ds, q) in planned {
-        let answer = match (ds.kind.as_str(), prom) {
-            ("prometheus", Some(addr)) => prometheus_frames(addr, &ds, &ref_id, &q, from, to).await,
-            ("prometheus", None) => {
+        let answer = match (ds.kind.as_str(), upstreams) {
+            (
+                "prometheus",
+                Upstreams {
+                    prometheus: Some(addr), ..
+                },
+            ) => prometheus_frames(addr, &ds, &ref_id, &q, from, to).await,
+            ("prometheus", _) => {
                 Err("fixture: started without a Prometheus (use Grafana::with_prometheus)".to_string())
             }
+            ("loki", Upstreams { loki: Some(addr), .. }) => loki_frames(addr, &ref_id, &q, from, to).await,
+            ("loki", _) => Err("fixture: started without a Loki (use Grafana::with_prometheus_and_loki)".to_string()),
             (other, _) => Err(format!("fixture: queries of `{other}` data sources are not modelled")),
         };
         let result = match answer {
@@ -935,6 +1024,241 @@ async fn prometheus_frames(
         }));
     }
     Ok(frames)
+}
+
+/// Grafana's `gtime.FormatInterval`: the largest whole unit, `1ms` at least.
+fn format_interval(ms: i64) -> String {
+    const UNITS: [(i64, &str); 6] = [
+        (365 * 86_400_000, "y"),
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+        (1, "ms"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| ms >= *unit)
+        .map_or_else(|| "1ms".to_string(), |(unit, name)| format!("{}{name}", ms / unit))
+}
+
+/// Runs one Loki target the way Grafana's Loki backend does
+/// (pkg/tsdb/loki: parse_query.go, step.go, api.go, frame.go; the request
+/// shape is pipeline-apis.md §3.3): macros replaced, then
+/// `query_range` (`queryType` `range` or absent) or `query` (`instant`)
+/// with `direction` (default backward), `limit` only when the target sets
+/// `maxLines`, start/end in ns and the step in ms. A non-2xx answer becomes
+/// the refId's error with Loki's body as the text; a `streams` result
+/// becomes one legacy logs frame (`labels`, `Time`, `Line`, `tsNs`, `id`;
+/// `meta.custom.frameType` `LabeledTimeValues`), rows in stream order.
+/// Metric results (`matrix`, `vector`) are not modelled: the fixture Loki
+/// never returns them.
+async fn loki_frames(addr: SocketAddr, ref_id: &str, q: &Value, from: i64, to: i64) -> Result<Vec<Value>, String> {
+    let instant = match q["queryType"].as_str() {
+        None | Some("range") => false,
+        Some("instant") => true,
+        Some(other) => return Err(format!("invalid queryType: {other}")),
+    };
+    let direction = match q["direction"].as_str() {
+        None | Some("backward") | Some("scan") => "backward",
+        Some("forward") => "forward",
+        Some(other) => return Err(format!("invalid queryDirection: {other}")),
+    };
+    let range_ms = (to - from).max(0);
+    let interval_ms = q["intervalMs"].as_i64().unwrap_or(1000).max(1);
+    // max(interval × resolution 1, range / 11000), rounded up to a millisecond.
+    let step_ms = interval_ms.max((range_ms + 10_999) / 11_000);
+    let range_s = (range_ms as f64 / 1000.0).round() as i64;
+    let interval = format_interval(interval_ms);
+    let mut expr = q["expr"].as_str().unwrap_or_default().to_string();
+    for (k, v) in [
+        ("$__interval_ms", interval_ms.to_string()),
+        ("$__interval", interval.clone()),
+        ("$__range_ms", range_ms.to_string()),
+        ("$__range_s", range_s.to_string()),
+        ("$__range", format!("{range_s}s")),
+        (
+            "$__auto",
+            if instant {
+                format!("{range_s}s")
+            } else {
+                format_interval(step_ms)
+            },
+        ),
+        ("${__interval_ms}", interval_ms.to_string()),
+        ("${__interval}", interval),
+        ("${__range_ms}", range_ms.to_string()),
+        ("${__range_s}", range_s.to_string()),
+        ("${__range}", format!("{range_s}s")),
+    ] {
+        expr = expr.replace(k, &v);
+    }
+    // Built in one statement: the serializer is not `Send`, so it must not live across an await.
+    let path = {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
+        params.append_pair("query", &expr).append_pair("direction", direction);
+        if let Some(n) = q["maxLines"].as_i64().filter(|n| *n > 0) {
+            params.append_pair("limit", &n.to_string());
+        }
+        let to_ns = to.saturating_mul(1_000_000).to_string();
+        if instant {
+            params.append_pair("time", &to_ns);
+        } else {
+            params
+                .append_pair("start", &from.saturating_mul(1_000_000).to_string())
+                .append_pair("end", &to_ns)
+                .append_pair("step", &format!("{step_ms}ms"));
+        }
+        let route = if instant {
+            "/loki/api/v1/query"
+        } else {
+            "/loki/api/v1/query_range"
+        };
+        format!("{route}?{}", params.finish())
+    };
+    let (status, body) = tokio::task::spawn_blocking(move || super::daemon::get(addr, &path))
+        .await
+        .map_err(|e| format!("fixture: {e}"))?
+        .map_err(|e| format!("Get \"http://{addr}/loki/api/v1/query_range\": {e}"))?;
+    if status / 100 != 2 {
+        // api.go makeLokiError: the JSON `message` if there is one, else the whole body.
+        return Err(serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().filter(|m| !m.is_empty()).map(str::to_string))
+            .unwrap_or(body));
+    }
+    let doc: Value = serde_json::from_str(&body).map_err(|e| format!("fixture: Loki answered {status} ({e})"))?;
+    match doc.pointer("/data/resultType").and_then(Value::as_str) {
+        Some("streams") => {}
+        other => {
+            return Err(format!(
+                "fixture: Loki `{}` results are not modelled",
+                other.unwrap_or("(none)")
+            ));
+        }
+    }
+    let streams = doc
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let (mut labels, mut times, mut lines, mut ts_ns, mut ids) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for stream in &streams {
+        let stream_labels = stream["stream"].clone();
+        for v in stream["values"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let (Some(ns), Some(line)) = (v[0].as_str(), v[1].as_str()) else {
+                return Err("fixture: Loki entry is not [ts, line]".to_string());
+            };
+            let ns_int: i64 = ns.parse().map_err(|_| format!("fixture: Loki timestamp `{ns}`"))?;
+            // frame.go makeIdField: `<tsNs>_<fnv32 of line + "_" + labels JSON>`,
+            // with `_<n>` added to repeats.
+            let sum = format!("{ns}_{:x}", fnv32(format!("{line}_{stream_labels}").as_bytes()));
+            let n = seen.entry(sum.clone()).or_default();
+            let id = if *n > 0 { format!("{sum}_{n}") } else { sum };
+            *n += 1;
+            labels.push(stream_labels.clone());
+            times.push(json!(ns_int / 1_000_000));
+            lines.push(json!(line));
+            ts_ns.push(json!(ns));
+            ids.push(json!(id));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let string_field = |name: &str| json!({"name": name, "type": "string", "typeInfo": {"frame": "string"}});
+    Ok(vec![json!({
+        "schema": {
+            "refId": ref_id,
+            "meta": {
+                "custom": {"frameType": "LabeledTimeValues"},
+                "stats": loki_stats(doc.pointer("/data/stats")),
+                "executedQueryString": format!("Expr: {expr}"),
+            },
+            "fields": [
+                {"name": "labels", "type": "other", "typeInfo": {"frame": "json.RawMessage"}},
+                {"name": "Time", "type": "time", "typeInfo": {"frame": "time.Time"}},
+                string_field("Line"),
+                string_field("tsNs"),
+                string_field("id"),
+            ],
+        },
+        "data": {"values": [labels, times, lines, ts_ns, ids]},
+    })])
+}
+
+/// frame.go `parseStats`: Loki's `summary`, `store` and `ingester`
+/// counters as Grafana's query stats, each 0 when Loki omits it.
+fn loki_stats(stats: Option<&Value>) -> Vec<Value> {
+    /// Loki's counter name, Grafana's display name, its unit.
+    type Counter = (&'static str, &'static str, &'static str);
+    const SECTIONS: [(&str, &str, &[Counter]); 3] = [
+        (
+            "summary",
+            "Summary",
+            &[
+                ("bytesProcessedPerSecond", "bytes processed per second", "Bps"),
+                ("linesProcessedPerSecond", "lines processed per second", ""),
+                ("totalBytesProcessed", "total bytes processed", "decbytes"),
+                ("totalLinesProcessed", "total lines processed", ""),
+                ("execTime", "exec time", "s"),
+            ],
+        ),
+        (
+            "store",
+            "Store",
+            &[
+                ("totalChunksRef", "total chunks ref", ""),
+                ("totalChunksDownloaded", "total chunks downloaded", ""),
+                ("chunksDownloadTime", "chunks download time", "s"),
+                ("headChunkBytes", "head chunk bytes", "decbytes"),
+                ("headChunkLines", "head chunk lines", ""),
+                ("decompressedBytes", "decompressed bytes", "decbytes"),
+                ("decompressedLines", "decompressed lines", ""),
+                ("compressedBytes", "compressed bytes", "decbytes"),
+                ("totalDuplicates", "total duplicates", ""),
+            ],
+        ),
+        (
+            "ingester",
+            "Ingester",
+            &[
+                ("totalReached", "total reached", ""),
+                ("totalChunksMatched", "total chunks matched", ""),
+                ("totalBatches", "total batches", ""),
+                ("totalLinesSent", "total lines sent", ""),
+                ("headChunkBytes", "head chunk bytes", "decbytes"),
+                ("headChunkLines", "head chunk lines", ""),
+                ("decompressedBytes", "decompressed bytes", "decbytes"),
+                ("decompressedLines", "decompressed lines", ""),
+                ("compressedBytes", "compressed bytes", "decbytes"),
+                ("totalDuplicates", "total duplicates", ""),
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (key, title, counters) in SECTIONS {
+        let Some(section) = stats.and_then(|s| s.get(key)).filter(|v| v.is_object()) else {
+            continue;
+        };
+        for (field, name, unit) in counters {
+            let mut stat =
+                json!({"displayName": format!("{title}: {name}"), "value": section[field].as_f64().unwrap_or(0.0)});
+            if !unit.is_empty() {
+                stat["unit"] = json!(unit);
+            }
+            out.push(stat);
+        }
+    }
+    out
+}
+
+/// 32-bit FNV-1 (Go's `hash/fnv.New32`), for the logs frame's row ids.
+fn fnv32(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .fold(0x811c_9dc5_u32, |h, b| h.wrapping_mul(0x0100_0193) ^ u32::from(*b))
 }
 
 /// Decodes standard base64 (with or without padding); `None` if malformed.

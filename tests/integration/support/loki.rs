@@ -3,7 +3,9 @@
 //! `?mode=diff|defaults`), the bare buildinfo object, labels, `query_range`
 //! over streams whose timestamps are relative to the server's start (so
 //! "fresh" logs stay fresh), the instant-query refusal for log queries,
-//! plain-text errors, and multi-tenancy (`X-Scope-OrgID`).
+//! plain-text errors, and multi-tenancy (`X-Scope-OrgID`). `POST
+//! /loki/api/v1/push` (JSON, §4.8) adds streams at run time, as Promtail
+//! would; `|= "text"` line filters apply to every query.
 //! What it serves comes from `fixtures/loki/<scenario>.json`; the schema is in
 //! `fixtures/loki/README.md`.
 
@@ -143,7 +145,11 @@ pub const ROUTES: &[&str] = &[
     "/loki/api/v1/labels",
     "/loki/api/v1/query_range",
     "/loki/api/v1/query",
+    "/loki/api/v1/push",
 ];
+
+/// Largest push body the fixture reads; Loki's default is 4 MiB too.
+const PUSH_CAP: usize = 4 * 1024 * 1024;
 
 impl Scenario {
     /// Reads and checks `fixtures/loki/<name>.json`; panics (in the test,
@@ -176,6 +182,7 @@ fn read_config(name: &str) -> String {
 }
 
 /// A log line with its absolute timestamp, fixed when the server starts.
+#[derive(Clone)]
 struct Line {
     ts_ns: i64,
     text: String,
@@ -186,6 +193,15 @@ struct Running {
     configs: Configs,
     /// Per stream of `scenario.streams`, its lines with timestamps.
     lines: Vec<Vec<Line>>,
+    /// Streams pushed to `/loki/api/v1/push`, in arrival order.
+    pushed: Mutex<Vec<Pushed>>,
+}
+
+/// A stream created by a push: its tenant, labels and lines.
+struct Pushed {
+    tenant: String,
+    labels: BTreeMap<String, String>,
+    lines: Vec<Line>,
 }
 
 pub struct Loki {
@@ -237,6 +253,7 @@ impl Loki {
             scenario,
             configs,
             lines,
+            pushed: Mutex::new(Vec::new()),
         });
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let rec = Arc::clone(&recorded);
@@ -251,6 +268,14 @@ impl Loki {
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.recorded).clone()
+    }
+
+    /// The listening address, for a fixture Grafana that queries this Loki.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("fixture Loki url {}: {e}", self.url))
     }
 }
 
@@ -270,7 +295,12 @@ async fn handle(req: Request<Body>, r: Arc<Running>, recorded: Arc<Mutex<Vec<Rec
         // gorilla/mux's NotFoundHandler is Go's http.NotFound.
         return text_error(404, "404 page not found");
     };
-    if req.method() != Method::GET {
+    let want = if *route == "/loki/api/v1/push" {
+        Method::POST
+    } else {
+        Method::GET
+    };
+    if req.method() != want {
         // gorilla/mux answers a known path with the wrong method with an
         // empty 405; the query routes also take POST, which is not modelled.
         return respond(405, TEXT_UTF8, "");
@@ -298,6 +328,33 @@ async fn handle(req: Request<Body>, r: Arc<Running>, recorded: Arc<Mutex<Vec<Rec
             Ok(text) => respond(200, "application/json", &format!("{text}\n")),
             Err(e) => text_error(500, &e.to_string()),
         },
+        "/loki/api/v1/push" => {
+            let tenant = match tenant(s, req.headers()) {
+                Ok(t) => t,
+                Err((status, message)) => return text_error(status, &message),
+            };
+            let json = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/json"));
+            let body = match axum::body::to_bytes(req.into_body(), PUSH_CAP).await {
+                Ok(b) => b,
+                Err(e) => return text_error(400, &e.to_string()),
+            };
+            if !json {
+                // Without JSON, Loki reads snappy protobuf (§4.8), which the fixture does not model.
+                return text_error(400, "fixture Loki: only JSON pushes are modelled");
+            }
+            match push(&r, &tenant, &body) {
+                // Success is 204 with no body (§4.8).
+                Ok(()) => Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+                Err(message) => text_error(400, &message),
+            }
+        }
         api => {
             let result = tenant(s, req.headers()).and_then(|tenant| match api {
                 "/loki/api/v1/labels" => labels(&r, &tenant, &params),
@@ -307,6 +364,60 @@ async fn handle(req: Request<Body>, r: Arc<Running>, recorded: Arc<Mutex<Vec<Rec
             result.unwrap_or_else(|(status, message)| text_error(status, &message))
         }
     }
+}
+
+/// Stores a JSON push (§4.8): `{"streams":[{"stream":{labels},"values":[["<ns>","line"(, {metadata})]]}]}`.
+/// Timestamps must be strings of ns; anything else is 400, as in Loki.
+fn push(r: &Running, tenant: &str, body: &[u8]) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("loghttp.PushRequest: {e}"))?;
+    let streams = doc
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or("loghttp.PushRequest: no streams")?;
+    let mut parsed = Vec::new();
+    for st in streams {
+        let labels: BTreeMap<String, String> = st
+            .get("stream")
+            .and_then(Value::as_object)
+            .ok_or("a stream without `stream` labels")?
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or("a label value that is not a string")
+            })
+            .collect::<Result<_, _>>()?;
+        let mut lines = Vec::new();
+        for v in st
+            .get("values")
+            .and_then(Value::as_array)
+            .ok_or("a stream without `values`")?
+        {
+            let ts = v
+                .get(0)
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<i64>().ok())
+                .ok_or("timestamps must be strings of ns")?;
+            let text = v.get(1).and_then(Value::as_str).ok_or("a line that is not a string")?;
+            lines.push(Line {
+                ts_ns: ts,
+                text: text.to_string(),
+            });
+        }
+        parsed.push((labels, lines));
+    }
+    let mut pushed = lock(&r.pushed);
+    for (labels, lines) in parsed {
+        match pushed.iter_mut().find(|p| p.tenant == tenant && p.labels == labels) {
+            Some(p) => p.lines.extend(lines),
+            None => pushed.push(Pushed {
+                tenant: tenant.to_string(),
+                labels,
+                lines,
+            }),
+        }
+    }
+    Ok(())
 }
 
 /// The tenant of a request, or Loki's 401 when auth is on and none is given.
@@ -366,6 +477,71 @@ fn selector(query: &str) -> Option<String> {
 
 fn normalize_selector(s: &str) -> String {
     selector(s).unwrap_or_else(|| s.to_string())
+}
+
+/// The `|= "text"` line filters after a query's selector; `None` when one is
+/// malformed. Other pipeline stages are ignored, as before filters existed.
+fn line_filters(query: &str) -> Option<Vec<String>> {
+    let close = query.find('}')?;
+    let mut rest = &query[close + 1..];
+    let mut out = Vec::new();
+    while let Some(at) = rest.find("|=") {
+        let after = rest[at + 2..].trim_start();
+        let body = after.strip_prefix('"')?;
+        let (mut text, mut escaped, mut end) = (String::new(), false, None);
+        for (i, c) in body.char_indices() {
+            match (escaped, c) {
+                (true, c) => {
+                    text.push(c);
+                    escaped = false;
+                }
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(i);
+                    break;
+                }
+                (false, c) => text.push(c),
+            }
+        }
+        let end = end?;
+        out.push(text);
+        rest = &body[end + 1..];
+    }
+    Some(out)
+}
+
+/// The `name="value"` matchers of a normalised selector, or `None` when it
+/// uses any other operator (pushed streams then match nothing).
+fn equality_matchers(selector: &str) -> Option<Vec<(String, String)>> {
+    let inner = selector.strip_prefix('{')?.strip_suffix('}')?;
+    let mut out = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"")?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        let mut value = String::new();
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in after.char_indices() {
+            match (escaped, c) {
+                (true, c) => {
+                    value.push(c);
+                    escaped = false;
+                }
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(i);
+                    break;
+                }
+                (false, c) => value.push(c),
+            }
+        }
+        out.push((name.to_string(), value));
+        rest = after[end? + 1..].strip_prefix(',').unwrap_or(&after[end? + 1..]);
+    }
+    Some(out)
 }
 
 /// Loki's timestamp parameter rules [SRC pkg/loghttp/params.go]: a value
@@ -502,16 +678,26 @@ fn query_range(r: &Running, tenant: &str, params: &[(String, String)]) -> Answer
         Some(d) => return Err((400, format!("invalid direction '{}'", d.to_lowercase()))),
     };
 
+    let filters = line_filters(query).ok_or_else(|| (400, PARSE_ERROR.to_string()))?;
+    let keep = |l: &Line| (start..=end).contains(&l.ts_ns) && filters.iter().all(|f| l.text.contains(f.as_str()));
+
+    // Scenario streams match by selector text; pushed ones by their labels.
+    let mut streams: Vec<(BTreeMap<String, String>, Vec<Line>)> = visible(r, tenant, Some(&wanted))
+        .map(|(s, lines)| (s.labels.clone(), lines.to_vec()))
+        .collect();
+    if let Some(matchers) = equality_matchers(&wanted) {
+        for p in lock(&r.pushed).iter().filter(|p| p.tenant == tenant) {
+            if matchers.iter().all(|(k, v)| p.labels.get(k) == Some(v)) {
+                streams.push((p.labels.clone(), p.lines.clone()));
+            }
+        }
+    }
+
     // Loki applies `limit` to all entries of the query, newest first for
     // backward and oldest first for forward, then groups them by stream.
     let mut picked: Vec<(usize, &Line)> = Vec::new();
-    for (i, (_, lines)) in visible(r, tenant, Some(&wanted)).enumerate() {
-        picked.extend(
-            lines
-                .iter()
-                .filter(|l| (start..=end).contains(&l.ts_ns))
-                .map(|l| (i, l)),
-        );
+    for (i, (_, lines)) in streams.iter().enumerate() {
+        picked.extend(lines.iter().filter(|l| keep(l)).map(|l| (i, l)));
     }
     picked.sort_by_key(|(_, l)| l.ts_ns);
     if backward {
@@ -519,9 +705,8 @@ fn query_range(r: &Running, tenant: &str, params: &[(String, String)]) -> Answer
     }
     picked.truncate(limit);
 
-    let streams: Vec<&Stream> = visible(r, tenant, Some(&wanted)).map(|(s, _)| s).collect();
     let mut result: Vec<Value> = Vec::new();
-    for (i, stream) in streams.iter().enumerate() {
+    for (i, (labels, _)) in streams.iter().enumerate() {
         let values: Vec<[String; 2]> = picked
             .iter()
             .filter(|(j, _)| *j == i)
@@ -529,7 +714,7 @@ fn query_range(r: &Running, tenant: &str, params: &[(String, String)]) -> Answer
             .map(|(_, l)| [l.ts_ns.to_string(), l.text.clone()])
             .collect();
         if !values.is_empty() {
-            result.push(json!({ "stream": stream.labels, "values": values }));
+            result.push(json!({ "stream": labels, "values": values }));
         }
     }
     #[derive(Serialize)]

@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod backend;
 pub mod daemon;
 pub mod docker;
+pub mod exporters;
 pub mod grafana;
 pub mod hostile;
 pub mod jaeger;
@@ -39,10 +40,12 @@ const GATE_VARS: &[&str] = &[
     "GRAFANA_PASSWORD",
     "LOKI_TENANT",
     "GRAFANA_CONTAINER",
+    "GRAFANA_DASHBOARDS",
     "BACKEND_JOB",
     "APP_LOG_SELECTOR",
     "TRACING_URL",
     "ALERTMANAGER_URL",
+    "ALERT_RECEIVER",
     "BACKEND_SERVICE",
     "PROMETHEUS_CONTAINER",
     "BACKEND_CONTAINER",
@@ -96,6 +99,23 @@ pub fn gate_file(yaml: &str) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("gate.yaml");
     std::fs::write(&path, yaml).expect("write gate");
     (dir, path)
+}
+
+/// Runs `check --no-progress --format json` on `yaml` with `extra` flags and
+/// returns (exit code, the JSON report, stderr); panics when no report came.
+pub fn check_json(yaml: &str, extra: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let (_dir, path) = gate_file(yaml);
+    let mut cmd = bin();
+    cmd.args(["check", "--no-progress", "--format", "json", "--gate"])
+        .arg(&path)
+        .args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (code, stdout, stderr) = output(&mut cmd);
+    assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (code, json(&stdout), stderr)
 }
 
 /// Runs a command and returns (exit code, stdout, stderr).

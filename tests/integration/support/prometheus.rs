@@ -37,6 +37,11 @@ pub struct PromConfig {
     pub extra_jobs: Vec<(String, String)>,
     /// `127.0.0.1:PORT` of an Alertmanager for an `alerting:` section; `None` writes none.
     pub alertmanager: Option<String>,
+    /// `--rules.alert.resend-delay`; `None` keeps Prometheus' 1m.
+    pub resend_delay: Option<String>,
+    /// Adds a `prometheus` job scraping this server's own /metrics, as real
+    /// setups do (the notifier's error counters live there).
+    pub scrape_self: bool,
     /// `(jobs, targets per job)` of generated jobs ([`dead_job`] names
     /// them), every target a closed port on its own loopback address.
     pub dead_jobs: Option<(usize, usize)>,
@@ -69,6 +74,8 @@ impl PromConfig {
             rules: None,
             extra_jobs: Vec::new(),
             alertmanager: None,
+            resend_delay: None,
+            scrape_self: false,
             dead_jobs: None,
         }
     }
@@ -83,6 +90,19 @@ impl PromConfig {
     /// targets API answers does not depend on how targets were discovered.
     pub fn dead_jobs(mut self, jobs: usize, per_job: usize) -> Self {
         self.dead_jobs = Some((jobs, per_job));
+        self
+    }
+
+    /// Resends firing alerts every `delay`: with the default 1m, an alert
+    /// whose first send beat the Alertmanager discovery (5 s after start)
+    /// reaches Alertmanager only a minute or two later.
+    pub fn resend_delay(mut self, delay: &str) -> Self {
+        self.resend_delay = Some(delay.to_string());
+        self
+    }
+
+    pub fn scrape_self(mut self) -> Self {
+        self.scrape_self = true;
         self
     }
 
@@ -107,8 +127,8 @@ impl PromConfig {
         self
     }
 
-    /// `prometheus.yml` for files in `dir`.
-    fn yaml(&self, dir: &Path) -> String {
+    /// `prometheus.yml` for files in `dir`, for a server listening on `own`.
+    fn yaml(&self, dir: &Path, own: SocketAddr) -> String {
         // JSON strings are valid YAML scalars and need no escaping rules of
         // their own.
         let q = |s: &str| serde_json::to_string(s).expect("string to JSON");
@@ -139,6 +159,9 @@ impl PromConfig {
         job(&self.job, &self.scrape_target, self.bearer.is_some());
         for (name, target) in &self.extra_jobs {
             job(name, target, false);
+        }
+        if self.scrape_self {
+            job("prometheus", &own.to_string(), false);
         }
         if let Some((jobs, per_job)) = self.dead_jobs {
             let interval = q(&format!("{}s", DEAD_JOB_INTERVAL.as_secs()));
@@ -213,12 +236,12 @@ impl Prometheus {
         if let Some(rules) = &cfg.rules {
             std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
         }
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, cfg.yaml(dir.path())).expect("write prometheus.yml");
         let port = super::closed_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(&config, cfg.yaml(dir.path(), addr)).expect("write prometheus.yml");
         let data = dir.path().join("data");
-        let args = [
+        let mut args = vec![
             format!("--config.file={}", config.display()),
             format!("--web.listen-address={addr}"),
             format!("--storage.tsdb.path={}", data.display()),
@@ -226,6 +249,9 @@ impl Prometheus {
             "--query.max-concurrency=4".to_string(),
             "--log.level=info".to_string(),
         ];
+        if let Some(d) = &cfg.resend_delay {
+            args.push(format!("--rules.alert.resend-delay={d}"));
+        }
         let process = Process::spawn(bin, &args, dir.path(), &dir.path().join("prometheus.log"));
         let mut prom = Prometheus {
             url: format!("http://{addr}"),
