@@ -82,8 +82,8 @@ fn a_prometheus_of_20000_targets_is_judged_per_job_and_in_full_without_a_cap_err
         d["cause"]
             .as_str()
             .unwrap_or_default()
-            .contains("connection refused, the backend is down"),
-        "the refused diagnosis: {d}"
+            .contains(&format!("(job `{dead}`): connection refused, nothing listens there")),
+        "the refused diagnosis (no backend_target, so not blamed on the backend): {d}"
     );
     assert_eq!(d["evidence"]["active"], PER_JOB, "{d}");
     assert_eq!(d["evidence"]["targets"].as_array().map_or(0, Vec::len), PER_JOB);
