@@ -176,8 +176,9 @@ pub enum FetchError {
     Tls { detail: String },
     /// No complete answer before the deadline.
     Timeout { after: Duration },
-    /// The body exceeded the cap.
-    TooLarge { cap: usize },
+    /// The body exceeded the cap; `reason` says why the cap is that size
+    /// where the caller chose one of its own.
+    TooLarge { cap: usize, reason: Option<&'static str> },
     /// Too many redirects, or a redirect loop.
     Redirect { detail: String },
     /// Any other connection or protocol failure.
@@ -194,8 +195,11 @@ impl FetchError {
             FetchError::Dns { host, detail } => format!("DNS lookup of `{host}` failed: {detail}"),
             FetchError::Tls { detail } => format!("TLS handshake failed: {detail}"),
             FetchError::Timeout { after } => format!("no answer within {}", fmt_duration(*after)),
-            FetchError::TooLarge { cap } => {
+            FetchError::TooLarge { cap, reason: None } => {
                 format!("response body exceeds the {} cap", fmt_bytes(*cap))
+            }
+            FetchError::TooLarge { cap, reason: Some(why) } => {
+                format!("response body exceeds the {} cap ({why})", fmt_bytes(*cap))
             }
             FetchError::Redirect { detail } => format!("redirect error: {detail}"),
             FetchError::Other { detail } => detail.clone(),
@@ -337,14 +341,14 @@ impl HttpClient {
     /// Runs one request in a slot of the in-flight limit, all before
     /// `deadline`. Waiting for a slot counts against the check's deadline,
     /// not its latency: `start` is when the slot was had.
-    async fn bounded<F>(
+    async fn bounded<R, F>(
         &self,
         url: &str,
         deadline: tokio::time::Instant,
         request: impl FnOnce(Instant) -> F,
-    ) -> Result<Response, FetchError>
+    ) -> Result<R, FetchError>
     where
-        F: std::future::Future<Output = Result<Response, FetchError>>,
+        F: std::future::Future<Output = Result<R, FetchError>>,
     {
         let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
         let fut = async {
@@ -359,6 +363,105 @@ impl HttpClient {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout { after: budget }),
         }
+    }
+
+    /// GETs `url` and hands a 2xx, non-HTML body to `parse` as it arrives,
+    /// so an answer of many megabytes costs only what `parse` keeps. At most
+    /// `cap.bytes` are read (the error names `cap.reason`). Anything else (an
+    /// error status, an HTML page) is read whole under `small_cap` and
+    /// returned as [`Streamed::Whole`] for the caller's diagnosis.
+    ///
+    /// `parse` runs on a blocking thread, fed chunk by chunk through a
+    /// bounded channel: a large answer never stalls the runtime thread and
+    /// with it every other check's timers. When the deadline passes, the
+    /// channel closes and `parse` sees the end of its input.
+    pub async fn get_streamed<T, P>(
+        &self,
+        url: &str,
+        cap: StreamCap,
+        small_cap: usize,
+        deadline: tokio::time::Instant,
+        parse: P,
+    ) -> Result<Streamed<T>, FetchError>
+    where
+        P: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.bounded(deadline, |start| async move {
+            let mut resp = self.inner.get(url).send().await.map_err(|e| classify(&e, url))?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let final_url = resp.url().to_string();
+            let head = |body: Vec<u8>| Response {
+                status,
+                headers: headers.clone(),
+                body,
+                elapsed: start.elapsed(),
+                final_url: final_url.clone(),
+            };
+            let html_type = headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.contains("html"));
+            if !status.is_success() || html_type {
+                let body = read_body(&mut resp, small_cap, url).await?;
+                return Ok(Streamed::Whole(head(body)));
+            }
+            if let Some(len) = resp.content_length()
+                && len > cap.bytes as u64
+            {
+                return Err(cap.exceeded());
+            }
+            // The first chunk decides: a page that starts like markup is
+            // diagnosed whole, whatever its Content-Type claims.
+            let first = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Ok(Streamed::Whole(head(Vec::new()))),
+                Err(e) => return Err(classify(&e, url)),
+            };
+            if first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+                let mut body = first.to_vec();
+                if body.len() <= small_cap {
+                    let rest = read_body(&mut resp, small_cap - body.len(), url).await?;
+                    body.extend_from_slice(&rest);
+                }
+                return Ok(Streamed::Whole(head(body)));
+            }
+            let prefix = first[..first.len().min(STREAM_PREFIX)].to_vec();
+            let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS);
+            let parser = tokio::task::spawn_blocking(move || {
+                let mut reader = ChannelReader { rx, cur: None, pos: 0 };
+                parse(&mut reader)
+            });
+            let mut read = first.len();
+            let mut next = Some(first);
+            while let Some(chunk) = next.take() {
+                if read > cap.bytes {
+                    return Err(cap.exceeded());
+                }
+                if tx.send(chunk).await.is_err() {
+                    // The parser stopped early (it has its answer or an error).
+                    break;
+                }
+                match resp.chunk().await {
+                    Ok(Some(c)) => {
+                        read += c.len();
+                        next = Some(c);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(classify(&e, url)),
+                }
+            }
+            drop(tx);
+            let value = parser.await.map_err(|e| FetchError::Other {
+                detail: format!("the parser of the answer failed: {e}"),
+            })?;
+            Ok(Streamed::Parsed {
+                head: head(prefix),
+                value,
+            })
+        })
+        .await
     }
 
     /// POSTs a JSON `body` to `url` (Grafana's `/api/ds/query`, Alertmanager's alerts), reading at
@@ -436,6 +539,71 @@ impl HttpClient {
     }
 }
 
+/// The most a streamed body may be, and why it is that size: the reason is
+/// part of the error a person reads when an answer exceeds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCap {
+    pub bytes: usize,
+    pub reason: &'static str,
+}
+
+impl StreamCap {
+    fn exceeded(self) -> FetchError {
+        FetchError::TooLarge {
+            cap: self.bytes,
+            reason: Some(self.reason),
+        }
+    }
+}
+
+/// What [`HttpClient::get_streamed`] got.
+#[derive(Debug)]
+pub enum Streamed<T> {
+    /// A 2xx answer read by the parser; `head.body` holds only its first
+    /// bytes, for excerpts.
+    Parsed { head: Response, value: T },
+    /// An error status, an HTML page or an empty body, read whole.
+    Whole(Response),
+}
+
+/// How much of a streamed body is kept for excerpts.
+const STREAM_PREFIX: usize = 512;
+/// Chunks in flight between the connection and the parser: the memory a
+/// streamed answer costs beyond what the parser keeps.
+const STREAM_CHUNKS: usize = 8;
+
+/// The parser's side of the channel: a blocking `Read` over the chunks.
+struct ChannelReader<B> {
+    rx: tokio::sync::mpsc::Receiver<B>,
+    cur: Option<B>,
+    pos: usize,
+}
+
+impl<B: AsRef<[u8]>> std::io::Read for ChannelReader<B> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(cur) = &self.cur {
+                let rest = &cur.as_ref()[self.pos..];
+                if !rest.is_empty() {
+                    let n = rest.len().min(out.len());
+                    out[..n].copy_from_slice(&rest[..n]);
+                    self.pos += n;
+                    return Ok(n);
+                }
+            }
+            // A closed channel is the end of the input, whether the body
+            // ended or the request was cut off: the fetch reports which.
+            match self.rx.blocking_recv() {
+                Some(next) => {
+                    self.cur = Some(next);
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+    }
+}
+
 /// Descriptors kept free for everything but probe connections (stdio,
 /// the runtime, report files, TLS roots, the Docker socket).
 const RESERVED_DESCRIPTORS: u64 = 64;
@@ -457,14 +625,14 @@ pub(crate) async fn read_body(resp: &mut reqwest::Response, cap: usize, url: &st
     if let Some(len) = resp.content_length()
         && len > cap as u64
     {
-        return Err(FetchError::TooLarge { cap });
+        return Err(FetchError::TooLarge { cap, reason: None });
     }
     let mut body = Vec::new();
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > cap {
-                    return Err(FetchError::TooLarge { cap });
+                    return Err(FetchError::TooLarge { cap, reason: None });
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -620,6 +788,107 @@ pub fn join_url(base: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves one answer: `head` then `body_len` bytes of `fill`, with no
+    /// Content-Length (the body ends when the connection closes), so the
+    /// running cap, not the announced length, has to stop it.
+    fn one_answer(head: &'static str, first: &'static [u8], body_len: usize) -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(first);
+            let block = vec![b' '; 64 * 1024];
+            let mut sent = first.len();
+            while sent < body_len {
+                let n = block.len().min(body_len - sent);
+                if s.write_all(&block[..n]).is_err() {
+                    return;
+                }
+                sent += n;
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    fn streamed(url: &str, cap: usize) -> Result<Streamed<usize>, FetchError> {
+        // As main does: the client is built without a default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = HttpClient::new(TlsOptions::default()).unwrap();
+        let cap = StreamCap {
+            bytes: cap,
+            reason: "why this size",
+        };
+        rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            client
+                .get_streamed(url, cap, 1024, deadline, |r| {
+                    std::io::copy(r, &mut std::io::sink()).unwrap_or(0) as usize
+                })
+                .await
+        })
+    }
+
+    const JSON_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn a_streamed_body_reaches_the_parser_whole() {
+        let url = one_answer(JSON_HEAD, b"{", 3 << 20);
+        match streamed(&url, 4 << 20) {
+            Ok(Streamed::Parsed { head, value }) => {
+                assert_eq!(value, 3 << 20);
+                assert!(head.body.starts_with(b"{") && head.body.len() <= STREAM_PREFIX);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_past_its_cap_is_stopped_with_the_reason() {
+        let url = one_answer(JSON_HEAD, b"{", 8 << 20);
+        let err = streamed(&url, 1 << 20).unwrap_err();
+        assert_eq!(
+            err,
+            FetchError::TooLarge {
+                cap: 1 << 20,
+                reason: Some("why this size")
+            }
+        );
+        assert_eq!(err.describe(), "response body exceeds the 1 MiB cap (why this size)");
+    }
+
+    #[test]
+    fn markup_and_error_statuses_are_read_whole_for_diagnosis() {
+        let url = one_answer(JSON_HEAD, b"  <!doctype html><p>login", 0);
+        assert!(matches!(streamed(&url, 1 << 20), Ok(Streamed::Whole(r)) if r.body.ends_with(b"login")));
+        let url = one_answer(
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n",
+            b"busy",
+            0,
+        );
+        assert!(matches!(streamed(&url, 1 << 20), Ok(Streamed::Whole(r)) if r.status.as_u16() == 503));
+        // An error page larger than the small cap is not read to its end.
+        let url = one_answer(
+            "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n",
+            b"x",
+            1 << 20,
+        );
+        assert!(matches!(
+            streamed(&url, 1 << 30),
+            Err(FetchError::TooLarge {
+                cap: 1024,
+                reason: None
+            })
+        ));
+    }
 
     #[test]
     fn join_url_handles_slashes() {

@@ -108,7 +108,7 @@ impl Engine {
             let body = crate::http::read_body(&mut resp, cap, &url)
                 .await
                 .map_err(|e| match e {
-                    FetchError::TooLarge { cap } => EngineError::TooLarge { cap },
+                    FetchError::TooLarge { cap, .. } => EngineError::TooLarge { cap },
                     other => EngineError::Other(other.describe()),
                 })?;
             if status.is_success() {

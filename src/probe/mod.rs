@@ -18,6 +18,7 @@ mod docker;
 mod docker_diagnosis;
 mod outcome;
 mod prometheus_api;
+mod targets_scan;
 pub(crate) use prometheus_api::scrape_interval;
 
 pub use context::ProbeContext;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Outcome, ProbeContext};
-use crate::http::{Auth, JSON_CAP, Response, join_url};
+use crate::http::{Auth, JSON_CAP, Response, StreamCap, Streamed, join_url};
 
 /// An instant query's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,52 +127,206 @@ pub async fn get_data_from(
         .get(&url, Auth::None, &[], JSON_CAP, cx.deadline)
         .await
         .map_err(|e| cx.transport_failure(&url, &e))?;
+    interpret(cx, &url, &resp)
+}
+
+/// `data` from a whole answer, or the outcome saying why there is none.
+#[expect(
+    clippy::result_large_err,
+    reason = "the failure is the check's outcome, as in the async callers, which the lint does not see"
+)]
+fn interpret(cx: &ProbeContext<'_>, url: &str, resp: &Response) -> Result<(Value, Server), Outcome> {
     if resp.status.as_u16() == 503 && !resp.body.starts_with(b"{") {
-        return Err(unready(cx, &url, &resp));
+        return Err(unready(cx, url, resp));
     }
     if resp.looks_like_html() {
-        return Err(not_the_api(cx, &url, &resp, "answered an HTML page, not JSON"));
+        return Err(not_the_api(cx, url, resp, "answered an HTML page, not JSON"));
     }
     let doc: Value = match serde_json::from_slice(&resp.body) {
         Ok(v) => v,
-        Err(e) => {
-            let what = if resp.status.as_u16() == 404 {
-                format!(
-                    "answered {} with a non-JSON body: no Prometheus API at this address",
-                    resp.status_line()
-                )
-            } else {
-                format!("answered {} with invalid JSON ({e})", resp.status_line())
-            };
-            return Err(not_the_api(cx, &url, &resp, &what));
-        }
+        Err(e) => return Err(invalid_json(cx, url, resp, &e)),
     };
-    match doc.get("status").and_then(Value::as_str) {
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    match text("status").as_deref() {
         Some("success") => doc
             .get("data")
             .cloned()
-            .map(|d| (d, Server::of(&resp)))
-            .ok_or_else(|| not_the_api(cx, &url, &resp, "a success envelope without `data`")),
-        Some("error") => {
-            let kind = doc.get("errorType").and_then(Value::as_str).unwrap_or("unknown");
-            let msg = doc.get("error").and_then(Value::as_str).unwrap_or("no message");
-            Err(Outcome::error(format!("Prometheus rejected the request ({kind}): {msg}"))
-                .evidence("url", url.clone())
-                .evidence("status", resp.status.as_u16())
-                .evidence("error_type", kind)
-                .evidence("error", msg)
-                .cause(
-                    format!("check:{}", cx.check.id),
-                    format!("Prometheus answers `{kind}` for check `{}`: {msg}", cx.check.id),
-                )
-                .remediation(match kind {
-                    "bad_data" => "fix the query or parameters in the gate file (Prometheus cannot parse them)".to_string(),
-                    "timeout" | "canceled" => "the query is too expensive for Prometheus' query timeout: narrow the selector or the window".to_string(),
-                    _ => "see Prometheus' log for the failing query".to_string(),
-                }))
+            .map(|d| (d, Server::of(resp)))
+            .ok_or_else(|| not_the_api(cx, url, resp, "a success envelope without `data`")),
+        Some("error") => Err(rejected(cx, url, resp, text("errorType"), text("error"))),
+        _ => Err(not_the_api(cx, url, resp, "JSON without a Prometheus `status` field")),
+    }
+}
+
+fn invalid_json(cx: &ProbeContext<'_>, url: &str, resp: &Response, e: &serde_json::Error) -> Outcome {
+    let what = if resp.status.as_u16() == 404 {
+        format!(
+            "answered {} with a non-JSON body: no Prometheus API at this address",
+            resp.status_line()
+        )
+    } else {
+        format!("answered {} with invalid JSON ({e})", resp.status_line())
+    };
+    not_the_api(cx, url, resp, &what)
+}
+
+/// An `"status":"error"` envelope: Prometheus understood and refused.
+fn rejected(cx: &ProbeContext<'_>, url: &str, resp: &Response, kind: Option<String>, msg: Option<String>) -> Outcome {
+    let kind = kind.unwrap_or_else(|| "unknown".to_string());
+    let msg = msg.unwrap_or_else(|| "no message".to_string());
+    Outcome::error(format!("Prometheus rejected the request ({kind}): {msg}"))
+        .evidence("url", url)
+        .evidence("status", resp.status.as_u16())
+        .evidence("error_type", kind.as_str())
+        .evidence("error", msg.as_str())
+        .cause(
+            format!("check:{}", cx.check.id),
+            format!("Prometheus answers `{kind}` for check `{}`: {msg}", cx.check.id),
+        )
+        .remediation(match kind.as_str() {
+            "bad_data" => "fix the query or parameters in the gate file (Prometheus cannot parse them)".to_string(),
+            "timeout" | "canceled" => {
+                "the query is too expensive for Prometheus' query timeout: narrow the selector or the window"
+                    .to_string()
+            }
+            _ => "see Prometheus' log for the failing query".to_string(),
+        })
+}
+
+/// Reads the `data` of an envelope as it streams in, keeping only what it
+/// needs: for answers that grow with the size of the monitored estate
+/// (every target), where a `Value` of the whole would cost many times the
+/// body. `Clone` because an answer that turns out small is read whole and
+/// scanned again from memory.
+pub trait DataScan: Clone + Send + 'static {
+    type Out: Send + 'static;
+    fn scan<'de, D: serde::Deserializer<'de>>(self, data: D) -> Result<Self::Out, D::Error>;
+}
+
+/// The parts of a `status`/`data` envelope, `data` read by a [`DataScan`].
+struct Envelope<T> {
+    status: Option<String>,
+    data: Option<T>,
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+struct EnvelopeSeed<S>(S);
+
+impl<'de, S: DataScan> serde::de::DeserializeSeed<'de> for EnvelopeSeed<S> {
+    type Value = Envelope<S::Out>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+struct DataSeed<S>(S);
+
+impl<'de, S: DataScan> serde::de::DeserializeSeed<'de> for DataSeed<S> {
+    type Value = S::Out;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.scan(d)
+    }
+}
+
+impl<'de, S: DataScan> serde::de::Visitor<'de> for EnvelopeSeed<S> {
+    type Value = Envelope<S::Out>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Prometheus API envelope (an object with `status` and `data`)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::IgnoredAny;
+        let mut scan = Some(self.0);
+        let mut env = Envelope {
+            status: None,
+            data: None,
+            error_type: None,
+            error: None,
+        };
+        // Strings of the wrong type are no answer at all, like absent ones.
+        let text = |v: Value| v.as_str().map(str::to_string);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "status" => env.status = text(map.next_value()?),
+                "errorType" => env.error_type = text(map.next_value()?),
+                "error" => env.error = text(map.next_value()?),
+                "data" => match scan.take() {
+                    Some(s) => env.data = Some(map.next_value_seed(DataSeed(s))?),
+                    None => return Err(serde::de::Error::duplicate_field("data")),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
+        Ok(env)
+    }
+}
+
+fn read_envelope<S: DataScan>(reader: &mut dyn std::io::Read, scan: S) -> serde_json::Result<Envelope<S::Out>> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let env = EnvelopeSeed(scan).deserialize(&mut de)?;
+    de.end()?;
+    Ok(env)
+}
+
+/// GETs an API path whose answer may be large and reads its `data` with
+/// `scan` while it streams in, under `cap`; small and error answers are
+/// diagnosed like [`get_data`]'s.
+pub async fn scan_data<S: DataScan>(
+    cx: &ProbeContext<'_>,
+    path: &str,
+    params: &[(&str, &str)],
+    cap: StreamCap,
+    scan: S,
+) -> Result<(S::Out, Server), Outcome> {
+    let url = api_url(cx, path, params);
+    let streamed = {
+        let scan = scan.clone();
+        cx.http
+            .get_streamed(&url, cap, JSON_CAP, cx.deadline, move |r| read_envelope(r, scan))
+            .await
+            .map_err(|e| cx.transport_failure(&url, &e))?
+    };
+    let (resp, env) = match streamed {
+        Streamed::Parsed { head, value } => (head, value),
+        Streamed::Whole(resp) => {
+            // Not a plain success: the whole-answer diagnosis applies, and
+            // a success that was only small is scanned from memory.
+            interpret(cx, &url, &resp)?;
+            let env = read_envelope(&mut resp.body.as_slice(), scan);
+            (resp, env)
+        }
+    };
+    let env = match env {
+        Ok(env) => env,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Err(unexpected_shape(cx, path, Server::of(&resp), &e.to_string()));
+        }
+        Err(e) => return Err(invalid_json(cx, &url, &resp, &e)),
+    };
+    match env.status.as_deref() {
+        Some("success") => match env.data {
+            Some(out) => Ok((out, Server::of(&resp))),
+            None => Err(not_the_api(cx, &url, &resp, "a success envelope without `data`")),
+        },
+        Some("error") => Err(rejected(cx, &url, &resp, env.error_type, env.error)),
         _ => Err(not_the_api(cx, &url, &resp, "JSON without a Prometheus `status` field")),
     }
+}
+
+/// An answer in JSON of the wrong shape: the API of something else, or of
+/// a version the check does not know.
+pub fn unexpected_shape(cx: &ProbeContext<'_>, path: &str, server: Server, what: &str) -> Outcome {
+    Outcome::error(format!("unexpected {path} answer: {what}"))
+        .cause(
+            format!("api:{}", cx.target_name()),
+            format!("{}'s {path} answered an unexpected shape: {what}", server.name()),
+        )
+        .remediation("check that the target is Prometheus 2.x or VictoriaMetrics")
 }
 
 fn unready(cx: &ProbeContext<'_>, url: &str, resp: &Response) -> Outcome {

@@ -7,23 +7,27 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::prometheus_api::{Server, get_data_from, ready};
+use super::prometheus_api::{Server, ready, scan_data};
 use super::registry::Kind;
+use super::targets_scan::{ActiveTarget, Pools, PoolTally, Tally, TargetsScan};
 use super::{Outcome, ProbeContext, Status};
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
+use crate::http::StreamCap;
 
 /// How far ahead of our clock a scrape time may be before it is distrusted.
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
 
-/// One active target as the API reports it.
-#[derive(Debug, Clone)]
-struct ActiveTarget {
-    scrape_url: String,
-    health: String,
-    last_error: String,
-    last_scrape: Option<SystemTime>,
-    interval: Option<Duration>,
-}
+/// The targets answer is read as a stream, so its size costs time, not
+/// memory; the cap only stops an endless or absurd answer. About 440 bytes
+/// a target (measured on Prometheus 2.42), so this is ~300,000 targets.
+const TARGETS_CAP: StreamCap = StreamCap {
+    bytes: 128 * 1024 * 1024,
+    reason: "set for the targets list of a Prometheus of about 300,000 targets",
+};
+
+/// Targets of one job listed in the evidence; a job of more is judged in
+/// full but listed in part.
+const EVIDENCE_TARGETS: usize = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct TargetsSpec {
@@ -87,51 +91,41 @@ impl Kind for TargetsSpec {
 impl TargetsSpec {
     /// The several-jobs form: every target of every selected job must be up;
     /// the message gives each job's `up/total`, the monitoring stack's health table.
-    fn judge_jobs(&self, cx: &ProbeContext<'_>, data: &Value, server: Server) -> Outcome {
+    fn judge_jobs(&self, cx: &ProbeContext<'_>, tally: &Tally, server: Server) -> Outcome {
         let srv = server.name();
-        let pools = match parse_targets(data, "") {
-            Ok((_, pools)) => pools,
-            Err(what) => {
-                return Outcome::error(format!("unexpected /api/v1/targets answer: {what}"))
-                    .cause(format!("api:{}", cx.target_name()), format!("{srv}'s targets API answered an unexpected shape: {what}"));
-            }
-        };
-        let selected: Vec<String> = if self.job == "*" {
-            pools.clone()
+        let selected: Vec<&str> = if self.job == "*" {
+            tally.pools.iter().map(|(name, _)| name.as_str()).collect()
         } else {
-            std::iter::once(self.job.clone())
-                .filter(|j| !j.is_empty())
-                .chain(self.jobs.iter().cloned())
-                .collect()
+            self.listed_jobs().collect()
         };
-        let now = SystemTime::now();
+        let none = PoolTally::default();
         let mut rows = Vec::new();
         let mut table = serde_json::Map::new();
         let mut first_problem: Option<Outcome> = None;
         let mut failing = 0;
-        for job in &selected {
-            let active = parse_targets(data, job).map(|(a, _)| a).unwrap_or_default();
-            let problems: Vec<Outcome> = active
-                .iter()
-                // No backend here: a refused `node` target is the node exporter's fault.
-                .filter_map(|t| judge(cx, t, t.last_scrape.and_then(|ls| now.duration_since(ls).ok()), None, job, server))
-                .collect();
-            let up = active.len() - problems.len();
-            table.insert(job.clone(), json!({"up": up, "total": active.len()}));
-            let short = active.is_empty() || (active.len() as u32) < self.min_targets;
-            if problems.is_empty() && !short {
-                rows.push(format!("{job} {up}/{}", active.len()));
+        for &job in &selected {
+            let pool = tally.pool(job).unwrap_or(&none);
+            let (up, total) = (pool.healthy, pool.total);
+            table.insert(job.to_string(), json!({"up": up, "total": total}));
+            let short = total == 0 || (total as u32) < self.min_targets;
+            if up == total && !short {
+                rows.push(format!("{job} {up}/{total}"));
                 continue;
             }
             failing += 1;
-            let why = match problems.first() {
+            let problem = pool
+                .problems
+                .first()
+                // No backend here: a refused `node` target is the node exporter's fault.
+                .and_then(|t| judge(cx, t, tally.now, None, job, server));
+            let why = match &problem {
                 Some(p) => p.message.clone(),
-                None if active.is_empty() => format!("no active targets (not in {srv}'s scrape config)"),
-                None => format!("{} active target(s), fewer than {}", active.len(), self.min_targets),
+                None if total == 0 => format!("no active targets (not in {srv}'s scrape config)"),
+                None => format!("{total} active target(s), fewer than {}", self.min_targets),
             };
-            rows.push(format!("{job} {up}/{} ({why})", active.len()));
+            rows.push(format!("{job} {up}/{total} ({why})"));
             if first_problem.is_none() {
-                first_problem = Some(problems.into_iter().next().unwrap_or_else(|| {
+                first_problem = Some(problem.unwrap_or_else(|| {
                     Outcome::fail(why.clone()).cause(format!("check:{}", cx.check.id), format!("job `{job}`: {why}"))
                 }));
             }
@@ -155,27 +149,48 @@ impl TargetsSpec {
         }
     }
 
+    /// The jobs named by `job` and `jobs`, in the gate's order.
+    fn listed_jobs(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.job.as_str())
+            .filter(|j| !j.is_empty())
+            .chain(self.jobs.iter().map(String::as_str))
+    }
+
     async fn run(&self, cx: &ProbeContext<'_>) -> Outcome {
-        // One job: ask for its pool only. A Prometheus with thousands of
-        // targets answers megabytes for all of them; one pool is small.
-        // (VictoriaMetrics ignores the filter; the parse filters anyway.)
+        // Both forms ask for active targets only and read the answer as a
+        // stream, keeping per job its counts and first unhealthy targets.
+        // One job is asked for by `scrapePool` (Prometheus then answers
+        // that pool only; VictoriaMetrics ignores it, and the scan filters).
+        // All jobs: one streamed answer rather than `count by (job) (up)`
+        // plus a details request per failing job, because the targets API
+        // judges exactly what the one-job form judges (never-scraped, stale
+        // and future scrapes, `lastError`), is one request whatever fails,
+        // and VictoriaMetrics' queries lag its scrapes by 30 s.
         let many = self.job == "*" || !self.jobs.is_empty();
-        let params: &[(&str, &str)] = if many {
-            &[("state", "any")]
+        let (params, scan): (&[(&str, &str)], TargetsScan) = if many {
+            let pools = if self.job == "*" {
+                Pools::All
+            } else {
+                Pools::Only(self.listed_jobs().map(str::to_string).collect())
+            };
+            (&[("state", "active")], TargetsScan::active(pools, 0, healthy))
         } else {
-            &[("state", "any"), ("scrapePool", self.job.as_str())]
+            (
+                &[("state", "active"), ("scrapePool", self.job.as_str())],
+                TargetsScan::active(Pools::Only(vec![self.job.clone()]), EVIDENCE_TARGETS, healthy),
+            )
         };
-        let (ready_result, data) = tokio::join!(ready(cx), get_data_from(cx, "/api/v1/targets", params));
+        let (ready_result, scanned) = tokio::join!(ready(cx), scan_data(cx, "/api/v1/targets", params, TARGETS_CAP, scan));
         if let Err(o) = ready_result {
             return o;
         }
-        let (data, server) = match data {
+        let (tally, server) = match scanned {
             Ok(d) => d,
             Err(o) => return o,
         };
         let srv = server.name();
-        if self.job == "*" || !self.jobs.is_empty() {
-            return self.judge_jobs(cx, &data, server);
+        if many {
+            return self.judge_jobs(cx, &tally, server);
         }
         // The job goes to jq as a variable, never spliced into its program.
         let reproduce = format!(
@@ -187,115 +202,82 @@ impl TargetsSpec {
             ]),
             crate::shell::quote(&self.job)
         );
-        let (active, pools) = match parse_targets(&data, &self.job) {
-            Ok(v) => v,
-            Err(what) => {
-                return Outcome::error(format!("unexpected /api/v1/targets answer: {what}"))
-                    .cause(
-                        format!("api:{}", cx.target_name()),
-                        format!("{srv}'s targets API answered an unexpected shape: {what}"),
-                    )
-                    .remediation("check that the target is Prometheus 2.x or VictoriaMetrics");
-            }
-        };
-        let dropped = count_dropped(&data, &self.job);
+        let none = PoolTally::default();
+        let pool = tally.pool(&self.job).unwrap_or(&none);
         let base = |o: Outcome| {
             o.reproduce(reproduce.clone())
                 .expected("min_targets", self.min_targets)
                 .expected("job", self.job.clone())
         };
 
-        if active.is_empty() {
-            let (message, remediation) = if dropped > 0 {
-                (
-                    format!(
-                        "job `{}` has {dropped} discovered target(s), all dropped by relabelling",
-                        self.job
-                    ),
-                    "fix the job's `relabel_configs`: a `keep`/`drop` rule discards every target".to_string(),
-                )
-            } else {
-                (
-                    format!("job `{}` is not in {srv}'s scrape config", self.job),
-                    format!(
-                        "add a scrape job to {}:\n  - job_name: {}\n    authorization: {{type: Bearer, credentials_file: /etc/prometheus/metrics_token}}\n    static_configs: [{{targets: ['backend:3000']}}]",
-                        server.scrape_config(),
-                        self.job
-                    ),
-                )
-            };
-            // The filtered answer names no other pool: ask which jobs exist
-            // from the `up` series, a small answer whatever the target count.
-            let pools = if pools.iter().any(|p| p != &self.job) {
-                pools
-            } else {
-                known_jobs(cx).await
-            };
-            return base(Outcome::fail(message.clone()))
-                .evidence("jobs", json!(pools))
-                .evidence("dropped_targets", dropped)
-                .cause(format!("check:{}", cx.check.id), message)
-                .remediation(remediation);
+        if pool.total == 0 {
+            return base(self.missing(cx, &tally, server).await);
         }
 
-        let now = SystemTime::now();
         let backend_url = self
             .backend_target
             .as_ref()
             .and_then(|t| cx.gate.targets.get(t))
             .map(|t| t.url.clone());
-        let mut problems: Vec<(String, Outcome)> = Vec::new();
-        let mut evidence = Vec::new();
-        for t in &active {
-            let age = t.last_scrape.and_then(|ls| now.duration_since(ls).ok());
-            evidence.push(json!({
-                "scrape_url": t.scrape_url,
-                "health": t.health,
-                "last_error": t.last_error,
-                "last_scrape_age_s": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
-                "interval": t.interval.map(crate::duration::format),
-            }));
-            let backend = cx.check_backend_target_name().map(|name| (name, backend_url.as_deref()));
-            if let Some(o) = judge(cx, t, age, backend, &self.job, server) {
-                problems.push((t.scrape_url.clone(), o));
-            }
-        }
-        let up = active.len() - problems.len();
+        let evidence: Vec<Value> = pool
+            .targets
+            .iter()
+            .map(|t| {
+                let age = t.last_scrape.and_then(|ls| tally.now.duration_since(ls).ok());
+                json!({
+                    "scrape_url": t.scrape_url,
+                    "health": t.health,
+                    "last_error": t.last_error,
+                    "last_scrape_age_s": age.map(|a| (a.as_secs_f64() * 10.0).round() / 10.0),
+                    "interval": t.interval.map(crate::duration::format),
+                })
+            })
+            .collect();
+        let (up, total) = (pool.healthy, pool.total);
         let common = |o: Outcome| {
-            base(o)
+            let o = base(o)
                 .evidence("targets", Value::Array(evidence.clone()))
-                .evidence("active", active.len())
-                .evidence("up", up)
+                .evidence("active", total)
+                .evidence("up", up);
+            if total > pool.targets.len() {
+                o.evidence("targets_listed", pool.targets.len())
+            } else {
+                o
+            }
         };
-        if let Some((_, first)) = problems.into_iter().next() {
+        if let Some(first) = pool
+            .problems
+            .first()
+            .and_then(|t| {
+                let backend = cx.check_backend_target_name().map(|name| (name, backend_url.as_deref()));
+                judge(cx, t, tally.now, backend, &self.job, server)
+            })
+        {
             let mut o = common(first);
-            if active.len() > 1 {
-                o.message = format!("{} ({up} of {} targets healthy)", o.message, active.len());
+            if total > 1 {
+                o.message = format!("{} ({up} of {total} targets healthy)", o.message);
             }
             return o;
         }
-        if (active.len() as u32) < self.min_targets {
+        if (total as u32) < self.min_targets {
             let msg = format!(
-                "job `{}` has {} active target(s), fewer than {}",
-                self.job,
-                active.len(),
-                self.min_targets
+                "job `{}` has {total} active target(s), fewer than {}",
+                self.job, self.min_targets
             );
             return common(Outcome::fail(msg.clone()))
                 .cause(format!("check:{}", cx.check.id), msg)
                 .remediation("add the missing instances to the job's static_configs or service discovery");
         }
         // Claim freshness only for targets whose interval is known.
-        let unknown = active.iter().filter(|t| t.interval.is_none()).count();
+        let unknown = pool.unknown_interval;
         let freshness = if unknown == 0 {
             "scraped within 2× their interval".to_string()
         } else {
             format!("{unknown} of them without a known scrape interval, so their freshness is not judged")
         };
         let mut o = common(Outcome::pass(format!(
-            "job `{}`: {} target(s) up, {freshness}",
-            self.job,
-            active.len()
+            "job `{}`: {total} target(s) up, {freshness}",
+            self.job
         )));
         if unknown > 0 {
             o.warnings.push(format!(
@@ -305,56 +287,53 @@ impl TargetsSpec {
         }
         o
     }
-}
 
-/// Active targets of `job`, and the names of every scrape pool seen.
-fn parse_targets(data: &Value, job: &str) -> Result<(Vec<ActiveTarget>, Vec<String>), String> {
-    let items = data
-        .get("activeTargets")
-        .and_then(Value::as_array)
-        .ok_or("no `activeTargets` array")?;
-    let mut pools: Vec<String> = Vec::new();
-    let mut out = Vec::new();
-    for t in items {
-        let pool = t.get("scrapePool").and_then(Value::as_str).unwrap_or_default();
-        if !pools.iter().any(|p| p == pool) {
-            pools.push(pool.to_string());
-        }
-        if pool != job {
-            continue;
-        }
-        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        // Never scraped: Prometheus says 0001-01-01, VictoriaMetrics 1970-01-01.
-        let last_scrape = t
-            .get("lastScrape")
-            .and_then(Value::as_str)
-            .filter(|s| !s.starts_with("0001-01-01") && !s.starts_with("1970-01-01"))
-            .and_then(|s| {
-                humantime::parse_rfc3339_weak(s)
-                    .ok()
-                    .or_else(|| humantime::parse_rfc3339(s).ok())
-            });
-        // VictoriaMetrics has no `scrapeInterval`, only the discovered label,
-        // in Go's format (`10m0s`).
-        let interval = t
-            .get("scrapeInterval")
-            .and_then(Value::as_str)
-            .and_then(|s| crate::duration::parse(s).ok())
-            .or_else(|| {
-                t.get("discoveredLabels")
-                    .and_then(|l| l.get("__scrape_interval__"))
-                    .and_then(Value::as_str)
-                    .and_then(|s| crate::duration::parse(s).or_else(|_| crate::duration::parse_go(s)).ok())
-            });
-        out.push(ActiveTarget {
-            scrape_url: s("scrapeUrl"),
-            health: s("health"),
-            last_error: s("lastError"),
-            last_scrape,
-            interval,
+    /// The job has no active target: dropped by relabelling, or not
+    /// configured at all. Dropped targets are asked for only now, on their
+    /// own (`state=dropped`): a Kubernetes Prometheus drops most of what it
+    /// discovers, and the healthy case should not read all of that.
+    async fn missing(&self, cx: &ProbeContext<'_>, tally: &Tally, server: Server) -> Outcome {
+        let srv = server.name();
+        let params = [("state", "dropped"), ("scrapePool", self.job.as_str())];
+        let dropped_scan = scan_data(cx, "/api/v1/targets", &params, TARGETS_CAP, TargetsScan::dropped(&self.job));
+        // A filtered answer names no other pool: ask which jobs exist from
+        // the `up` series, a small answer whatever the target count.
+        let others = tally.seen.iter().any(|p| p != &self.job);
+        let (dropped, pools) = tokio::join!(dropped_scan, async {
+            if others {
+                tally.seen.clone()
+            } else {
+                known_jobs(cx).await
+            }
         });
+        let dropped = match dropped {
+            Ok((t, _)) => t.dropped,
+            Err(o) => return o,
+        };
+        let (message, remediation) = if dropped > 0 {
+            (
+                format!(
+                    "job `{}` has {dropped} discovered target(s), all dropped by relabelling",
+                    self.job
+                ),
+                "fix the job's `relabel_configs`: a `keep`/`drop` rule discards every target".to_string(),
+            )
+        } else {
+            (
+                format!("job `{}` is not in {srv}'s scrape config", self.job),
+                format!(
+                    "add a scrape job to {}:\n  - job_name: {}\n    authorization: {{type: Bearer, credentials_file: /etc/prometheus/metrics_token}}\n    static_configs: [{{targets: ['backend:3000']}}]",
+                    server.scrape_config(),
+                    self.job
+                ),
+            )
+        };
+        Outcome::fail(message.clone())
+            .evidence("jobs", json!(pools))
+            .evidence("dropped_targets", dropped)
+            .cause(format!("check:{}", cx.check.id), message)
+            .remediation(remediation)
     }
-    Ok((out, pools))
 }
 
 /// The scrape jobs Prometheus knows, from `count by (job) (up)`.
@@ -373,31 +352,58 @@ async fn known_jobs(cx: &ProbeContext<'_>) -> Vec<String> {
     jobs
 }
 
-fn count_dropped(data: &Value, job: &str) -> usize {
-    data.get("droppedTargets")
-        .and_then(Value::as_array)
-        .map(|d| {
-            d.iter()
-                .filter(|t| t.pointer("/discoveredLabels/job").and_then(Value::as_str) == Some(job))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// `host:port` of a URL, with the scheme's default port filled in.
 fn host_port(url: &str) -> Option<(String, u16)> {
     let u = url::Url::parse(url).ok()?;
     Some((u.host_str()?.to_string(), u.port_or_known_default()?))
 }
 
-/// What is wrong with one target, if anything.
-/// What is wrong with one target of `job`, if anything. `backend` is the
-/// gate target (name, URL) the job is known to scrape; without one, a
-/// refused scrape is blamed on whatever the job scrapes, not on the backend.
+/// What is wrong with a target, before it is put in words: the one
+/// definition of "up" for both forms and the streamed tally.
+enum Trouble {
+    NotScraped,
+    Failing,
+    /// Its last scrape is this far ahead of our clock.
+    Ahead(Duration),
+    Stale {
+        age: Duration,
+        interval: Duration,
+    },
+}
+
+fn trouble(t: &ActiveTarget, now: SystemTime) -> Option<Trouble> {
+    let Some(last) = t.last_scrape.filter(|_| t.health != "unknown") else {
+        return Some(Trouble::NotScraped);
+    };
+    if t.health != "up" || !t.last_error.is_empty() {
+        return Some(Trouble::Failing);
+    }
+    // A scrape time ahead of our clock is no evidence of freshness: the
+    // answer or a clock is wrong, and "fresh" cannot be judged.
+    if let Ok(ahead) = last.duration_since(now)
+        && ahead > CLOCK_SKEW
+    {
+        return Some(Trouble::Ahead(ahead));
+    }
+    match (now.duration_since(last), t.interval) {
+        (Ok(age), Some(interval)) if age > interval * 2 => Some(Trouble::Stale { age, interval }),
+        _ => None,
+    }
+}
+
+/// Up, scraped, and fresh as of `now`.
+fn healthy(t: &ActiveTarget, now: SystemTime) -> bool {
+    trouble(t, now).is_none()
+}
+
+/// What is wrong with one target of `job` as of `now`, if anything, in
+/// words. `backend` is the gate target (name, URL) the job is known to
+/// scrape; without one, a refused scrape is blamed on whatever the job
+/// scrapes, not on the backend.
 fn judge(
     cx: &ProbeContext<'_>,
     t: &ActiveTarget,
-    age: Option<Duration>,
+    now: SystemTime,
     backend: Option<(&str, Option<&str>)>,
     job: &str,
     server: Server,
@@ -406,7 +412,8 @@ fn judge(
     let srv = server.name();
     let backend_url = backend.and_then(|(_, url)| url);
     let backend = backend.map(|(name, _)| name);
-    if t.health == "unknown" || t.last_scrape.is_none() {
+    let trouble = trouble(t, now)?;
+    if let Trouble::NotScraped = trouble {
         return Some(
             Outcome::new(Status::Error, format!("{} has not been scraped yet", t.scrape_url))
                 .cause(
@@ -423,7 +430,7 @@ fn judge(
         (Some((_, want)), Some((_, got))) if want != got => Some((want, got)),
         _ => None,
     };
-    if t.health != "up" || !t.last_error.is_empty() {
+    if let Trouble::Failing = trouble {
         let err = t.last_error.as_str();
         let lower = err.to_ascii_lowercase();
         let o = Outcome::fail(format!(
@@ -531,11 +538,7 @@ fn judge(
             .remediation(format!("open {srv}'s targets page (`/targets`) for the full error")),
         );
     }
-    // A scrape time ahead of our clock is no evidence of freshness: the
-    // answer or a clock is wrong, and "fresh" cannot be judged.
-    if let Some(ahead) = t.last_scrape.and_then(|ls| ls.duration_since(SystemTime::now()).ok())
-        && ahead > CLOCK_SKEW
-    {
+    if let Trouble::Ahead(ahead) = trouble {
         return Some(
             Outcome::error(format!(
                 "target {} reports a last scrape {:.0}s in the future",
@@ -546,9 +549,7 @@ fn judge(
             .remediation(format!("sync the clocks (NTP) of {srv} and the machine running the gate")),
         );
     }
-    if let (Some(age), Some(interval)) = (age, t.interval)
-        && age > interval * 2
-    {
+    if let Trouble::Stale { age, interval } = trouble {
         return Some(
             Outcome::fail(format!(
                 "target {} was last scraped {:.0}s ago, more than 2× its {} interval",
@@ -577,42 +578,35 @@ impl ProbeContext<'_> {
 mod tests {
     use super::*;
 
-    fn target(pool: &str, health: &str, err: &str) -> Value {
-        json!({"discoveredLabels":{"job":pool},"labels":{"job":pool},"scrapePool":pool,
-               "scrapeUrl":"http://127.0.0.1:3000/metrics","globalUrl":"http://vm:3000/metrics",
-               "lastError":err,"lastScrape":"2026-11-21T17:59:48.802385342Z","lastScrapeDuration":0.0019,
-               "health":health,"scrapeInterval":"1s","scrapeTimeout":"1s"})
+    fn target(health: &str, err: &str, scraped: Option<SystemTime>, interval: Option<u64>) -> ActiveTarget {
+        ActiveTarget {
+            scrape_url: "http://127.0.0.1:3000/metrics".into(),
+            health: health.into(),
+            last_error: err.into(),
+            last_scrape: scraped,
+            interval: interval.map(Duration::from_secs),
+        }
     }
 
     #[test]
-    fn targets_are_filtered_by_job_and_pools_listed() {
-        let data =
-            json!({"activeTargets":[target("prometheus","up",""), target("api","down","x")],"droppedTargets":[]});
-        let (active, pools) = parse_targets(&data, "api").unwrap();
-        assert_eq!(active.len(), 1);
-        assert_eq!(active[0].health, "down");
-        assert_eq!(active[0].interval, Some(Duration::from_secs(1)));
-        assert!(active[0].last_scrape.is_some());
-        assert_eq!(pools, vec!["prometheus", "api"]);
-    }
-
-    #[test]
-    fn never_scraped_target_has_no_last_scrape() {
-        let mut t = target("api", "unknown", "");
-        t["lastScrape"] = json!("0001-01-01T00:00:00Z");
-        let (active, _) = parse_targets(&json!({"activeTargets":[t]}), "api").unwrap();
-        assert!(active[0].last_scrape.is_none());
-    }
-
-    #[test]
-    fn dropped_targets_are_counted_per_job() {
-        let data = json!({"activeTargets":[],"droppedTargets":[{"discoveredLabels":{"job":"api"}},{"discoveredLabels":{"job":"x"}}]});
-        assert_eq!(count_dropped(&data, "api"), 1);
-    }
-
-    #[test]
-    fn missing_active_targets_is_an_error() {
-        assert!(parse_targets(&json!({"droppedTargets":[]}), "api").is_err());
+    fn up_means_scraped_without_error_recently_and_not_in_the_future() {
+        let now = SystemTime::now();
+        let ago = |s: u64| Some(now - Duration::from_secs(s));
+        assert!(healthy(&target("up", "", ago(1), Some(1)), now));
+        assert!(healthy(&target("up", "", ago(100), None), now), "no interval: freshness not judged");
+        assert!(healthy(&target("up", "", Some(now + Duration::from_secs(1)), Some(1)), now), "within the skew");
+        for (t, why) in [
+            (target("unknown", "", ago(1), Some(1)), "unknown"),
+            (target("up", "", None, Some(1)), "never scraped"),
+            (target("down", "connection refused", ago(1), Some(1)), "down"),
+            (target("up", "x", ago(1), Some(1)), "an error though up"),
+            (target("up", "", ago(3), Some(1)), "stale"),
+            (target("up", "", Some(now + Duration::from_secs(60)), Some(1)), "future"),
+        ] {
+            assert!(!healthy(&t, now), "{why}");
+        }
+        assert!(matches!(trouble(&target("up", "", ago(3), Some(1)), now), Some(Trouble::Stale { .. })));
+        assert!(matches!(trouble(&target("up", "", Some(now + Duration::from_secs(60)), None), now), Some(Trouble::Ahead(_))));
     }
 
     #[test]

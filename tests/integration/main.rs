@@ -19,6 +19,7 @@ mod inert_text;
 mod lint_metrics;
 mod monitoring_stack;
 mod prometheus_harness;
+mod prometheus_scale;
 mod reports;
 mod roundtrip;
 mod secrets;

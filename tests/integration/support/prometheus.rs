@@ -42,6 +42,26 @@ pub struct PromConfig {
     /// Adds a `prometheus` job scraping this server's own /metrics, as real
     /// setups do (the notifier's error counters live there).
     pub scrape_self: bool,
+    /// `(jobs, targets per job)` of generated jobs ([`dead_job`] names
+    /// them), every target a closed port on its own loopback address.
+    pub dead_jobs: Option<(usize, usize)>,
+}
+
+/// The scrape interval of generated jobs: slow enough that 20,000 refused
+/// scrapes are a light load, quick enough that all are scraped soon.
+pub const DEAD_JOB_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The name of generated job `i`.
+pub fn dead_job(i: usize) -> String {
+    format!("dead-{i:03}")
+}
+
+/// Target `n` of generated job `job`: `127.A.B.C:1`, one loopback address
+/// each (the whole of 127.0.0.0/8 is the loopback interface), where port 1
+/// has no listener, so every scrape is refused at once.
+fn dead_target(job: usize, n: usize) -> String {
+    assert!(n < 254 && job < 250 * 254, "more generated targets than addresses");
+    format!("127.{}.{}.{}:1", 1 + job / 250, job % 250, n + 1)
 }
 
 impl PromConfig {
@@ -56,7 +76,21 @@ impl PromConfig {
             alertmanager: None,
             resend_delay: None,
             scrape_self: false,
+            dead_jobs: None,
         }
+    }
+
+    /// Adds `jobs` generated jobs of `per_job` refused targets each.
+    ///
+    /// Written as `static_configs`, not `file_sd_configs`: each file_sd
+    /// config holds an inotify instance, and Linux allows 128 per user by
+    /// default, for every process of that user together: 200 of them make
+    /// Prometheus drop the jobs past the limit ("too many open files"), and
+    /// starve every other program on the machine meanwhile. What the
+    /// targets API answers does not depend on how targets were discovered.
+    pub fn dead_jobs(mut self, jobs: usize, per_job: usize) -> Self {
+        self.dead_jobs = Some((jobs, per_job));
+        self
     }
 
     /// Resends firing alerts every `delay`: with the default 1m, an alert
@@ -128,6 +162,17 @@ impl PromConfig {
         }
         if self.scrape_self {
             job("prometheus", &own.to_string(), false);
+        }
+        if let Some((jobs, per_job)) = self.dead_jobs {
+            let interval = q(&format!("{}s", DEAD_JOB_INTERVAL.as_secs()));
+            for j in 0..jobs {
+                let targets: Vec<String> = (0..per_job).map(|n| q(&dead_target(j, n))).collect();
+                y += &format!(
+                    "  - job_name: {}\n    scrape_interval: {interval}\n    static_configs:\n      - targets: [{}]\n",
+                    q(&dead_job(j)),
+                    targets.join(", ")
+                );
+            }
         }
         y
     }
