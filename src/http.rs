@@ -387,7 +387,7 @@ impl HttpClient {
         P: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.bounded(deadline, |start| async move {
+        self.bounded(url, deadline, |start| async move {
             let mut resp = self.inner.get(url).send().await.map_err(|e| classify(&e, url))?;
             let status = resp.status();
             let headers = resp.headers().clone();
