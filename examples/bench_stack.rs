@@ -41,6 +41,12 @@ struct Args {
     /// The service account token Grafana's API requires.
     #[arg(long, default_value = "glsa_benchStackToken_0123456789abcdef")]
     grafana_token: String,
+    /// Grafana holds this many more dashboards (`Service 00000`, …), listed 5,000 per search page at most.
+    #[arg(long, default_value_t = 0)]
+    extra_dashboards: usize,
+    /// Grafana holds this many more Prometheus datasources, each healthy.
+    #[arg(long, default_value_t = 0)]
+    extra_datasources: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,6 +65,8 @@ struct Stack {
     grafana_token: String,
     /// `127.0.0.1:PORT` of the backend, which the fixture Prometheus scrapes.
     backend_addr: String,
+    extra_dashboards: usize,
+    extra_datasources: usize,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -88,6 +96,8 @@ async fn main() {
         metrics_token: args.metrics_token.clone(),
         grafana_token: args.grafana_token.clone(),
         backend_addr: format!("127.0.0.1:{backend_port}"),
+        extra_dashboards: args.extra_dashboards,
+        extra_datasources: args.extra_datasources,
     };
     urls.insert("metrics_token".into(), json!(args.metrics_token));
     urls.insert("grafana_token".into(), json!(args.grafana_token));
@@ -331,6 +341,12 @@ fn prometheus(stack: &Stack, req: &Request<Body>) -> Response<Body> {
                 vector(vec![json!({"metric": {}, "value": [ts, "0.2175"]})])
             } else if query.starts_with("sum(increase(") {
                 vector(vec![json!({"metric": {}, "value": [ts, "18342.61"]})])
+            } else if query.starts_with("count(") {
+                // Gate G's business and security series exist.
+                vector(vec![json!({"metric": {}, "value": [ts, "3"]})])
+            } else if query.starts_with("(sum(rate(http_requests_total") {
+                // Gate G's error-ratio: 0.2 % of requests answer 5xx.
+                vector(vec![json!({"metric": {}, "value": [ts, "0.002"]})])
             } else if query.starts_with("count by (le)") {
                 vector(
                     LE.iter()
@@ -371,7 +387,7 @@ fn grafana(stack: &Stack, req: &Request<Body>) -> Response<Body> {
         "/api/datasources" => respond(
             200,
             GRAFANA_JSON,
-            json!([
+            with_extra_datasources(stack, json!([
                 {"id": 1, "uid": "prom-main", "orgId": 1, "name": "Prometheus", "type": "prometheus",
                  "typeName": "Prometheus", "typeLogoUrl": "public/app/plugins/datasource/prometheus/img/prometheus_logo.svg",
                  "access": "proxy", "url": "http://prometheus:9090", "user": "", "database": "", "basicAuth": false,
@@ -380,7 +396,7 @@ fn grafana(stack: &Stack, req: &Request<Body>) -> Response<Body> {
                  "typeLogoUrl": "public/app/plugins/datasource/loki/img/loki_icon.svg", "access": "proxy",
                  "url": "http://loki:3100", "user": "", "database": "", "basicAuth": false, "isDefault": false,
                  "jsonData": {"maxLines": 1000}, "readOnly": true}
-            ])
+            ]))
             .to_string(),
         ),
         "/api/datasources/uid/prom-main/health" => respond(
@@ -393,6 +409,11 @@ fn grafana(stack: &Stack, req: &Request<Body>) -> Response<Body> {
             GRAFANA_JSON,
             r#"{"message":"Data source successfully connected.","status":"OK"}"#,
         ),
+        p if p.starts_with("/api/datasources/uid/extra-") && p.ends_with("/health") => respond(
+            200,
+            GRAFANA_JSON,
+            r#"{"message":"Successfully queried the Prometheus API.","status":"OK"}"#,
+        ),
         p if p.starts_with("/api/datasources/uid/") => respond(
             500,
             GRAFANA_JSON,
@@ -401,7 +422,7 @@ fn grafana(stack: &Stack, req: &Request<Body>) -> Response<Body> {
         "/api/search" => respond(
             200,
             GRAFANA_JSON,
-            json!([
+            search_page(stack, req, json!([
                 {"id": 3, "uid": "medianest-overview", "orgId": 1, "title": "MediaNest Overview",
                  "uri": "db/medianest-overview", "url": "/d/medianest-overview/medianest-overview",
                  "slug": "medianest-overview", "type": "dash-db", "tags": ["medianest", "overview"],
@@ -410,11 +431,52 @@ fn grafana(stack: &Stack, req: &Request<Body>) -> Response<Body> {
                 {"id": 4, "uid": "medianest-logs", "orgId": 1, "title": "MediaNest Logs",
                  "uri": "db/medianest-logs", "url": "/d/medianest-logs/medianest-logs", "slug": "medianest-logs",
                  "type": "dash-db", "tags": ["medianest"], "isStarred": false, "sortMeta": 0}
-            ])
+            ]))
             .to_string(),
         ),
         _ => respond(404, GRAFANA_JSON, r#"{"message":"Not found"}"#),
     }
+}
+
+/// The datasource list with `--extra-datasources` healthy Prometheus ones.
+fn with_extra_datasources(stack: &Stack, mut list: Value) -> Value {
+    if let Some(items) = list.as_array_mut() {
+        for i in 0..stack.extra_datasources {
+            items.push(json!({"id": 100 + i, "uid": format!("extra-{i:04}"), "orgId": 1,
+                "name": format!("Prometheus {i:04}"), "type": "prometheus", "typeName": "Prometheus",
+                "typeLogoUrl": "public/app/plugins/datasource/prometheus/img/prometheus_logo.svg",
+                "access": "proxy", "url": "http://prometheus:9090", "user": "", "database": "",
+                "basicAuth": false, "isDefault": false, "jsonData": {}, "readOnly": true}));
+        }
+    }
+    list
+}
+
+/// One `/api/search` page (`limit` default 1000, at most 5000; `page` from 1)
+/// of the given hits followed by `--extra-dashboards` more.
+fn search_page(stack: &Stack, req: &Request<Body>, first: Value) -> Value {
+    let (mut limit, mut page) = (1000usize, 1usize);
+    for (k, v) in url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "limit" => limit = v.parse().unwrap_or(1000usize).clamp(1, 5000),
+            "page" => page = v.parse().unwrap_or(1usize).max(1),
+            _ => {}
+        }
+    }
+    let first = first.as_array().cloned().unwrap_or_default();
+    let extra = (0..stack.extra_dashboards).map(|i| {
+        json!({"id": 1000 + i, "uid": format!("service-{i:05}"), "orgId": 1, "title": format!("Service {i:05}"),
+            "uri": format!("db/service-{i:05}"), "url": format!("/d/service-{i:05}/service-{i:05}"),
+            "slug": format!("service-{i:05}"), "type": "dash-db", "tags": [], "isStarred": false, "sortMeta": 0})
+    });
+    Value::Array(
+        first
+            .into_iter()
+            .chain(extra)
+            .skip((page - 1) * limit)
+            .take(limit)
+            .collect(),
+    )
 }
 
 // ---------------------------------------------------------------- Loki
