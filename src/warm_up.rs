@@ -198,7 +198,13 @@ async fn scrape_interval(http: &HttpClient, prometheus: &str, job: &str) -> Resu
     targets
         .iter()
         .filter(|t| t.get("scrapePool").and_then(Value::as_str) == Some(job))
-        .filter_map(crate::probe::scrape_interval)
+        .filter_map(|t| {
+            crate::probe::scrape_interval(
+                t.get("scrapeInterval").and_then(Value::as_str),
+                t.pointer("/discoveredLabels/__scrape_interval__")
+                    .and_then(Value::as_str),
+            )
+        })
         .max()
         .ok_or_else(|| format!("Prometheus has no active target for job `{job}`"))
 }

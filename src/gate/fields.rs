@@ -156,7 +156,8 @@ impl Cx<'_> {
     }
 
     /// Resolves a name that must be a key of a gate section (`targets:`,
-    /// `secrets:`), or records an error listing the names that exist.
+    /// `secrets:`), or records an error listing the names that exist;
+    /// `owner` says who names it ("check `c`", "`warm_up`").
     pub fn reference<'k>(
         &mut self,
         name: &str,
@@ -164,7 +165,7 @@ impl Cx<'_> {
         known: impl Iterator<Item = &'k String>,
         what: &str,
         section: &str,
-        id: &str,
+        owner: &str,
     ) -> Option<String> {
         let known: Vec<&str> = known.map(String::as_str).collect();
         if known.contains(&name) {
@@ -178,7 +179,7 @@ impl Cx<'_> {
                 None => format!("declare it under `{section}:`, or use one of: {}", known.join(", ")),
             }
         };
-        self.err(loc, format!("check `{id}` names unknown {what} `{name}`"), Some(hint));
+        self.err(loc, format!("{owner} names unknown {what} `{name}`"), Some(hint));
         None
     }
 }
@@ -584,7 +585,14 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         let (value, loc) = self.raw_str(name, FieldType::SecretRef)?;
         let id = self.id().to_string();
         let secrets = self.secrets;
-        self.cx.reference(&value, loc, secrets.keys(), "secret", "secrets", &id)
+        self.cx.reference(
+            &value,
+            loc,
+            secrets.keys(),
+            "secret",
+            "secrets",
+            &format!("check `{id}`"),
+        )
     }
 
     /// A field naming a target, resolved.
@@ -592,7 +600,14 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         let (value, loc) = self.raw_str(name, FieldType::TargetRef)?;
         let id = self.id().to_string();
         let targets = self.targets;
-        self.cx.reference(&value, loc, targets.keys(), "target", "targets", &id)
+        self.cx.reference(
+            &value,
+            loc,
+            targets.keys(),
+            "target",
+            "targets",
+            &format!("check `{id}`"),
+        )
     }
 
     /// Expands `${VAR}` in text that came from a list item or map value.

@@ -396,7 +396,14 @@ impl Cx<'_> {
         self.misapplied_fields(&rc, kind, fields);
 
         let target = match &rc.target {
-            Some(t) => self.reference(t.get(), t.loc(), targets.keys(), "target", "targets", &id),
+            Some(t) => self.reference(
+                t.get(),
+                t.loc(),
+                targets.keys(),
+                "target",
+                "targets",
+                &format!("check `{id}`"),
+            ),
             None => {
                 self.err(
                     rc.id.loc(),

@@ -37,7 +37,16 @@ impl Cx<'_> {
 
         let target = w.target.get().clone();
         match targets.get(&target) {
-            None => self.unknown_target(&target, w.target.loc(), targets),
+            None => {
+                self.reference(
+                    &target,
+                    w.target.loc(),
+                    targets.keys(),
+                    "target",
+                    "targets",
+                    "`warm_up`",
+                );
+            }
             Some(t) if t.missing.is_empty() && !t.url.starts_with("http") => self.err(
                 w.target.loc(),
                 format!("`warm_up` target `{target}` is not an HTTP target"),
@@ -134,9 +143,7 @@ impl Cx<'_> {
             (None, None) => None,
             (Some(p), Some(j)) => {
                 let prometheus = p.get().clone();
-                if !targets.contains_key(&prometheus) {
-                    self.unknown_target(&prometheus, p.loc(), targets);
-                }
+                self.reference(&prometheus, p.loc(), targets.keys(), "target", "targets", "`warm_up`");
                 let (job, _, m) = self.expand(j.get(), j.loc());
                 missing.extend(m);
                 if job.is_empty() {
@@ -188,15 +195,6 @@ impl Cx<'_> {
                 default
             }
         }
-    }
-
-    fn unknown_target(&mut self, name: &str, loc: super::Loc, targets: &BTreeMap<String, Target>) {
-        let known: Vec<&str> = targets.keys().map(String::as_str).collect();
-        let hint = match crate::suggest::closest(name, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? targets: {}", known.join(", ")),
-            None => format!("targets: {}", known.join(", ")),
-        };
-        self.err(loc, format!("`warm_up` names unknown target `{name}`"), Some(hint));
     }
 }
 

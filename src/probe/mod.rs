@@ -19,7 +19,7 @@ mod docker_diagnosis;
 mod outcome;
 mod prometheus_api;
 mod targets_scan;
-pub(crate) use prometheus_api::scrape_interval;
+pub(crate) use targets_scan::scrape_interval;
 
 pub use context::ProbeContext;
 /// Loki retention logic, public for the fuzz target that feeds it hostile `/config` bodies.

@@ -440,23 +440,6 @@ pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
-/// A target's scrape interval from `/api/v1/targets`: Prometheus'
-/// `scrapeInterval`, or VictoriaMetrics' discovered `__scrape_interval__`
-/// label in Go's format (`10m0s`), which is all it gives.
-pub fn scrape_interval(target: &Value) -> Option<std::time::Duration> {
-    target
-        .get("scrapeInterval")
-        .and_then(Value::as_str)
-        .and_then(|s| crate::duration::parse(s).ok())
-        .or_else(|| {
-            target
-                .get("discoveredLabels")
-                .and_then(|l| l.get("__scrape_interval__"))
-                .and_then(Value::as_str)
-                .and_then(|s| crate::duration::parse(s).or_else(|_| crate::duration::parse_go(s)).ok())
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -199,6 +199,15 @@ struct RawDropped {
     discovered_labels: Option<RawLabels>,
 }
 
+/// A target's scrape interval: Prometheus' `scrapeInterval`, else the
+/// discovered `__scrape_interval__` label, which is all VictoriaMetrics
+/// gives, in Go's format (`10m0s`).
+pub fn scrape_interval(scrape_interval: Option<&str>, discovered: Option<&str>) -> Option<Duration> {
+    scrape_interval
+        .and_then(|s| crate::duration::parse(s).ok())
+        .or_else(|| discovered.and_then(|s| crate::duration::parse(s).or_else(|_| crate::duration::parse_go(s)).ok()))
+}
+
 impl RawTarget {
     fn into_target(self) -> ActiveTarget {
         // Never scraped: Prometheus says 0001-01-01, VictoriaMetrics 1970-01-01.
@@ -211,18 +220,12 @@ impl RawTarget {
                     .ok()
                     .or_else(|| humantime::parse_rfc3339(s).ok())
             });
-        // VictoriaMetrics has no `scrapeInterval`, only the discovered label,
-        // in Go's format (`10m0s`).
-        let interval = self
-            .scrape_interval
-            .as_deref()
-            .and_then(|s| crate::duration::parse(s).ok())
-            .or_else(|| {
-                self.discovered_labels
-                    .as_ref()
-                    .and_then(|l| l.scrape_interval.as_deref())
-                    .and_then(|s| crate::duration::parse(s).or_else(|_| crate::duration::parse_go(s)).ok())
-            });
+        let interval = scrape_interval(
+            self.scrape_interval.as_deref(),
+            self.discovered_labels
+                .as_ref()
+                .and_then(|l| l.scrape_interval.as_deref()),
+        );
         ActiveTarget {
             scrape_url: self.scrape_url.unwrap_or_default(),
             health: self.health.unwrap_or_default(),
