@@ -186,6 +186,14 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
             limit: options.max_bytes,
         })
     };
+    // A line past its cap, counted as read up to the cap and one byte more:
+    // the input cap wins when that already exceeds it.
+    let line_too_long = |bytes: u64, line: usize| {
+        too_large(bytes.saturating_add(max_line.saturating_add(1))).unwrap_or(ReadError::LineTooLong {
+            line,
+            limit: options.max_line,
+        })
+    };
     loop {
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
@@ -207,14 +215,7 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
             reader.consume(taken);
             let pending = carry.len() as u64;
             if pending > max_line {
-                let read = bytes.saturating_add(max_line.saturating_add(1));
-                if let Some(e) = too_large(read) {
-                    return Err(e);
-                }
-                return Err(ReadError::LineTooLong {
-                    line: judges.no + 1,
-                    limit: options.max_line,
-                });
+                return Err(line_too_long(bytes, judges.no + 1));
             }
             if let Some(e) = too_large(bytes.saturating_add(pending)) {
                 return Err(e);
@@ -223,14 +224,7 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
         };
         let line_len = carry.len() as u64 + at as u64;
         if line_len > max_line {
-            let read = bytes.saturating_add(max_line.saturating_add(1));
-            if let Some(e) = too_large(read) {
-                return Err(e);
-            }
-            return Err(ReadError::LineTooLong {
-                line: judges.no + 1,
-                limit: options.max_line,
-            });
+            return Err(line_too_long(bytes, judges.no + 1));
         }
         bytes = bytes.saturating_add(line_len + 1);
         if let Some(e) = too_large(bytes) {
