@@ -19,6 +19,18 @@ const SEARCH_PAGE: usize = 5000;
 /// Search pages read at most: 50,000 dashboards.
 const MAX_SEARCH_PAGES: usize = 10;
 
+/// Runs `requests`, answers in order, at most [`IN_FLIGHT`] at once. A
+/// semaphore over join_all bounds what is in flight, keeps the order, and
+/// (unlike a buffered stream) keeps the probe future `Send`.
+async fn at_most_in_flight<F: std::future::Future>(requests: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let slots = tokio::sync::Semaphore::new(IN_FLIGHT);
+    join_all(requests.map(|request| async {
+        let _slot = slots.acquire().await.ok();
+        request.await
+    }))
+    .await
+}
+
 pub(super) enum Api {
     Ok(Response, Value),
     Failed(Outcome),
@@ -158,14 +170,17 @@ impl Credentials {
     /// [`IN_FLIGHT`] at once so hundreds of datasources or dashboards never
     /// open hundreds of connections to one Grafana.
     pub(super) async fn api_all(&self, cx: &ProbeContext<'_>, paths: &[String]) -> Vec<Api> {
-        // A semaphore over join_all bounds what is in flight, keeps the order,
-        // and (unlike a buffered stream) keeps the probe future `Send`.
-        let slots = tokio::sync::Semaphore::new(IN_FLIGHT);
-        join_all(paths.iter().map(|p| async {
-            let _slot = slots.acquire().await.ok();
-            self.api(cx, p).await
-        }))
-        .await
+        at_most_in_flight(paths.iter().map(|p| self.api(cx, p))).await
+    }
+
+    /// As [`Self::api_all`], POSTing each of `bodies` to `path` (`/api/ds/query`).
+    pub(super) async fn api_post_all<'b>(
+        &self,
+        cx: &ProbeContext<'_>,
+        path: &str,
+        bodies: impl Iterator<Item = &'b Value>,
+    ) -> Vec<Api> {
+        at_most_in_flight(bodies.map(|b| self.api_post(cx, path, b))).await
     }
 
     /// An authenticated GET of a JSON API path, with the 401, 403 and

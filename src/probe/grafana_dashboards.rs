@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::grafana::{Api, Credentials, encode};
@@ -696,12 +695,7 @@ impl DashboardsSpec {
         }
 
         // Panel queries, at most IN_FLIGHT at once like every other request of the check.
-        let slots = tokio::sync::Semaphore::new(super::grafana::IN_FLIGHT);
-        let answers: Vec<Api> = join_all(jobs.iter().map(|j| async {
-            let _slot = slots.acquire().await.ok();
-            g.api_post(cx, "/api/ds/query", &j.body).await
-        }))
-        .await;
+        let answers: Vec<Api> = g.api_post_all(cx, "/api/ds/query", jobs.iter().map(|j| &j.body)).await;
         let mut results = Vec::with_capacity(answers.len());
         for (j, a) in jobs.iter().zip(answers) {
             match a {
