@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::alertmanager::{Alertmanager, Sink};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{bin, check, check_json, json, output};
+use crate::support::{check, check_json, check_json_args};
 
 /// A gate with one required requirement holding `checks` (flow-style lines).
 fn gate(targets: &str, checks: &str) -> String {
@@ -354,27 +354,19 @@ fn gate_g_alerting_passes_through_real_prometheus_and_alertmanager() {
     // `increase()` over the notifier's error counter needs a few self-scrapes.
     prom.wait_for_scrapes("prometheus", 3, Duration::from_secs(30));
 
+    let (prom_target, am_target) = (format!("prometheus={}", prom.url), format!("alertmanager={}", am.url));
     let gate_g = |extra: &[&str]| {
-        let (code, stdout, stderr) = output(
-            bin()
-                .args([
-                    "check",
-                    "--no-progress",
-                    "--format",
-                    "json",
-                    "--only",
-                    "alerting",
-                    "--allow-partial",
-                ])
-                .arg("--target")
-                .arg(format!("prometheus={}", prom.url))
-                .arg("--target")
-                .arg(format!("alertmanager={}", am.url))
-                .env("ALERT_RECEIVER", RECEIVER)
-                .args(extra),
-        );
-        assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
-        (code, json(&stdout), stderr)
+        let mut args = vec![
+            "--only",
+            "alerting",
+            "--allow-partial",
+            "--target",
+            &prom_target,
+            "--target",
+            &am_target,
+        ];
+        args.extend_from_slice(extra);
+        check_json_args(&args, &[("ALERT_RECEIVER", RECEIVER)])
     };
     let test_alerts = || {
         am.alerts()

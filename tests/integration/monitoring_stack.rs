@@ -12,7 +12,7 @@ use crate::support::backend::Backend;
 use crate::support::daemon::Daemon;
 use crate::support::exporters::{node_exporter, pushgateway};
 use crate::support::prometheus::{PromConfig, Prometheus};
-use crate::support::{TOKEN, bin, check, json, output};
+use crate::support::{TOKEN, check, check_json_args};
 
 const JOB: &str = "medianest-backend";
 const JOBS: [&str; 3] = [JOB, "node", "pushgateway"];
@@ -49,22 +49,11 @@ impl MonitoringStack {
 
     /// Gate G's `every-job-up` alone, against this Prometheus.
     fn every_job_up(&self) -> (i32, Value, String) {
-        let (code, stdout, stderr) = output(
-            bin()
-                .args([
-                    "check",
-                    "--no-progress",
-                    "--format",
-                    "json",
-                    "--only",
-                    "every-job-up",
-                    "--allow-partial",
-                ])
-                .arg("--target")
-                .arg(format!("prometheus={}", self.prom.url)),
+        let prometheus = format!("prometheus={}", self.prom.url);
+        let (code, report, stderr) = check_json_args(
+            &["--only", "every-job-up", "--allow-partial", "--target", &prometheus],
+            &[],
         );
-        assert!(!stdout.is_empty(), "no report; stderr:\n{stderr}");
-        let report = json(&stdout);
         let c = check(&report, "every-job-up").clone();
         (code, c, stderr)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::backend::Backend;
 use crate::support::prometheus::{DEAD_JOB_INTERVAL, PromConfig, Prometheus, dead_job};
-use crate::support::{TOKEN, bin, check, gate_file, json, output};
+use crate::support::{TOKEN, check, check_json};
 
 const LIVE: &str = "medianest-backend";
 const JOBS: usize = 200;
@@ -40,25 +40,12 @@ fn a_prometheus_of_20000_targets_is_judged_per_job_and_in_full_without_a_cap_err
     let count = listed["data"]["activeTargets"].as_array().map_or(0, Vec::len);
     assert_eq!(count, JOBS * PER_JOB + 1, "every generated target is active");
 
-    let (_d, gate) = gate_file(&format!(
+    let yaml = format!(
         "schema_version: 1\nid: S\nname: s\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: monitoring\n    name: m\n    weight: 1\n    checks:\n      - {{id: live, kind: prometheus_targets, target: prom, job: {LIVE}}}\n      - {{id: dead, kind: prometheus_targets, target: prom, job: {dead}}}\n      - {{id: every-job, kind: prometheus_targets, target: prom, job: \"*\"}}\n      - {{id: listed, kind: prometheus_targets, target: prom, jobs: [{LIVE}, {dead}]}}\n",
         prom.url
-    ));
-    // Correctness, not speed: a loaded machine must not turn this into a timeout.
-    let (_, stdout, stderr) = output(
-        bin()
-            .args([
-                "check",
-                "--no-progress",
-                "--format",
-                "json",
-                "--timeout",
-                "120s",
-                "--gate",
-            ])
-            .arg(&gate),
     );
-    let r = json(&stdout);
+    // Correctness, not speed: a loaded machine must not turn this into a timeout.
+    let (_, r, stderr) = check_json(&yaml, &["--timeout", "120s"], &[]);
     for id in ["live", "dead", "every-job", "listed"] {
         let c = check(&r, id);
         assert!(

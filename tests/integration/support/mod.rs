@@ -105,10 +105,17 @@ pub fn gate_file(yaml: &str) -> (tempfile::TempDir, PathBuf) {
 /// returns (exit code, the JSON report, stderr); panics when no report came.
 pub fn check_json(yaml: &str, extra: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
     let (_dir, path) = gate_file(yaml);
+    let mut args = vec!["--gate", path.to_str().expect("temp paths are UTF-8")];
+    args.extend_from_slice(extra);
+    check_json_args(&args, env)
+}
+
+/// Runs `check --no-progress --format json` with `args` (the built-in Gate G
+/// unless they name a `--gate`) and returns (exit code, the JSON report,
+/// stderr); panics when no report came.
+pub fn check_json_args(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
     let mut cmd = bin();
-    cmd.args(["check", "--no-progress", "--format", "json", "--gate"])
-        .arg(&path)
-        .args(extra);
+    cmd.args(["check", "--no-progress", "--format", "json"]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
