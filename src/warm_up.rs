@@ -9,12 +9,11 @@
 //! hammered until the count runs out.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use tokio::sync::Mutex;
 
 use crate::gate::{Gate, WarmUp};
 use crate::http::{Auth, HttpClient, JSON_CAP, fmt_duration, join_url};
@@ -44,14 +43,15 @@ pub async fn send(gate: &Gate, w: &WarmUp, http: &HttpClient, warnings: &mut Vec
     let base = gate.targets.get(&w.target).map(|t| t.url.clone()).unwrap_or_default();
     let started_at = SystemTime::now();
     let start = tokio::time::Instant::now();
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let next = Arc::new(AtomicU32::new(0));
-    let consecutive_failures = Arc::new(AtomicU32::new(0));
+    // The workers run in this task (join_all), so they share the state by
+    // reference; the mutex is never held across an await.
+    let tally = Mutex::new(Tally::default());
+    let next = AtomicU32::new(0);
+    let failures = AtomicU32::new(0);
     let spacing = Duration::from_secs_f64(1.0 / w.rate);
 
     let workers = (0..w.concurrency).map(|_| {
-        let (tally, next, failures) = (Arc::clone(&tally), Arc::clone(&next), Arc::clone(&consecutive_failures));
-        let base = base.as_str();
+        let (tally, next, failures, base) = (&tally, &next, &failures, base.as_str());
         async move {
             loop {
                 if failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER {
@@ -67,7 +67,7 @@ pub async fn send(gate: &Gate, w: &WarmUp, http: &HttpClient, warnings: &mut Vec
                 let url = join_url(base, &w.paths[i as usize % w.paths.len()]);
                 let deadline = tokio::time::Instant::now() + w.timeout;
                 let result = http.get(&url, Auth::None, &[], JSON_CAP, deadline).await;
-                let mut t = tally.lock().await;
+                let Ok(mut t) = tally.lock() else { break };
                 t.sent += 1;
                 let key = match &result {
                     Ok(r) => {
@@ -91,7 +91,7 @@ pub async fn send(gate: &Gate, w: &WarmUp, http: &HttpClient, warnings: &mut Vec
     });
     futures_util::future::join_all(workers).await;
     let traffic = start.elapsed();
-    let tally = std::mem::take(&mut *tally.lock().await);
+    let tally = tally.into_inner().unwrap_or_default();
 
     let mut summary = format!(
         "sent {} of {} requests to `{}` ({}) in {}",
