@@ -348,16 +348,14 @@ fn the_all_jobs_form_lists_each_job_up_over_total() {
     );
     prom.wait_for_scrapes(JOB, 1, SCRAPES);
     prom.wait_for_scrapes("node", 1, SCRAPES);
-    let (_d, gate) = crate::support::gate_file(&format!(
-        "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: monitoring-stack\n    name: m\n    weight: 1\n    checks:\n      - {{id: every-job, kind: prometheus_targets, target: prom, job: \"*\"}}\n      - {{id: listed, kind: prometheus_targets, target: prom, jobs: [{JOB}]}}\n      - {{id: absent, kind: prometheus_targets, target: prom, jobs: [{JOB}, cadvisor]}}\n",
-        prom.url
-    ));
-    let (_, stdout, stderr) = output(
-        crate::support::bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&gate),
+    let (_, r, stderr) = crate::support::check_json(
+        &format!(
+            "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: monitoring-stack\n    name: m\n    weight: 1\n    checks:\n      - {{id: every-job, kind: prometheus_targets, target: prom, job: \"*\"}}\n      - {{id: listed, kind: prometheus_targets, target: prom, jobs: [{JOB}]}}\n      - {{id: absent, kind: prometheus_targets, target: prom, jobs: [{JOB}, cadvisor]}}\n",
+            prom.url
+        ),
+        &[],
+        &[],
     );
-    let r = json(&stdout);
     let every = check(&r, "every-job");
     assert_eq!(every["status"], "fail", "{every}\n{stderr}");
     let msg = every["message"].as_str().unwrap_or_default();
@@ -386,16 +384,14 @@ fn a_job_missing_from_the_scrape_config_is_named_with_the_jobs_that_exist() {
     let backend = Backend::healthy();
     let prom = Prometheus::start(PromConfig::new(JOB, &backend.addr()).bearer(TOKEN));
     prom.wait_for_scrapes(JOB, 1, SCRAPES);
-    let (_d, gate) = crate::support::gate_file(&format!(
-        "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {{id: t, kind: prometheus_targets, target: prom, job: medianest-backnd}}\n",
-        prom.url
-    ));
-    let (_, stdout, stderr) = output(
-        crate::support::bin()
-            .args(["check", "--no-progress", "--format", "json", "--gate"])
-            .arg(&gate),
+    let (_, r, stderr) = crate::support::check_json(
+        &format!(
+            "schema_version: 1\nid: M\nname: m\ntargets: {{prom: \"{}\"}}\nrequirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n      - {{id: t, kind: prometheus_targets, target: prom, job: medianest-backnd}}\n",
+            prom.url
+        ),
+        &[],
+        &[],
     );
-    let r = json(&stdout);
     let t = check(&r, "t");
     assert_eq!(t["status"], "fail", "{t}\n{stderr}");
     assert_eq!(
