@@ -58,9 +58,11 @@ Environment read by the built-in Gate G (default in brackets):
   GRAFANA_CONTAINER [medianest-grafana]           LOKI_URL [http://localhost:3100]
   LOKI_TENANT (sent as X-Scope-OrgID)             APP_LOG_SELECTOR [{job=\"medianest-app\"}]
   DOCKER_HOST [unix:///var/run/docker.sock]       TRACING_URL [http://localhost:16686]
-  BACKEND_SERVICE [medianest-backend]             PROMETHEUS_CONTAINER, BACKEND_CONTAINER
-  ALERTMANAGER_URL [http://localhost:9093]        ALERT_RECEIVER [web.hook] (with --synthetic)
-  GRAFANA_DASHBOARDS (comma-separated titles or uids whose panels must show data; empty = all)";
+  BACKEND_SERVICE [medianest-backend]             BACKEND_CONTAINER [medianest-backend]
+  PROMETHEUS_CONTAINER [medianest-prometheus]     ALERTMANAGER_URL [http://localhost:9093]
+  ALERT_RECEIVER [web.hook] (with --synthetic)
+  GRAFANA_DASHBOARDS (comma-separated titles or uids whose panels must show data; empty = all)
+`medianest-gate list` shows each variable's current value (secrets only as set / not set).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -90,9 +92,20 @@ pub struct GateArgs {
     #[arg(long, value_name = "FILE")]
     pub gate: Option<PathBuf>,
 
+    /// Gate file, as a positional argument (the same as `--gate FILE`).
+    #[arg(value_name = "FILE", conflicts_with = "gate")]
+    pub file: Option<PathBuf>,
+
     /// Set a variable for `${VAR}` expansion (beats the environment).
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub vars: Vec<(String, String)>,
+}
+
+impl GateArgs {
+    /// The gate file named by `--gate` or positionally; `None` is the built-in Gate G.
+    pub fn path(&self) -> Option<&PathBuf> {
+        self.gate.as_ref().or(self.file.as_ref())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +118,7 @@ pub struct CheckArgs {
     pub targets: Vec<(String, String)>,
 
     /// Format written to stdout.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Table)]
     pub format: Format,
 
     /// Also write the report in FORMAT to PATH (repeatable).
@@ -170,6 +183,10 @@ pub struct ValidateArgs {
     /// Gate files to lint [default: the built-in Gate G].
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// A gate file to lint (repeatable; the same as a positional FILE).
+    #[arg(long = "gate", value_name = "FILE")]
+    pub gates: Vec<PathBuf>,
 
     /// Set a variable for `${VAR}` expansion.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_pair)]
@@ -236,8 +253,7 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
-    let format =
-        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown or junit"))?;
+    let format = Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use {}", Format::names()))?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
@@ -291,6 +307,57 @@ mod tests {
         assert_eq!(parse_report("md=out.md").unwrap().0, Format::Markdown);
         assert!(parse_report("pdf=x").is_err());
         assert!(parse_report("json=").is_err());
+    }
+
+    /// Every name and alias of every format, so a variant added later is
+    /// covered without touching this test.
+    fn every_format_spelling() -> Vec<(Format, String)> {
+        Format::value_variants()
+            .iter()
+            .flat_map(|f| {
+                let v = f.to_possible_value().expect("formats are not hidden");
+                v.get_name_and_aliases()
+                    .flat_map(|n| [n.to_string(), n.to_ascii_uppercase()])
+                    .map(|n| (*f, n))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn format_and_report_accept_the_same_names() {
+        let spellings = every_format_spelling();
+        assert!(spellings.iter().any(|(f, n)| *f == Format::Markdown && n == "md"));
+        for (format, name) in spellings {
+            let cli = Cli::try_parse_from(["medianest-gate", "check", "--format", &name])
+                .unwrap_or_else(|e| panic!("--format {name} is refused: {e}"));
+            let Command::Check(args) = cli.command else {
+                panic!("not a check")
+            };
+            assert_eq!(args.format, format, "--format {name}");
+            assert_eq!(parse_report(&format!("{name}=out")).unwrap().0, format, "--report {name}=");
+        }
+        assert!(Cli::try_parse_from(["medianest-gate", "check", "--format", "pdf"]).is_err());
+        let refused = parse_report("pdf=x").unwrap_err();
+        assert!(refused.contains(&Format::names()), "{refused}");
+    }
+
+    #[test]
+    fn check_and_list_take_the_gate_positionally_or_by_flag() {
+        for sub in ["check", "list"] {
+            let path = |args: &[&str]| {
+                let cli = Cli::try_parse_from([&["medianest-gate", sub][..], args].concat()).unwrap();
+                match cli.command {
+                    Command::Check(a) => a.gate.path().cloned(),
+                    Command::List(a) => a.path().cloned(),
+                    _ => unreachable!(),
+                }
+            };
+            assert_eq!(path(&["g.yaml"]), Some(PathBuf::from("g.yaml")));
+            assert_eq!(path(&["--gate", "g.yaml"]), Some(PathBuf::from("g.yaml")));
+            assert_eq!(path(&[]), None);
+            assert!(Cli::try_parse_from(["medianest-gate", sub, "a.yaml", "--gate", "b.yaml"]).is_err());
+        }
     }
 
     #[test]

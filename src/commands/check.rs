@@ -20,7 +20,7 @@ use crate::status::Status;
 
 pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.gate.vars.iter().cloned().collect());
-    let source = args.gate.gate.clone().map(Source::File).unwrap_or(Source::Builtin);
+    let source = args.gate.path().cloned().map(Source::File).unwrap_or(Source::Builtin);
     let mut gate = gate::load_source(&source, &env).map_err(Failure::Gate)?;
     apply_target_overrides(&mut gate, &args.targets)?;
     let skipped = select(&gate, &args.only, &args.skip, args.synthetic)?;

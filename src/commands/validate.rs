@@ -9,10 +9,12 @@ use crate::gate::{self, Env, Source};
 
 pub fn run(args: ValidateArgs, ui: Ui) -> anyhow::Result<Exit> {
     let env = Env::process(args.vars.into_iter().collect());
-    let sources: Vec<Source> = if args.files.is_empty() {
+    // Positional files and `--gate` files are the same thing, as in `check` and `list`.
+    let files: Vec<_> = args.files.into_iter().chain(args.gates).collect();
+    let sources: Vec<Source> = if files.is_empty() {
         vec![Source::Builtin]
     } else {
-        args.files.into_iter().map(Source::File).collect()
+        files.into_iter().map(Source::File).collect()
     };
     let mut ok = true;
     for source in &sources {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::interpolate::{Env, interpolate};
 use super::load::LoadError;
-use super::model::{MissingVar, Secret, Target};
+use super::model::{MissingVar, Scope, Secret, Target, Variable};
 use super::raw::{Loc, Node, RawCheck, Sp};
 
 /// The longest duration a gate may write for a timeout, latency or grace
@@ -89,6 +89,10 @@ pub struct Cx<'a> {
     pub file: &'a str,
     pub env: &'a Env,
     pub errors: Vec<LoadError>,
+    /// The part of the gate being read, so variables know who reads them.
+    pub scope: Option<Scope>,
+    /// Every variable referenced so far, by name.
+    pub variables: BTreeMap<String, Variable>,
 }
 
 impl Cx<'_> {
@@ -106,6 +110,23 @@ impl Cx<'_> {
     pub fn expand(&mut self, text: &str, loc: Loc) -> (String, Vec<String>, Vec<MissingVar>) {
         match interpolate(text, self.env) {
             Ok(e) => {
+                for r in &e.refs {
+                    let v = self.variables.entry(r.name.clone()).or_insert_with(|| Variable {
+                        name: r.name.clone(),
+                        default: None,
+                        secret: false,
+                        used_by: Vec::new(),
+                    });
+                    if v.default.is_none() {
+                        v.default = r.default.clone();
+                    }
+                    if let Some(scope) = &self.scope {
+                        v.secret |= matches!(scope, Scope::Secret(_));
+                        if !v.used_by.contains(scope) {
+                            v.used_by.push(scope.clone());
+                        }
+                    }
+                }
                 let missing = e.missing.into_iter().map(|var| MissingVar { var, loc }).collect();
                 (e.value, e.vars, missing)
             }

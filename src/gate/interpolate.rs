@@ -31,14 +31,27 @@ impl Env {
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
+        self.lookup(name).map(|(v, _)| v)
+    }
+
+    /// A variable's value and where it came from.
+    pub fn lookup(&self, name: &str) -> Option<(String, Origin)> {
         if let Some(v) = self.overrides.get(name) {
-            return Some(v.clone());
+            return Some((v.clone(), Origin::Flag));
         }
         if self.use_process_env {
-            return std::env::var(name).ok();
+            return std::env::var(name).ok().map(|v| (v, Origin::Environment));
         }
         None
     }
+}
+
+/// Where a variable's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--var KEY=VALUE`.
+    Flag,
+    Environment,
 }
 
 /// The result of expanding one string.
@@ -49,6 +62,15 @@ pub struct Expanded {
     pub missing: Vec<String>,
     /// Every variable named, in order (used for `$NAME` placeholders).
     pub vars: Vec<String>,
+    /// Every reference as written, in order, with its default (for `list`).
+    pub refs: Vec<VarRef>,
+}
+
+/// One `${NAME}` or `${NAME:-default}` as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    pub name: String,
+    pub default: Option<String>,
 }
 
 /// A malformed reference, with the byte offset of its `$` in the input.
@@ -66,6 +88,7 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
     let mut out = String::with_capacity(input.len());
     let mut missing = Vec::new();
     let mut vars = Vec::new();
+    let mut refs = Vec::new();
     let mut rest = input;
     let mut consumed = 0;
     while let Some(pos) = rest.find('$') {
@@ -120,6 +143,10 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
             });
         }
         vars.push(name.to_string());
+        refs.push(VarRef {
+            name: name.to_string(),
+            default: default.map(str::to_string),
+        });
         match (env.get(name).filter(|v| !v.is_empty() || default.is_none()), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
@@ -133,6 +160,7 @@ pub fn interpolate(input: &str, env: &Env) -> Result<Expanded, SyntaxError> {
         value: out,
         missing,
         vars,
+        refs,
     })
 }
 
@@ -194,6 +222,13 @@ mod tests {
         assert_eq!(interpolate(sel, &env(&[])).unwrap().value, r#"{job="medianest-app"}"#);
         let set = interpolate(sel, &env(&[("APP_LOG_SELECTOR", r#"{app="x"}"#)])).unwrap();
         assert_eq!(set.value, r#"{app="x"}"#);
+    }
+
+    #[test]
+    fn references_keep_their_defaults_whatever_the_environment() {
+        let e = interpolate("${A:-x}/${B}/${C:-}", &env(&[("A", "set")])).unwrap();
+        let got: Vec<(&str, Option<&str>)> = e.refs.iter().map(|r| (r.name.as_str(), r.default.as_deref())).collect();
+        assert_eq!(got, vec![("A", Some("x")), ("B", None), ("C", Some(""))]);
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
         file,
         env,
         errors: Vec::new(),
+        scope: None,
+        variables: BTreeMap::new(),
     };
     let gate = cx.gate(raw);
     if cx.errors.is_empty() {
@@ -196,6 +198,7 @@ impl Cx<'_> {
 
         let mut targets = BTreeMap::new();
         for (name, value) in &raw.targets {
+            self.scope = Some(Scope::Target(name.clone()));
             let (url, vars, missing) = self.expand(value.get(), value.loc());
             if missing.is_empty() {
                 self.validate_target_url(name, &url, value.loc());
@@ -213,6 +216,7 @@ impl Cx<'_> {
         }
         let mut secrets = BTreeMap::new();
         for (name, value) in &raw.secrets {
+            self.scope = Some(Scope::Secret(name.clone()));
             let (expanded, vars, missing) = self.expand(value.get(), value.loc());
             let placeholder = match vars.first() {
                 Some(var) => format!("${var}"),
@@ -231,6 +235,7 @@ impl Cx<'_> {
             );
         }
 
+        self.scope = Some(Scope::WarmUp);
         let warm_up = raw.warm_up.as_ref().and_then(|w| self.warm_up(w, &targets));
 
         let mut requirements = Vec::new();
@@ -293,6 +298,7 @@ impl Cx<'_> {
                 } else {
                     check_ids.insert(cid.clone(), rc.id.loc());
                 }
+                self.scope = Some(Scope::Check(cid.clone()));
                 if let Some(check) = self.check(rc, &targets, &secrets) {
                     checks.push(check);
                 }
@@ -323,7 +329,9 @@ impl Cx<'_> {
             default_timeout,
             warm_up,
             requirements,
+            variables: std::mem::take(&mut self.variables).into_values().collect(),
         };
+        self.scope = None;
         self.check_needs(&gate, &check_ids);
         gate
     }

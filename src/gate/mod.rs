@@ -20,7 +20,7 @@ pub(crate) mod testing;
 mod tests;
 mod warm_up;
 
-pub use interpolate::{Env, interpolate};
+pub use interpolate::{Env, Origin, VarRef, interpolate};
 pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_target_url, ensure_env, load, load_source};
 pub use model::*;
 pub use warm_up::ensure_warm_up_env;

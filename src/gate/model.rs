@@ -16,6 +16,38 @@ pub struct MissingVar {
     pub loc: Loc,
 }
 
+/// Which part of a gate reads a variable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Target(String),
+    Secret(String),
+    Check(String),
+    WarmUp,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Target(n) => write!(f, "target {n}"),
+            Scope::Secret(n) => write!(f, "secret {n}"),
+            Scope::Check(n) => write!(f, "check {n}"),
+            Scope::WarmUp => f.write_str("warm_up"),
+        }
+    }
+}
+
+/// A `${VAR}` the gate reads, with where it reads it (for `list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// The first `:-default` written for it, if any.
+    pub default: Option<String>,
+    /// Named in a `secrets:` value: its value is never shown.
+    pub secret: bool,
+    /// Every part of the gate that reads it, in file order, without repeats.
+    pub used_by: Vec<Scope>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub id: String,
@@ -29,6 +61,8 @@ pub struct Gate {
     /// Traffic sent before the checks, only with `--synthetic`.
     pub warm_up: Option<WarmUp>,
     pub requirements: Vec<Requirement>,
+    /// Every variable the gate references, by name.
+    pub variables: Vec<Variable>,
 }
 
 /// `warm_up:`: bounded traffic to one of the gate's own targets before the

@@ -284,3 +284,35 @@ fn yaml_level_errors_are_located_with_hints() {
     );
     rejects_at(&text, 9, 5, "duplicate mapping key", Some("merge"));
 }
+
+#[test]
+fn variables_are_collected_with_defaults_secrecy_and_readers() {
+    let g = loads(
+        "schema_version: 1\nid: T\nname: t\n\
+         targets: {t: \"${T_URL:-http://127.0.0.1:1}\"}\n\
+         secrets: {tok: \"${TOKEN}\"}\n\
+         requirements:\n  - id: r\n    name: r\n    weight: 1\n    checks:\n\
+         \x20     - {id: a, kind: http, target: t, path: \"/${P:-health}\", token: tok}\n\
+         \x20     - {id: b, kind: http, target: t, path: \"/${P}/x\"}\n",
+    );
+    let got: Vec<(&str, Option<&str>, bool, Vec<String>)> = g
+        .variables
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.default.as_deref(),
+                v.secret,
+                v.used_by.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("P", Some("health"), false, vec!["check a".to_string(), "check b".to_string()]),
+            ("TOKEN", None, true, vec!["secret tok".to_string()]),
+            ("T_URL", Some("http://127.0.0.1:1"), false, vec!["target t".to_string()]),
+        ]
+    );
+}

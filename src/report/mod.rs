@@ -14,6 +14,10 @@ pub use build::{RunMeta, build};
 pub use model::{Report, RequestCount, RequestsReport, WarmUpReport};
 
 /// Output formats for `--format` and `--report FORMAT=PATH`.
+///
+/// The clap names and `#[value(alias)]`es here are the only spelling of a
+/// format: `--format` parses through clap and [`Format::parse`] through the
+/// same `ValueEnum`, so a new variant is accepted by both at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A terminal table for people.
@@ -21,19 +25,29 @@ pub enum Format {
     /// The versioned JSON report for machines.
     Json,
     /// A blocker report to paste into a PR or `$GITHUB_STEP_SUMMARY`.
+    #[value(alias = "md")]
     Markdown,
     /// JUnit XML: one test case per check, for CI test tabs.
+    #[value(alias = "xml")]
     Junit,
 }
 
 impl Format {
+    /// A format by name or alias, ignoring case, exactly as `--format` takes it.
     pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "table" => Some(Format::Table),
-            "json" => Some(Format::Json),
-            "markdown" | "md" => Some(Format::Markdown),
-            "junit" | "xml" => Some(Format::Junit),
-            _ => None,
+        <Self as clap::ValueEnum>::from_str(s, true).ok()
+    }
+
+    /// Every format's name, for messages: `table, json, markdown or junit`.
+    pub fn names() -> String {
+        let names: Vec<String> = <Self as clap::ValueEnum>::value_variants()
+            .iter()
+            .filter_map(|f| clap::ValueEnum::to_possible_value(f).map(|v| v.get_name().to_string()))
+            .collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 }
