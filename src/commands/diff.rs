@@ -1,5 +1,8 @@
 //! `diff`: compare two JSON reports of the same gate. Exit 1 when the later
-//! report has a regression (a check that passed and no longer does).
+//! report has a regression: a check that passed and no longer does, or a
+//! check that is new and does not pass (a gate that grows a failing check
+//! got worse, whatever its score says). Reports of different gates or
+//! layouts are refused (exit 2): comparing them would invent changes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +13,7 @@ use super::Ui;
 use crate::cli::DiffArgs;
 use crate::error::{Exit, Failure, print};
 use crate::report::Report;
+use crate::report::model::SCHEMA_VERSION;
 use crate::status::Status;
 
 #[derive(Debug, Serialize)]
@@ -33,8 +37,7 @@ struct Diff {
 }
 
 pub fn run(args: DiffArgs, _ui: Ui) -> anyhow::Result<Exit> {
-    let before = read(&args.before)?;
-    let after = read(&args.after)?;
+    let (before, after) = read_pair(&args)?;
     let d = diff(&before, &after);
     let mut out = String::new();
     if args.json {
@@ -87,10 +90,24 @@ fn name(s: Option<Status>) -> &'static str {
 /// Reports larger than this are refused (a report of 10,000 checks is ~10 MiB).
 const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
-fn read(path: &Path) -> anyhow::Result<Report> {
-    let bytes = crate::fsio::read_capped(path, MAX_REPORT_BYTES, "reports")
-        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+    Ok(crate::fsio::read_capped(path, MAX_REPORT_BYTES, "reports")
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?)
+}
+
+/// The `schema_version` a report says it has, read before the rest: a
+/// report of another layout would otherwise fail on some field, with a
+/// message that hides the real reason.
+fn schema_version(bytes: &[u8]) -> Option<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Version>(bytes).ok()?.schema_version
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<Report> {
+    serde_json::from_slice(bytes).map_err(|e| {
         Failure::Input(format!(
             "{}:{}:{}: not a medianest-gate JSON report: {e}",
             path.display(),
@@ -99,6 +116,46 @@ fn read(path: &Path) -> anyhow::Result<Report> {
         ))
         .into()
     })
+}
+
+/// Both reports, refused unless they have one layout and one gate.
+fn read_pair(args: &DiffArgs) -> anyhow::Result<(Report, Report)> {
+    let (a, b) = (read_bytes(&args.before)?, read_bytes(&args.after)?);
+    let (pa, pb) = (args.before.display(), args.after.display());
+    let shown = |v: &Option<serde_json::Value>| match v {
+        Some(v) => crate::text::escape(&v.to_string()).into_owned(),
+        None => "none".to_string(),
+    };
+    let (va, vb) = (schema_version(&a), schema_version(&b));
+    if va.is_some() && vb.is_some() && va != vb {
+        return Err(Failure::Input(format!(
+            "{pa} has report schema_version {} but {pb} has {}: diff compares reports of one layout",
+            shown(&va),
+            shown(&vb)
+        ))
+        .into());
+    }
+    for (path, v) in [(&pa, &va), (&pb, &vb)] {
+        if let Some(v) = v
+            && v.as_u64() != Some(u64::from(SCHEMA_VERSION))
+        {
+            return Err(Failure::Input(format!(
+                "{path}: report schema_version {} is not {SCHEMA_VERSION}, the only one this medianest-gate reads",
+                shown(&Some(v.clone()))
+            ))
+            .into());
+        }
+    }
+    let (ra, rb) = (parse(&args.before, &a)?, parse(&args.after, &b)?);
+    if ra.gate.id != rb.gate.id {
+        return Err(Failure::Input(format!(
+            "{pa} is a report of gate `{}` but {pb} of gate `{}`: diff compares two runs of the same gate",
+            crate::text::escape(&ra.gate.id),
+            crate::text::escape(&rb.gate.id)
+        ))
+        .into());
+    }
+    Ok((ra, rb))
 }
 
 fn diff(a: &Report, b: &Report) -> Diff {
@@ -130,6 +187,8 @@ fn diff(a: &Report, b: &Report) -> Diff {
         match (sb, sa) {
             (Some(Status::Pass), Some(_)) => regressions.push(change),
             (Some(_), Some(Status::Pass)) => fixes.push(change),
+            // New and not passing. Skipped and waived checks block nothing.
+            (None, Some(s)) if !matches!(s, Status::Pass | Status::Skipped | Status::Waived) => regressions.push(change),
             _ => other.push(change),
         }
     }

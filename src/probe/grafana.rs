@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::registry::Kind;
 use super::{Outcome, ProbeContext};
+use crate::status::Status;
 use crate::gate::fields::{FieldDef, FieldType as T, SpecCx};
 use crate::http::{Auth, JSON_CAP, Response, join_url};
 
@@ -43,6 +44,9 @@ struct Failure {
     remediation: &'static str,
     /// The endpoint that shows it.
     reproduce: String,
+    /// Only a request that got no usable answer (a timeout, a refused
+    /// connection): not a verdict on Grafana by itself.
+    unanswered: bool,
 }
 
 /// The Grafana API credentials a check names: a service account token, or
@@ -440,16 +444,21 @@ impl GrafanaSpec {
         let results = self.credentials.api_all(cx, &paths).await;
         let mut ds_evidence = serde_json::Map::new();
         let mut ds_errors = Vec::new();
+        let mut ds_judged = false;
         for ((name, _, ty), result) in selected.iter().zip(results) {
             let (status, message) = match result {
-                Api::Ok(_, v) => (
-                    v.get("status").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string(),
-                    v.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
-                ),
+                Api::Ok(_, v) => {
+                    let status = v.get("status").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string();
+                    ds_judged |= status != "OK";
+                    (status, v.get("message").and_then(Value::as_str).unwrap_or_default().to_string())
+                }
                 Api::Failed(o) if o.cause.as_ref().is_some_and(|c| c.key.starts_with("auth:")) => {
                     return with_evidence(o, &evidence);
                 }
-                Api::Failed(o) => ("ERROR".to_string(), o.message),
+                Api::Failed(o) => {
+                    ds_judged |= o.status != Status::Error;
+                    ("ERROR".to_string(), o.message)
+                }
             };
             ds_evidence.insert(name.clone(), json!({"type": ty, "status": status, "message": message}));
             if status != "OK" {
@@ -471,6 +480,7 @@ impl GrafanaSpec {
                 message: msg,
                 remediation: "provision the datasource (grafana/provisioning/datasources/*.yaml) and restart Grafana",
                 reproduce: ds_list_curl(),
+                unanswered: false,
             });
         }
         if selected.is_empty() && absent.is_empty() {
@@ -479,6 +489,7 @@ impl GrafanaSpec {
                 cause: "Grafana has no datasources configured".to_string(),
                 remediation: "provision the Prometheus and Loki datasources",
                 reproduce: ds_list_curl(),
+                unanswered: false,
             });
         }
         if let Some(first) = ds_errors.first() {
@@ -493,6 +504,7 @@ impl GrafanaSpec {
                 cause: format!("Grafana datasource unhealthy: {first}"),
                 remediation: "fix the datasource URL to the service name on Grafana's Docker network (e.g. http://prometheus:9090), and its credentials; Grafana's Connections → Data sources → Test shows the same message",
                 reproduce: cx.curl(&join_url(cx.base_url(), failing), None),
+                unanswered: !ds_judged,
             });
         }
 
@@ -506,6 +518,7 @@ impl GrafanaSpec {
                     cause: o.cause.map(|c| c.summary).unwrap_or_else(|| o.message.clone()),
                     remediation: "make /api/search answer (see the datasource problems above)",
                     reproduce: o.reproduce.unwrap_or_default(),
+                    unanswered: o.status == Status::Error,
                 });
                 Value::Null
             }
@@ -536,12 +549,21 @@ impl GrafanaSpec {
                 message: msg,
                 remediation: "provision the MediaNest dashboards (grafana/provisioning/dashboards) or import them, then re-run",
                 reproduce: cx.curl(&join_url(cx.base_url(), "/api/search?type=dash-db"), None),
+                unanswered: false,
             });
         }
         if let Some(first) = failures.first() {
             let message = failures.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
             let remediation = failures.iter().map(|f| f.remediation).collect::<Vec<_>>().join("; then ");
-            let o = Outcome::fail(message)
+            // Fail closed both ways: a known problem fails the check, but
+            // requests that only went unanswered (a timeout) are `error`,
+            // as in every kind.
+            let status = if failures.iter().all(|f| f.unanswered) {
+                Status::Error
+            } else {
+                Status::Fail
+            };
+            let o = Outcome::new(status, message)
                 .cause(key, first.cause.clone())
                 .remediation(remediation)
                 .reproduce(first.reproduce.clone());
