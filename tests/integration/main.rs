@@ -6,6 +6,7 @@ mod support;
 mod alerting;
 mod check_backend;
 mod cli;
+mod consistency;
 mod dashboards;
 mod docker;
 mod exit_codes;
