@@ -71,11 +71,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Lint gate files without probing anything.
     Validate(ValidateArgs),
-    /// Show a gate's requirements, checks and weights.
+    /// Show a gate's requirements, checks and weights, and the variables it
+    /// reads with their current values (secrets only as `***` or not set).
     List(GateArgs),
     /// Print the JSON Schema of the gate file or the JSON report.
     Schema(SchemaArgs),
-    /// Compare two JSON reports: regressions, fixes and the score delta.
+    /// Compare two JSON reports of one gate: regressions (a check that
+    /// passed and no longer does, or a new check that does not pass), fixes
+    /// and the score delta.
     Diff(DiffArgs),
     /// Validate a metrics exposition like `promtool check metrics`.
     LintMetrics(LintMetricsArgs),
@@ -335,7 +338,11 @@ mod tests {
                 panic!("not a check")
             };
             assert_eq!(args.format, format, "--format {name}");
-            assert_eq!(parse_report(&format!("{name}=out")).unwrap().0, format, "--report {name}=");
+            assert_eq!(
+                parse_report(&format!("{name}=out")).unwrap().0,
+                format,
+                "--report {name}="
+            );
         }
         assert!(Cli::try_parse_from(["medianest-gate", "check", "--format", "pdf"]).is_err());
         let refused = parse_report("pdf=x").unwrap_err();

@@ -188,7 +188,9 @@ fn diff(a: &Report, b: &Report) -> Diff {
             (Some(Status::Pass), Some(_)) => regressions.push(change),
             (Some(_), Some(Status::Pass)) => fixes.push(change),
             // New and not passing. Skipped and waived checks block nothing.
-            (None, Some(s)) if !matches!(s, Status::Pass | Status::Skipped | Status::Waived) => regressions.push(change),
+            (None, Some(s)) if !matches!(s, Status::Pass | Status::Skipped | Status::Waived) => {
+                regressions.push(change)
+            }
             _ => other.push(change),
         }
     }

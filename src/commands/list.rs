@@ -108,7 +108,9 @@ fn variables(g: &Gate, env: &Env) -> String {
     t.set_header(vec!["Variable", "Value", "From", "Used by"]);
     for v in &g.variables {
         // As `${VAR:-default}` expands: an empty value takes the default.
-        let set = env.lookup(&v.name).filter(|(value, _)| !value.is_empty() || v.default.is_none());
+        let set = env
+            .lookup(&v.name)
+            .filter(|(value, _)| !value.is_empty() || v.default.is_none());
         let (value, from) = match (&set, &v.default) {
             (Some((value, origin)), _) => (
                 if value.is_empty() {

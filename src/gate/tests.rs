@@ -310,7 +310,12 @@ fn variables_are_collected_with_defaults_secrecy_and_readers() {
     assert_eq!(
         got,
         vec![
-            ("P", Some("health"), false, vec!["check a".to_string(), "check b".to_string()]),
+            (
+                "P",
+                Some("health"),
+                false,
+                vec!["check a".to_string(), "check b".to_string()]
+            ),
             ("TOKEN", None, true, vec!["secret tok".to_string()]),
             ("T_URL", Some("http://127.0.0.1:1"), false, vec!["target t".to_string()]),
         ]

@@ -173,6 +173,30 @@ fn check_help_names_every_variable_the_built_in_gate_reads() {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         assert!(help.contains(&name), "`check --help` does not name `{name}`");
+        // And its default, as `NAME [default]` (a default may hold braces).
+        if let Some(default) = rest[at + 2 + name.len()..].strip_prefix(":-") {
+            let mut depth = 0usize;
+            let end = default
+                .char_indices()
+                .find_map(|(i, c)| match c {
+                    '{' => {
+                        depth += 1;
+                        None
+                    }
+                    '}' if depth == 0 => Some(i),
+                    '}' => {
+                        depth -= 1;
+                        None
+                    }
+                    _ => None,
+                })
+                .expect("a closed reference");
+            let default = &default[..end];
+            if !default.is_empty() {
+                let shown = format!("{name} [{default}]");
+                assert!(help.contains(&shown), "`check --help` does not show `{shown}`");
+            }
+        }
         seen += 1;
         rest = &rest[at + 2..];
     }

@@ -27,7 +27,10 @@ fn check_list_and_validate_take_the_gate_positionally_or_with_gate() {
     for how in [vec![path.as_os_str()], vec![OsStr::new("--gate"), path.as_os_str()]] {
         let (code, stdout, stderr) = output(bin().arg("list").args(&how));
         assert_eq!(code, 0, "list {how:?}: {stderr}");
-        assert!(stdout.contains("Gate C · consistency") && stdout.contains("consist-probe"), "{stdout}");
+        assert!(
+            stdout.contains("Gate C · consistency") && stdout.contains("consist-probe"),
+            "{stdout}"
+        );
 
         let (code, _, stderr) = output(bin().arg("validate").args(&how));
         assert_eq!(code, 0, "validate {how:?}: {stderr}");
@@ -42,12 +45,18 @@ fn check_list_and_validate_take_the_gate_positionally_or_with_gate() {
     // Without a file, list and validate use the built-in Gate G.
     let (code, stdout, _) = output(bin().arg("list"));
     assert_eq!(code, 0);
-    assert!(stdout.contains("Gate G ·") && stdout.contains("metrics-auth"), "{stdout}");
+    assert!(
+        stdout.contains("Gate G ·") && stdout.contains("metrics-auth"),
+        "{stdout}"
+    );
 
     // validate lints every file it is given, whichever way.
     let (code, _, stderr) = output(bin().arg("validate").arg(&path).arg("--gate").arg(&other));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("ok — gate C (") && stderr.contains("ok — gate C2 ("), "{stderr}");
+    assert!(
+        stderr.contains("ok — gate C (") && stderr.contains("ok — gate C2 ("),
+        "{stderr}"
+    );
 
     // One gate for check and list: two are a usage error, not a silent pick.
     for sub in ["check", "list"] {
@@ -92,7 +101,10 @@ fn list_shows_the_variables_the_gate_reads_with_secrets_masked() {
         .env("CONSIST_TOKEN", TOKEN);
     let (code, stdout, stderr) = output(&mut cmd);
     assert_eq!(code, 0, "{stderr}");
-    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the secret leaked:\n{stdout}{stderr}");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "the secret leaked:\n{stdout}{stderr}"
+    );
     let row = |name: &str| -> String {
         stdout
             .lines()
@@ -101,13 +113,22 @@ fn list_shows_the_variables_the_gate_reads_with_secrets_masked() {
             .to_string()
     };
     let token = row("CONSIST_TOKEN (secret)");
-    assert!(token.contains("***") && token.contains("environment") && token.contains("secret tok"), "{token}");
+    assert!(
+        token.contains("***") && token.contains("environment") && token.contains("secret tok"),
+        "{token}"
+    );
     let spare = row("CONSIST_SPARE (secret)");
     assert!(spare.contains("(not set)"), "{spare}");
     let url = row("CONSIST_URL");
-    assert!(url.contains("http://127.0.0.1:4321") && url.contains("--var") && url.contains("target svc"), "{url}");
+    assert!(
+        url.contains("http://127.0.0.1:4321") && url.contains("--var") && url.contains("target svc"),
+        "{url}"
+    );
     let p = row("CONSIST_PATH");
-    assert!(p.contains("/health") && p.contains("default") && p.contains("check probe"), "{p}");
+    assert!(
+        p.contains("/health") && p.contains("default") && p.contains("check probe"),
+        "{p}"
+    );
 
     // The built-in Gate G: its token is masked too, its endpoints shown.
     let mut cmd = bin();
@@ -131,13 +152,24 @@ fn an_http_timeout_is_error_with_or_without_a_latency_limit() {
          \x20     - {{id: limited, kind: http, target: silent, path: /health, max_latency: 5s}}\n"
     );
     let (_dir, path) = gate_file(&yaml);
-    let args = ["--gate", path.to_str().expect("temp paths are UTF-8"), "--timeout", "300ms"];
+    let args = [
+        "--gate",
+        path.to_str().expect("temp paths are UTF-8"),
+        "--timeout",
+        "300ms",
+    ];
     let (code, report, _) = check_json_args(&args, &[]);
     assert_eq!(code, 1);
     for id in ["plain", "limited"] {
         let c = check(&report, id);
         assert_eq!(c["status"], "error", "{id}: {c:#}");
-        assert!(c["message"].as_str().unwrap_or_default().contains("no answer within 300ms"), "{c:#}");
+        assert!(
+            c["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("no answer within 300ms"),
+            "{c:#}"
+        );
     }
     assert_eq!(report["score"], 0.0, "an error earns no credit");
 }
@@ -181,7 +213,10 @@ fn diff_counts_a_new_failing_check_as_a_regression_and_refuses_other_gates() {
     let regressions = stdout.split("regressions:").nth(1).unwrap_or_default();
     let regressions = regressions.split("other changes:").next().unwrap_or_default();
     assert!(regressions.contains("r / new-broken: absent → error"), "{stdout}");
-    assert!(!regressions.contains("new-fine"), "a new passing check is no regression: {stdout}");
+    assert!(
+        !regressions.contains("new-fine"),
+        "a new passing check is no regression: {stdout}"
+    );
     let (code, stdout, _) = output(bin().args(["diff", "--json"]).arg(&b).arg(&a));
     assert_eq!(code, 1);
     let d = json(&stdout);
@@ -204,5 +239,34 @@ fn diff_counts_a_new_failing_check_as_a_regression_and_refuses_other_gates() {
     let n = write("newer.json", &newer);
     let (code, stdout, stderr) = output(bin().arg("diff").arg(&b).arg(&n));
     assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stderr.contains("schema_version 1") && stderr.contains("has 2"), "{stderr}");
+    assert!(
+        stderr.contains("schema_version 1") && stderr.contains("has 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_grafana_datasource_health_timeout_is_error_not_fail() {
+    use crate::support::grafana::{GRAFANA_TOKEN, Grafana, Scenario};
+    let mut s = Scenario::load("healthy");
+    s.delays_ms
+        .insert("/api/datasources/uid/:uid/health".to_string(), 10_000);
+    let grafana = Grafana::start_with(s);
+    let yaml = format!(
+        "schema_version: 1\nid: S\nname: s\ntargets: {{grafana: \"{}\"}}\nsecrets: {{gtok: \"${{GRAFANA_TOKEN}}\"}}\n\
+         requirements:\n  - id: grafana\n    name: grafana\n    weight: 1\n    checks:\n\
+         \x20     - {{id: grafana-api, kind: grafana, target: grafana, token: gtok, timeout: 1s}}\n",
+        grafana.url
+    );
+    let (code, report, _) = crate::support::check_json(&yaml, &[], &[("GRAFANA_TOKEN", GRAFANA_TOKEN)]);
+    assert_eq!(code, 1);
+    let c = check(&report, "grafana-api");
+    assert_eq!(c["status"], "error", "unanswered health checks are no verdict: {c:#}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no answer within 1s"),
+        "{c:#}"
+    );
 }
