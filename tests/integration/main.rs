@@ -16,6 +16,7 @@ mod gate_errors;
 mod grafana_scale;
 mod hostile_servers;
 mod inert_text;
+mod junit_readers;
 mod lint_metrics;
 mod monitoring_stack;
 mod prometheus_harness;
