@@ -1,4 +1,4 @@
-//! Reports: one model ([`model::Report`]), four renderings behind one trait,
+//! Reports: one model ([`model::Report`]), its renderings behind one trait,
 //! one file per format. Adding a format is one file plus one arm in [`renderer`].
 
 mod build;
@@ -6,6 +6,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod model;
+mod prometheus;
 mod table;
 
 use std::io;
@@ -24,6 +25,8 @@ pub enum Format {
     Markdown,
     /// JUnit XML: one test case per check, for CI test tabs.
     Junit,
+    /// The gate's result as Prometheus metrics for node_exporter's textfile collector.
+    Prometheus,
 }
 
 impl Format {
@@ -33,6 +36,7 @@ impl Format {
             "json" => Some(Format::Json),
             "markdown" | "md" => Some(Format::Markdown),
             "junit" | "xml" => Some(Format::Junit),
+            "prometheus" | "prom" => Some(Format::Prometheus),
             _ => None,
         }
     }
@@ -57,6 +61,7 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Json => Box::new(json::Json),
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Junit => Box::new(junit::Junit),
+        Format::Prometheus => Box::new(prometheus::Prometheus),
     }
 }
 

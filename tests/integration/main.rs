@@ -21,6 +21,7 @@ mod lint_metrics;
 mod monitoring_stack;
 mod prometheus_harness;
 mod prometheus_scale;
+mod prometheus_textfile;
 mod reports;
 mod roundtrip;
 mod secrets;
