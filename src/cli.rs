@@ -236,8 +236,8 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
-    let format =
-        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown, junit or prometheus"))?;
+    let format = Format::parse(f)
+        .ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown, junit or prometheus"))?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
@@ -289,10 +289,7 @@ mod tests {
         assert!(parse_pair("novalue").is_err());
         assert!(parse_pair("=x").is_err());
         assert_eq!(parse_report("md=out.md").unwrap().0, Format::Markdown);
-        assert_eq!(
-            parse_report("prometheus=gate.prom").unwrap().0,
-            Format::Prometheus
-        );
+        assert_eq!(parse_report("prometheus=gate.prom").unwrap().0, Format::Prometheus);
         assert!(parse_report("pdf=x").unwrap_err().contains("prometheus"));
         assert!(parse_report("pdf=x").is_err());
         assert!(parse_report("json=").is_err());

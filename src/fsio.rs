@@ -101,7 +101,10 @@ pub struct Artifact {
 #[derive(Debug)]
 enum Via {
     /// Written to `temp`, then renamed to the target.
-    Rename { temp: std::path::PathBuf, file: Option<std::fs::File> },
+    Rename {
+        temp: std::path::PathBuf,
+        file: Option<std::fs::File>,
+    },
     /// Written into the existing file: a non-regular one, or a regular one
     /// in a directory where no temporary file can be made (then emptied
     /// only when the text is ready, not at open).
@@ -115,7 +118,10 @@ impl Artifact {
                 let file = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
                 return Ok(Artifact {
                     target: path.to_path_buf(),
-                    how: Via::InPlace { file, empty_first: false },
+                    how: Via::InPlace {
+                        file,
+                        empty_first: false,
+                    },
                 });
             }
             _ => {}
@@ -143,7 +149,10 @@ impl Artifact {
                 Ok(file) if target.is_file() => {
                     return Ok(Artifact {
                         target,
-                        how: Via::InPlace { file, empty_first: true },
+                        how: Via::InPlace {
+                            file,
+                            empty_first: true,
+                        },
                     });
                 }
                 _ => return Err(e),
@@ -172,7 +181,9 @@ impl Artifact {
                 file.flush()
             }
             Via::Rename { temp, file } => {
-                let mut f = file.take().ok_or_else(|| std::io::Error::other("the report was already written"))?;
+                let mut f = file
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("the report was already written"))?;
                 f.write_all(bytes)?;
                 f.sync_all()?;
                 drop(f);
@@ -260,7 +271,10 @@ mod tests {
         a.commit(b"new").unwrap();
         drop(a);
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [std::ffi::OsString::from("gate.prom")]);
 
         // Dropped unwritten (the run failed): the temp file goes, the old file stays.

@@ -244,7 +244,10 @@ mod tests {
         let xml = render();
         assert!(!xml.contains("disabled="), "{xml}");
         let doc = roxmltree::Document::parse(&xml).expect("XML");
-        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).expect("a suite");
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .expect("a suite");
         // The skipped check and the waived one.
         assert_eq!(suite.attribute("skipped"), Some("2"));
         assert_eq!(suite.attribute("failures"), Some("1"));
@@ -253,10 +256,7 @@ mod tests {
 
     #[test]
     fn findings_that_do_not_block_pass_with_the_finding_in_system_out() {
-        for (advisory, gate_passed, why) in [
-            (true, false, "advisory, weight 0"),
-            (false, true, "the gate passed"),
-        ] {
+        for (advisory, gate_passed, why) in [(true, false, "advisory, weight 0"), (false, true, "the gate passed")] {
             let mut report = hostile::report();
             report.passed = gate_passed;
             if advisory {
@@ -266,9 +266,15 @@ mod tests {
             let xml = render_to_string(Format::Junit, &report, RenderOptions::default()).expect("render");
             let doc = roxmltree::Document::parse(&xml).expect("XML");
             for tag in ["failure", "error"] {
-                assert!(!doc.descendants().any(|n| n.has_tag_name(tag)), "{why}: a <{tag}>: {xml}");
+                assert!(
+                    !doc.descendants().any(|n| n.has_tag_name(tag)),
+                    "{why}: a <{tag}>: {xml}"
+                );
             }
-            let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).expect("a suite");
+            let suite = doc
+                .descendants()
+                .find(|n| n.has_tag_name("testsuite"))
+                .expect("a suite");
             assert_eq!(suite.attribute("failures"), Some("0"));
             assert_eq!(suite.attribute("errors"), Some("0"));
             assert_eq!(suite.attribute("skipped"), Some("2"), "skipped and waived stay skipped");

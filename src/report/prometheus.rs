@@ -60,7 +60,10 @@ fn exposition(r: &Report) -> String {
     t.sample("medianest_gate_score", &gate, r.score);
     t.family("medianest_gate_min_score", "Score the gate needs to pass, 0-100.");
     t.sample("medianest_gate_min_score", &gate, r.gate.threshold);
-    t.family("medianest_gate_passed", "1 if the gate passed, 0 if it is blocked or partial.");
+    t.family(
+        "medianest_gate_passed",
+        "1 if the gate passed, 0 if it is blocked or partial.",
+    );
     t.sample("medianest_gate_passed", &gate, bool_value(r.passed));
     t.family(
         "medianest_gate_partial",
@@ -206,8 +209,7 @@ mod tests {
     use crate::exposition;
 
     fn render(r: &Report) -> String {
-        crate::report::render_to_string(crate::report::Format::Prometheus, r, RenderOptions::default())
-            .expect("render")
+        crate::report::render_to_string(crate::report::Format::Prometheus, r, RenderOptions::default()).expect("render")
     }
 
     #[test]
@@ -221,7 +223,10 @@ mod tests {
         let text = render(&hostile::report());
         // Every line is a comment or a sample: no id broke out of its label.
         for line in text.lines() {
-            assert!(line.starts_with("# ") || line.starts_with("medianest_gate_"), "{line:?}");
+            assert!(
+                line.starts_with("# ") || line.starts_with("medianest_gate_"),
+                "{line:?}"
+            );
         }
         let options = exposition::LintOptions {
             format: Some(exposition::Format::Text),
@@ -259,7 +264,10 @@ mod tests {
         r.started_at = "2026-11-30T10:00:00.000Z".into();
         r.duration_ms = 1500;
         let text = render(&r);
-        assert!(text.contains("medianest_gate_last_run_timestamp_seconds{gate="), "{text}");
+        assert!(
+            text.contains("medianest_gate_last_run_timestamp_seconds{gate="),
+            "{text}"
+        );
         assert!(text.contains("} 1796032801.5\n"), "{text}");
         assert!(text.contains("medianest_gate_run_duration_seconds{") && text.contains("} 1.5\n"));
         r.started_at = "not a time".into();

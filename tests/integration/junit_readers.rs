@@ -51,10 +51,13 @@ fn junitparser(xml: &str) -> Value {
 
 /// junitparser's counts, declared and recomputed from the cases, which must agree.
 fn counts(read: &Value) -> [u64; 4] {
-    let get = |which: &str| {
-        ["tests", "failures", "errors", "skipped"].map(|k| read[which][k].as_u64().expect("a count"))
-    };
-    assert_eq!(get("declared"), get("recomputed"), "declared counts disagree with the cases: {read}");
+    let get =
+        |which: &str| ["tests", "failures", "errors", "skipped"].map(|k| read[which][k].as_u64().expect("a count"));
+    assert_eq!(
+        get("declared"),
+        get("recomputed"),
+        "declared counts disagree with the cases: {read}"
+    );
     get("declared")
 }
 
@@ -134,12 +137,24 @@ fn a_passing_gate_with_failing_advisory_checks_has_no_failures_and_keeps_the_fin
         let c = case(&read, name);
         assert_eq!(c["passed"], true, "{c}");
         let out = c["system_out"].as_str().unwrap_or_default();
-        assert!(out.starts_with("does not block the gate (advisory, weight 0): "), "{out}");
+        assert!(
+            out.starts_with("does not block the gate (advisory, weight 0): "),
+            "{out}"
+        );
     }
-    let out = case(&read, "extra-container")["system_out"].as_str().unwrap_or_default().to_string();
+    let out = case(&read, "extra-container")["system_out"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(out.contains("FAIL: no container named"), "{out}");
-    let reproduce = out.lines().find_map(|l| l.strip_prefix("reproduce: ")).expect("a reproduce line");
-    assert_eq!(reproduce, "docker ps -a --format '{{.Names}}\t{{.Status}}'", "the tab must come back");
+    let reproduce = out
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce: "))
+        .expect("a reproduce line");
+    assert_eq!(
+        reproduce, "docker ps -a --format '{{.Names}}\t{{.Status}}'",
+        "the tab must come back"
+    );
     let doc = roxmltree::Document::parse(&xml).expect("XML");
     let suite = doc
         .descendants()
@@ -175,7 +190,15 @@ fn skipped_checks_are_skipped_with_their_reason_and_counted_in_skipped() {
     let backend = Backend::healthy();
     let (code, xml) = junit(
         &failing_gate(&backend.url),
-        &["--skip", "missing", "--skip", "dead", "--skip", "after-dead", "--allow-partial"],
+        &[
+            "--skip",
+            "missing",
+            "--skip",
+            "dead",
+            "--skip",
+            "after-dead",
+            "--allow-partial",
+        ],
     );
     assert_eq!(code, 0, "{xml}");
     assert_valid(&xml);

@@ -42,7 +42,15 @@ fn run(yaml: &str, path: &Path) -> (i32, String, String) {
     let (_dir, gate) = gate_file(yaml);
     let (code, stdout, stderr) = output(
         bin()
-            .args(["check", "--no-progress", "--format", "prometheus", "--skip", "later", "--gate"])
+            .args([
+                "check",
+                "--no-progress",
+                "--format",
+                "prometheus",
+                "--skip",
+                "later",
+                "--gate",
+            ])
             .arg(&gate)
             .arg("--report")
             .arg(format!("prometheus={}", path.display())),
@@ -112,7 +120,10 @@ fn node_exporters_textfile_collector_reads_the_report_without_errors() {
         "medianest_gate_passed{gate=\"T\"} 0",
         "medianest_gate_check_status{check=\"missing\",gate=\"T\",requirement=\"api\",status=\"fail\"} 1",
     ] {
-        assert!(body.lines().any(|l| l == line), "node_exporter does not serve `{line}`:\n{body}");
+        assert!(
+            body.lines().any(|l| l == line),
+            "node_exporter does not serve `{line}`:\n{body}"
+        );
     }
 }
 

@@ -50,7 +50,11 @@ pub fn violations(xml: &str) -> Vec<String> {
     let mut found = Vec::new();
     let root = doc.root_element();
     if !facts.roots.iter().any(|r| r == root.tag_name().name()) {
-        found.push(format!("root element <{}> is not one of {:?}", root.tag_name().name(), facts.roots));
+        found.push(format!(
+            "root element <{}> is not one of {:?}",
+            root.tag_name().name(),
+            facts.roots
+        ));
     }
     for node in root.descendants().filter(|n| n.is_element()) {
         let name = node.tag_name().name();
@@ -66,11 +70,17 @@ pub fn violations(xml: &str) -> Vec<String> {
             match element.attributes.get(attr.name()) {
                 None => found.push(format!("{at}: <{name}> may not carry `{}`", attr.name())),
                 Some(ty) => {
-                    let pattern = patterns.get(ty.as_str()).unwrap_or_else(|| panic!("type {ty} is in the facts"));
+                    let pattern = patterns
+                        .get(ty.as_str())
+                        .unwrap_or_else(|| panic!("type {ty} is in the facts"));
                     if let Some(re) = pattern
                         && !re.is_match(attr.value())
                     {
-                        found.push(format!("{at}: <{name} {}=\"{}\"> is not a {ty}", attr.name(), attr.value()));
+                        found.push(format!(
+                            "{at}: <{name} {}=\"{}\"> is not a {ty}",
+                            attr.name(),
+                            attr.value()
+                        ));
                     }
                 }
             }
@@ -86,10 +96,7 @@ pub fn violations(xml: &str) -> Vec<String> {
                 if !element.children.iter().any(|c| c == child_name) {
                     found.push(format!("{at}: <{name}> may not contain <{child_name}>"));
                 }
-            } else if child.is_text()
-                && !element.text
-                && child.text().is_some_and(|t| !t.trim().is_empty())
-            {
+            } else if child.is_text() && !element.text && child.text().is_some_and(|t| !t.trim().is_empty()) {
                 found.push(format!("{at}: <{name}> may not contain text"));
             }
         }
@@ -100,5 +107,9 @@ pub fn violations(xml: &str) -> Vec<String> {
 /// Panics with every violation, and the document, unless `xml` is valid.
 pub fn assert_valid(xml: &str) {
     let found = violations(xml);
-    assert!(found.is_empty(), "not valid by junit-10.xsd:\n{}\n\n{xml}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "not valid by junit-10.xsd:\n{}\n\n{xml}",
+        found.join("\n")
+    );
 }
