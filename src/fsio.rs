@@ -140,7 +140,8 @@ impl Artifact {
             .unwrap_or_else(|| "report".to_string());
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Hidden, so a collector that reads `*.prom` skips it.
+        // Hidden and ending in `.tmp`: a collector reading `*.prom` never
+        // sees it half-written.
         let temp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
         let file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
             Ok(file) => file,

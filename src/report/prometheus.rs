@@ -10,8 +10,11 @@
 //! five, so `medianest_gate_check_status{status="fail"} == 1` selects the
 //! failing checks and a status change never leaves a stale series behind.
 //!
-//! Label values are the gate's own ids and name, escaped as the text format
-//! requires (`\\`, `\"`, `\n`); no server text is written here.
+//! Label values are the gate's own ids and name, no server text. They are
+//! still made inert like every renderer's text ([`crate::text::escape`]:
+//! controls, bidi overrides and line breaks shown as `\x1b`, `\n`, …, so a
+//! `cat` of the file cannot drive a terminal), then escaped as the text
+//! format requires (`\\`, `\"`, and `\n` should a newline remain).
 
 use std::fmt::Write as _;
 use std::io;
@@ -148,7 +151,7 @@ impl Text {
             if i > 0 {
                 self.0.push(',');
             }
-            let _ = write!(self.0, "{k}=\"{}\"", escape_label(v));
+            let _ = write!(self.0, "{k}=\"{}\"", escape_label(&crate::text::escape(v)));
         }
         self.0.push('}');
         let _ = writeln!(self.0, " {}", number(value));
@@ -235,7 +238,12 @@ mod tests {
         let lint = exposition::lint(text.as_bytes(), &options).expect("read from memory");
         assert!(lint.error.is_none(), "{:?}\n{text}", lint.error);
         assert!(lint.findings.is_empty(), "{:?}\n{text}", lint.findings);
-        assert!(text.contains(&escape_label(&format!("gate id: {EVIL}"))));
+        assert!(text.contains(&escape_label(&crate::text::escape(&format!("gate id: {EVIL}")))));
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| *c != '\n' && crate::text::is_unsafe(*c))
+            .collect();
+        assert!(raw.is_empty(), "unescaped controls {raw:?}");
     }
 
     #[test]

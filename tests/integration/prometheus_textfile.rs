@@ -15,7 +15,7 @@ fn gate(backend: &str) -> String {
     format!(
         r#"schema_version: 1
 id: T
-name: "textfile \"gate\""
+name: "textfile \"gate\" \e[2J"
 targets: {{ backend: "{backend}", dead: "http://127.0.0.1:{dead}" }}
 requirements:
   - id: api
@@ -94,8 +94,10 @@ fn the_textfile_passes_promtool_and_lint_metrics_strict_and_matches_its_snapshot
     ] {
         assert!(file.lines().any(|l| l == line), "no `{line}` in:\n{file}");
     }
-    // The gate's name holds quotes: escaped, so the line still parses.
-    assert!(file.contains(r#"gate_name="textfile \"gate\"""#), "{file}");
+    // The gate's name holds quotes and a terminal escape: both escaped,
+    // so the line still parses and a `cat` of the file stays harmless.
+    assert!(file.contains(r#"gate_name="textfile \"gate\" \\x1b[2J""#), "{file}");
+    assert!(!file.contains('\u{1b}'), "{file}");
 
     let mut settings = snapshot_settings();
     settings.add_filter(r"(_seconds\{[^}]*\}) [0-9.e+-]+", "$1 [SECONDS]");
