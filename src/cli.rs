@@ -308,6 +308,8 @@ mod tests {
         assert!(parse_pair("novalue").is_err());
         assert!(parse_pair("=x").is_err());
         assert_eq!(parse_report("md=out.md").unwrap().0, Format::Markdown);
+        assert_eq!(parse_report("prometheus=gate.prom").unwrap().0, Format::Prometheus);
+        assert!(parse_report("pdf=x").unwrap_err().contains("prometheus"));
         assert!(parse_report("pdf=x").is_err());
         assert!(parse_report("json=").is_err());
     }

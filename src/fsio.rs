@@ -3,6 +3,10 @@
 //! devices and FIFOs, so the cap is enforced while reading, never trusted
 //! from the size; and a pipe that never delivers is given up after a while
 //! rather than waited on forever.
+//!
+//! Report files are written the other way round, atomically ([`Artifact`]):
+//! a reader that polls them (node_exporter's textfile collector, a CI step)
+//! sees the old file or the new one, never half of one.
 
 use std::io::Read;
 use std::path::Path;
@@ -78,6 +82,127 @@ fn read_capped_within(path: &Path, cap: u64, what: &str, patience: Duration) -> 
     }
 }
 
+/// A report file that appears complete or not at all: the text goes to a
+/// temporary file beside the destination, which is then renamed over it.
+/// The temporary file is made when the artifact is opened, so a directory
+/// that cannot be written is found before the run, and removed if the
+/// artifact is dropped unwritten.
+///
+/// A destination that exists and is not a regular file (`/dev/stdout`, a
+/// FIFO, a device) is written in place: renaming over it would replace the
+/// device rather than feed it. A symbolic link is followed, so the link
+/// stays and its target is replaced.
+#[derive(Debug)]
+pub struct Artifact {
+    target: std::path::PathBuf,
+    how: Via,
+}
+
+#[derive(Debug)]
+enum Via {
+    /// Written to `temp`, then renamed to the target.
+    Rename {
+        temp: std::path::PathBuf,
+        file: Option<std::fs::File>,
+    },
+    /// Written into the existing file: a non-regular one, or a regular one
+    /// in a directory where no temporary file can be made (then emptied
+    /// only when the text is ready, not at open).
+    InPlace { file: std::fs::File, empty_first: bool },
+}
+
+impl Artifact {
+    pub fn create(path: &Path) -> std::io::Result<Artifact> {
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                let file = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+                return Ok(Artifact {
+                    target: path.to_path_buf(),
+                    how: Via::InPlace {
+                        file,
+                        empty_first: false,
+                    },
+                });
+            }
+            _ => {}
+        }
+        let target = match std::fs::canonicalize(path) {
+            Ok(resolved) => resolved,
+            Err(_) => path.to_path_buf(),
+        };
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".to_string());
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Hidden and ending in `.tmp`: a collector reading `*.prom` never
+        // sees it half-written.
+        let temp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        let file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => file,
+            // A writable file in a directory we may not write: in place, then.
+            Err(e) => match std::fs::OpenOptions::new().write(true).open(&target) {
+                Ok(file) if target.is_file() => {
+                    return Ok(Artifact {
+                        target,
+                        how: Via::InPlace {
+                            file,
+                            empty_first: true,
+                        },
+                    });
+                }
+                _ => return Err(e),
+            },
+        };
+        // The new file keeps the old one's permissions.
+        if let Ok(meta) = std::fs::metadata(&target) {
+            let _ = file.set_permissions(meta.permissions());
+        }
+        Ok(Artifact {
+            target,
+            how: Via::Rename { temp, file: Some(file) },
+        })
+    }
+
+    /// Writes `bytes` and puts the file in place; on failure the old file,
+    /// if any, is left as it was.
+    pub fn commit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        match &mut self.how {
+            Via::InPlace { file, empty_first } => {
+                if *empty_first {
+                    file.set_len(0)?;
+                }
+                file.write_all(bytes)?;
+                file.flush()
+            }
+            Via::Rename { temp, file } => {
+                let mut f = file
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("the report was already written"))?;
+                f.write_all(bytes)?;
+                f.sync_all()?;
+                drop(f);
+                std::fs::rename(&*temp, &self.target)
+            }
+        }
+    }
+}
+
+impl Drop for Artifact {
+    fn drop(&mut self) {
+        if let Via::Rename { temp, .. } = &self.how {
+            // Gone after a successful rename; otherwise it is ours to remove.
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
 /// Where the first invalid UTF-8 byte is, as a 1-based line and column.
 pub fn utf8_error_location(bytes: &[u8], err: &std::str::Utf8Error) -> (u64, u64) {
     let valid = &bytes[..err.valid_up_to()];
@@ -135,5 +260,53 @@ mod tests {
         let bytes: Vec<u8> = b"id: G\nname: \xff\n".to_vec();
         let err = std::str::from_utf8(&bytes).unwrap_err();
         assert_eq!(utf8_error_location(&bytes, &err), (2, 7));
+    }
+
+    #[test]
+    fn an_artifact_replaces_the_old_file_only_when_complete_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gate.prom");
+        std::fs::write(&p, b"old").unwrap();
+        let mut a = Artifact::create(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"old", "untouched until written");
+        a.commit(b"new").unwrap();
+        drop(a);
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("gate.prom")]);
+
+        // Dropped unwritten (the run failed): the temp file goes, the old file stays.
+        let a = Artifact::create(&p).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        drop(a);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_artifact_through_a_symlink_keeps_the_link_and_one_in_a_missing_dir_fails_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.xml");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.xml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut a = Artifact::create(&link).unwrap();
+        a.commit(b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert!(Artifact::create(&dir.path().join("no/such/dir/r.json")).is_err());
+    }
+
+    #[test]
+    fn an_artifact_on_a_device_is_written_in_place_not_renamed_over_it() {
+        let mut a = Artifact::create(Path::new("/dev/null")).unwrap();
+        a.commit(b"discarded").unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "still the device");
+        let mut full = Artifact::create(Path::new("/dev/full")).unwrap();
+        assert!(full.commit(b"x").is_err(), "a write error is reported");
     }
 }

@@ -1,7 +1,7 @@
 //! `check`: load the gate, probe everything concurrently, score, render.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -435,18 +435,18 @@ fn select(gate: &Gate, only: &[String], skip: &[String], synthetic: bool) -> Res
     Ok(skipped)
 }
 
-/// A `--report FORMAT=PATH` artifact, created before probing.
+/// A `--report FORMAT=PATH` artifact, created before probing and written
+/// atomically ([`crate::fsio::Artifact`]).
 struct Artifact {
     format: report::Format,
     path: std::path::PathBuf,
-    file: std::fs::File,
+    file: crate::fsio::Artifact,
 }
 
 impl Artifact {
     fn write(&mut self, report: &report::Report) -> anyhow::Result<()> {
         let text = report::render_to_string(self.format, report, RenderOptions::default())?;
-        self.file.write_all(text.as_bytes())?;
-        self.file.flush()?;
+        self.file.commit(text.as_bytes())?;
         Ok(())
     }
 }
@@ -458,7 +458,7 @@ fn open_reports(reports: &[(report::Format, std::path::PathBuf)]) -> Result<Vec<
             if path.is_dir() {
                 return Err(Failure::usage(format!("--report …={}: is a directory", path.display())));
             }
-            let file = std::fs::File::create(path)
+            let file = crate::fsio::Artifact::create(path)
                 .map_err(|e| Failure::usage(format!("--report …={}: cannot create the file: {e}", path.display())))?;
             Ok(Artifact {
                 format: *format,

@@ -1,6 +1,15 @@
 //! JUnit XML for CI test tabs: one test suite per requirement, one test case
-//! per check. `fail` is a failure, `error` and `blocked` are errors, `skipped`
-//! and `waived` are skipped; the message and remediation travel with them.
+//! per check. A check that keeps the gate from passing is a `<failure>`
+//! (`fail`) or an `<error>` (`error`, `blocked`); `skipped` and `waived` are
+//! `<skipped message="…"/>`, counted in each suite's `skipped=`.
+//!
+//! A check that did not pass but does not block the gate is not a failure:
+//! CI would otherwise mark a passing gate red. That is every finding of an
+//! advisory requirement (weight 0, not required), and every finding of a
+//! gate that passed anyway. Its test case passes and carries the finding in
+//! `<system-out>`, first line `does not block the gate (…): STATUS: message`,
+//! and its suite counts them in the `advisory_findings` property (Jenkins'
+//! `junit-10.xsd` allows no properties on a test case).
 //!
 //! quick-junit escapes `<`, `&` and quotes, and its `XmlString` strips ANSI
 //! sequences and the C0 controls XML 1.0 forbids, but it also strips tabs
@@ -10,6 +19,9 @@
 //! command's tabs travel past `XmlString` as a private-use stand-in that
 //! becomes `&#9;` in the finished document: a character reference, unlike
 //! a raw tab, also survives attribute-value normalisation.
+//!
+//! quick-junit also writes the suites' skip count as `disabled=`, which
+//! `junit-10.xsd` does not know; it is renamed `skipped=` (see [`Junit::render`]).
 
 use std::borrow::Cow;
 use std::io;
@@ -17,7 +29,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
-use super::model::CheckReport;
+use super::model::{CheckReport, RequirementReport};
 use super::{RenderOptions, Renderer, Report};
 use crate::status::Status;
 
@@ -33,6 +45,14 @@ impl Renderer for Junit {
             suite.add_property(Property::new("weight", super::words::weight(q.weight)));
             suite.add_property(Property::new("required", q.required.to_string()));
             suite.add_property(Property::new("score", format!("{:.1}", q.score)));
+            let leniency = not_blocking(r, q);
+            if leniency == Some(ADVISORY) {
+                suite.add_property(Property::new("advisory", "true"));
+            }
+            let findings = q.checks.iter().filter(|c| c.status.is_failure()).count();
+            if leniency.is_some() && findings > 0 {
+                suite.add_property(Property::new("advisory_findings", findings.to_string()));
+            }
             if r.partial {
                 suite.add_property(Property::new("partial", "true"));
             }
@@ -40,15 +60,34 @@ impl Renderer for Junit {
                 suite.add_property(Property::new("warm_up", x(&w.summary)));
             }
             for c in &q.checks {
-                suite.add_test_case(case(&q.id, c));
+                suite.add_test_case(case(&q.id, c, leniency));
             }
             report.add_test_suite(suite);
         }
         let mut xml = Vec::new();
         report.serialize(&mut xml).map_err(io::Error::other)?;
         let xml = String::from_utf8(xml).map_err(io::Error::other)?;
+        // Every `"` inside an attribute value or text is written `&quot;`,
+        // so ` disabled="` can only be the attribute itself, which quick-junit
+        // writes on `<testsuite>` alone, holding the skipped count.
+        let xml = xml.replace(" disabled=\"", " skipped=\"");
         out.write_all(xml.replace(TAB, "&#9;").as_bytes())?;
         writeln!(out)
+    }
+}
+
+/// The reason findings of an advisory requirement do not block.
+const ADVISORY: &str = "advisory, weight 0";
+
+/// Why the checks of `q` that did not pass still do not block the gate,
+/// or `None` when they do.
+fn not_blocking(r: &Report, q: &RequirementReport) -> Option<&'static str> {
+    if q.weight == 0.0 && !q.required {
+        Some(ADVISORY)
+    } else if r.passed {
+        Some("the gate passed")
+    } else {
+        None
     }
 }
 
@@ -70,14 +109,46 @@ fn x_command(s: &str) -> String {
     crate::text::escape_with(s, |c| c != '\t' && xml_unsafe(c)).replace('\t', &TAB.to_string())
 }
 
-fn case(requirement: &str, c: &CheckReport) -> TestCase {
-    let mut status = match c.status {
-        Status::Pass => TestCaseStatus::success(),
-        Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
-        Status::Error | Status::Blocked => TestCaseStatus::non_success(NonSuccessKind::Error),
-        Status::Skipped | Status::Waived => TestCaseStatus::skipped(),
+/// The lines that explain a check that did not pass: cause, remediation,
+/// reproduce command and evidence, each on its own line.
+fn details(c: &CheckReport) -> Vec<String> {
+    let mut details = Vec::new();
+    if let Some(cause) = &c.cause {
+        details.push(format!("cause: {}", x(cause)));
+    }
+    if let Some(fix) = &c.remediation {
+        details.push(format!("remediation: {}", x(fix)));
+    }
+    if let Some(cmd) = &c.reproduce {
+        details.push(format!("reproduce: {}", x_command(cmd)));
+    }
+    if !c.evidence.is_empty() {
+        let json = serde_json::to_string(&c.evidence).unwrap_or_default();
+        details.push(format!("evidence: {}", x(&super::json::inert_json(&json))));
+    }
+    details
+}
+
+fn case(requirement: &str, c: &CheckReport, leniency: Option<&str>) -> TestCase {
+    let lenient = leniency.filter(|_| c.status.is_failure());
+    let mut status = match (c.status, lenient) {
+        (Status::Pass, _) | (_, Some(_)) => TestCaseStatus::success(),
+        (Status::Fail, None) => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        (Status::Error | Status::Blocked, None) => TestCaseStatus::non_success(NonSuccessKind::Error),
+        (Status::Skipped | Status::Waived, None) => TestCaseStatus::skipped(),
     };
-    if c.status != Status::Pass {
+    let mut system_out = None;
+    if let Some(why) = lenient {
+        let mut lines = vec![format!(
+            "does not block the gate ({why}): {}: {}",
+            super::words::status(c.status),
+            x(&c.message)
+        )];
+        lines.extend(details(c));
+        system_out = Some(lines.join("\n"));
+    } else if c.status == Status::Pass {
+        system_out = Some(x(&c.message).into_owned());
+    } else {
         let mut message = x(&c.message).into_owned();
         if let Some(w) = &c.waiver
             && c.status == Status::Waived
@@ -86,20 +157,7 @@ fn case(requirement: &str, c: &CheckReport) -> TestCase {
         }
         status.set_message(message);
         status.set_type(c.status.as_str());
-        let mut details = Vec::new();
-        if let Some(cause) = &c.cause {
-            details.push(format!("cause: {}", x(cause)));
-        }
-        if let Some(fix) = &c.remediation {
-            details.push(format!("remediation: {}", x(fix)));
-        }
-        if let Some(cmd) = &c.reproduce {
-            details.push(format!("reproduce: {}", x_command(cmd)));
-        }
-        if !c.evidence.is_empty() {
-            let json = serde_json::to_string(&c.evidence).unwrap_or_default();
-            details.push(format!("evidence: {}", x(&super::json::inert_json(&json))));
-        }
+        let details = details(c);
         if !details.is_empty() {
             status.set_description(details.join("\n"));
         }
@@ -107,8 +165,8 @@ fn case(requirement: &str, c: &CheckReport) -> TestCase {
     let mut tc = TestCase::new(x(&c.id), status);
     tc.set_classname(format!("gate.{}", x(requirement)));
     tc.set_time(Duration::from_millis(c.duration_ms));
-    if c.status == Status::Pass {
-        tc.set_system_out(x(&c.message));
+    if let Some(text) = system_out {
+        tc.set_system_out(text);
     }
     tc
 }
@@ -179,6 +237,62 @@ mod tests {
             .map(|l| l.split(':').next().unwrap_or_default())
             .collect();
         assert_eq!(starts, ["cause", "remediation", "reproduce", "evidence"]);
+    }
+
+    #[test]
+    fn suites_count_skipped_checks_in_skipped_not_disabled() {
+        let xml = render();
+        assert!(!xml.contains("disabled="), "{xml}");
+        let doc = roxmltree::Document::parse(&xml).expect("XML");
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .expect("a suite");
+        // The skipped check and the waived one.
+        assert_eq!(suite.attribute("skipped"), Some("2"));
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        assert_eq!(suite.attribute("errors"), Some("2"));
+    }
+
+    #[test]
+    fn findings_that_do_not_block_pass_with_the_finding_in_system_out() {
+        for (advisory, gate_passed, why) in [(true, false, "advisory, weight 0"), (false, true, "the gate passed")] {
+            let mut report = hostile::report();
+            report.passed = gate_passed;
+            if advisory {
+                report.requirements[0].weight = 0.0;
+                report.requirements[0].required = false;
+            }
+            let xml = render_to_string(Format::Junit, &report, RenderOptions::default()).expect("render");
+            let doc = roxmltree::Document::parse(&xml).expect("XML");
+            for tag in ["failure", "error"] {
+                assert!(
+                    !doc.descendants().any(|n| n.has_tag_name(tag)),
+                    "{why}: a <{tag}>: {xml}"
+                );
+            }
+            let suite = doc
+                .descendants()
+                .find(|n| n.has_tag_name("testsuite"))
+                .expect("a suite");
+            assert_eq!(suite.attribute("failures"), Some("0"));
+            assert_eq!(suite.attribute("errors"), Some("0"));
+            assert_eq!(suite.attribute("skipped"), Some("2"), "skipped and waived stay skipped");
+            let findings = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("system-out"))
+                .filter_map(|n| n.text())
+                .filter(|t| t.starts_with(&format!("does not block the gate ({why}): ")))
+                .count();
+            assert_eq!(findings, 3, "fail, error and blocked: {xml}");
+            let property = |name: &str| {
+                doc.descendants()
+                    .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+                    .and_then(|n| n.attribute("value"))
+            };
+            assert_eq!(property("advisory_findings"), Some("3"));
+            assert_eq!(property("advisory"), advisory.then_some("true"));
+        }
     }
 
     /// What [`super::x`] adds to [`escape`]: XML's noncharacters.

@@ -1,4 +1,4 @@
-//! Reports: one model ([`model::Report`]), four renderings behind one trait,
+//! Reports: one model ([`model::Report`]), its renderings behind one trait,
 //! one file per format. Adding a format is one file plus one arm in [`renderer`].
 
 mod build;
@@ -6,6 +6,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod model;
+mod prometheus;
 mod table;
 
 use std::io;
@@ -30,6 +31,9 @@ pub enum Format {
     /// JUnit XML: one test case per check, for CI test tabs.
     #[value(alias = "xml")]
     Junit,
+    /// The gate's result as Prometheus metrics for node_exporter's textfile collector.
+    #[value(alias = "prom")]
+    Prometheus,
 }
 
 impl Format {
@@ -71,6 +75,7 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Json => Box::new(json::Json),
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Junit => Box::new(junit::Junit),
+        Format::Prometheus => Box::new(prometheus::Prometheus),
     }
 }
 

@@ -17,6 +17,25 @@ pub fn node_exporter() -> Daemon {
     )
 }
 
+/// node_exporter with only the textfile collector, reading `*.prom` files
+/// from its own temp dir (`Daemon::dir`).
+pub fn node_exporter_textfile() -> Daemon {
+    Daemon::start(
+        "prometheus-node-exporter",
+        "prometheus-node-exporter",
+        "/metrics",
+        "node_textfile_scrape_error",
+        |addr, dir| {
+            vec![
+                format!("--web.listen-address={addr}"),
+                "--collector.disable-defaults".to_string(),
+                "--collector.textfile".to_string(),
+                format!("--collector.textfile.directory={}", dir.display()),
+            ]
+        },
+    )
+}
+
 /// The Pushgateway, without persistence.
 pub fn pushgateway() -> Daemon {
     Daemon::start(

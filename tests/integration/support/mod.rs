@@ -9,6 +9,7 @@ pub mod exporters;
 pub mod grafana;
 pub mod hostile;
 pub mod jaeger;
+pub mod junit_schema;
 pub mod loki;
 pub mod prometheus;
 pub mod tls;
