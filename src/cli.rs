@@ -163,6 +163,15 @@ pub struct CheckArgs {
     /// Never show the progress spinner.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Append the Markdown report to this file; GitHub Actions sets the
+    /// variable to the job summary's file.
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY", hide_env_values = true)]
+    pub step_summary: Option<PathBuf>,
+
+    /// Do not append to `$GITHUB_STEP_SUMMARY` (or `--step-summary`).
+    #[arg(long)]
+    pub no_step_summary: bool,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +246,7 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
     let format =
-        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown or junit"))?;
+        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown, junit, github or codequality"))?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
@@ -289,7 +298,10 @@ mod tests {
         assert!(parse_pair("novalue").is_err());
         assert!(parse_pair("=x").is_err());
         assert_eq!(parse_report("md=out.md").unwrap().0, Format::Markdown);
-        assert!(parse_report("pdf=x").is_err());
+        assert_eq!(parse_report("github=a.txt").unwrap().0, Format::Github);
+        assert_eq!(parse_report("codequality=gl.json").unwrap().0, Format::Codequality);
+        let err = parse_report("pdf=x").unwrap_err();
+        assert!(err.contains("github or codequality"), "{err}");
         assert!(parse_report("json=").is_err());
     }
 

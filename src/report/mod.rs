@@ -2,6 +2,9 @@
 //! one file per format. Adding a format is one file plus one arm in [`renderer`].
 
 mod build;
+mod codequality;
+mod findings;
+mod github;
 mod json;
 mod junit;
 mod markdown;
@@ -24,6 +27,10 @@ pub enum Format {
     Markdown,
     /// JUnit XML: one test case per check, for CI test tabs.
     Junit,
+    /// GitHub Actions annotations (`::error`/`::warning`), most important first.
+    Github,
+    /// GitLab Code Quality JSON: one issue per check that did not pass.
+    Codequality,
 }
 
 impl Format {
@@ -33,6 +40,8 @@ impl Format {
             "json" => Some(Format::Json),
             "markdown" | "md" => Some(Format::Markdown),
             "junit" | "xml" => Some(Format::Junit),
+            "github" => Some(Format::Github),
+            "codequality" => Some(Format::Codequality),
             _ => None,
         }
     }
@@ -57,6 +66,8 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Json => Box::new(json::Json),
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Junit => Box::new(junit::Junit),
+        Format::Github => Box::new(github::Github),
+        Format::Codequality => Box::new(codequality::CodeQuality),
     }
 }
 
