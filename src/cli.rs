@@ -17,8 +17,8 @@ Exit codes:
   2  usage error or invalid gate file: nothing was probed
      (also an unreadable input file, --report path, --ca-cert or --target)
   3  internal error: the run could not produce a verdict
-  4  verdict reached, but a --report artifact could not be written
-     (the others were; stderr names it and the verdict)
+  4  verdict reached, but a --report artifact (or the $GITHUB_STEP_SUMMARY
+     append) could not be written (the others were; stderr names it and the verdict)
   141  stdout was closed early (`| head`); nothing more is printed";
 
 /// Decides whether a staging environment may go live: probes the
@@ -65,8 +65,9 @@ Environment read by the built-in Gate G (default in brackets):
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a gate against the stack (default: the built-in Gate G).
+    // Boxed: its many flags would make every `Command` as large as it.
     #[command(after_help = format!("{EXIT_CODES}\n\n{GATE_G_ENV}"))]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Lint gate files without probing anything.
     Validate(ValidateArgs),
     /// Show a gate's requirements, checks and weights.
@@ -108,7 +109,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Also write the report in FORMAT to PATH (repeatable).
+    /// Also write the report in FORMAT (any `--format`) to PATH (repeatable).
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     pub reports: Vec<(Format, PathBuf)>,
 
@@ -165,8 +166,8 @@ pub struct CheckArgs {
     pub no_progress: bool,
 
     /// Append the Markdown report to this file; GitHub Actions sets the
-    /// variable to the job summary's file.
-    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY", hide_env_values = true)]
+    /// variable to the job summary's file (empty: no summary).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY", hide_env_values = true, value_parser = parse_optional_path)]
     pub step_summary: Option<PathBuf>,
 
     /// Do not append to `$GITHUB_STEP_SUMMARY` (or `--step-summary`).
@@ -245,12 +246,19 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FORMAT=PATH (e.g. json=report.json), got `{s}`"))?;
-    let format =
-        Format::parse(f).ok_or_else(|| format!("unknown report format `{f}`: use table, json, markdown, junit, github or codequality"))?;
+    let format = Format::parse(f).ok_or_else(|| {
+        format!("unknown report format `{f}`: use table, json, markdown, junit, github or codequality")
+    })?;
     if p.is_empty() {
         return Err("the report path is empty".to_string());
     }
     Ok((format, PathBuf::from(p)))
+}
+
+/// A path that may be empty: `GITHUB_STEP_SUMMARY=` means no summary, not
+/// a usage error (clap's `PathBuf` parser refuses empty values).
+fn parse_optional_path(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

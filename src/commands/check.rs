@@ -133,11 +133,11 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
             unwritten.push(artifact.path.display().to_string());
         }
     }
-    if let Some(path) = step_summary(&args) {
-        if let Err(e) = append_step_summary(path, &report) {
-            anstream::eprintln!("error: cannot append the step summary to {}: {e:#}", path.display());
-            unwritten.push(format!("the step summary {}", path.display()));
-        }
+    if let Some(path) = step_summary(&args)
+        && let Err(e) = append_step_summary(path, &report)
+    {
+        anstream::eprintln!("error: cannot append the step summary to {}: {e:#}", path.display());
+        unwritten.push(format!("the step summary {}", path.display()));
     }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,

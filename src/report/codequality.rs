@@ -50,10 +50,7 @@ impl Renderer for CodeQuality {
         } else {
             BUILTIN_PATH
         };
-        let issues: Vec<Issue<'_>> = findings::ordered(r)
-            .iter()
-            .map(|f| issue(r, f, path))
-            .collect();
+        let issues: Vec<Issue<'_>> = findings::ordered(r).iter().map(|f| issue(r, f, path)).collect();
         serde_json::to_writer_pretty(&mut *out, &issues)?;
         writeln!(out)
     }
@@ -157,7 +154,10 @@ mod tests {
         for i in issues {
             let mut keys: Vec<&str> = i.as_object().expect("an object").keys().map(String::as_str).collect();
             keys.sort_unstable();
-            assert_eq!(keys, ["check_name", "description", "fingerprint", "location", "severity"]);
+            assert_eq!(
+                keys,
+                ["check_name", "description", "fingerprint", "location", "severity"]
+            );
             assert!(["info", "minor", "major", "critical", "blocker"].contains(&i["severity"].as_str().unwrap_or("")));
             assert_eq!(i["location"]["path"], r.gate.source.as_str());
             assert_eq!(i["location"]["lines"]["begin"], 7);

@@ -79,7 +79,11 @@ impl Renderer for Github {
         if hidden_errors.is_empty() && hidden_warnings == 0 && found.is_empty() {
             notice.push_str("\nno failing check");
         }
-        writeln!(out, "{}", command("notice", &[("title", "medianest-gate verdict")], &notice))
+        writeln!(
+            out,
+            "{}",
+            command("notice", &[("title", "medianest-gate verdict")], &notice)
+        )
     }
 }
 
@@ -87,7 +91,13 @@ impl Renderer for Github {
 /// is a file of the repository.
 fn annotation(level: &str, r: &Report, f: &Finding<'_>) -> String {
     let c = f.check;
-    let mut title = format!("{} {} ({}, {}", status(c.status), c.id, f.requirement.id, f.severity.as_str());
+    let mut title = format!(
+        "{} {} ({}, {}",
+        status(c.status),
+        c.id,
+        f.requirement.id,
+        f.severity.as_str()
+    );
     if c.security {
         title.push_str(", security");
     }
@@ -248,7 +258,9 @@ mod tests {
         assert!(!out.contains('\r'));
         for line in &lines {
             assert!(
-                ["::error ", "::warning ", "::notice "].iter().any(|p| line.starts_with(p)),
+                ["::error ", "::warning ", "::notice "]
+                    .iter()
+                    .any(|p| line.starts_with(p)),
                 "a line that is not our command: {line:?}"
             );
             let (name, props, data) = parse(line);
@@ -265,10 +277,17 @@ mod tests {
         // non-line-breaking controls made visible.
         assert_eq!(props[0].1, inert(&r.gate.source), "the file decodes exactly");
         assert_eq!(props[1].1, "7");
-        let fail = r.all_checks().map(|(_, c)| c).find(|c| c.status == Status::Fail).expect("a failing check");
+        let fail = r
+            .all_checks()
+            .map(|(_, c)| c)
+            .find(|c| c.status == Status::Fail)
+            .expect("a failing check");
         assert!(props[2].1.starts_with("FAIL "), "{:?}", props[2].1);
         let message = inert(&fail.message);
-        assert!(data.starts_with(&*message), "the message decodes exactly:\n{data:?}\n{message:?}");
+        assert!(
+            data.starts_with(&*message),
+            "the message decodes exactly:\n{data:?}\n{message:?}"
+        );
         // The server's CRLF and its forged commands are in the decoded text,
         // on lines of the annotation, not of the log.
         assert!(data.contains("\n::error::forged\r::add-mask::x\r\n::stop-commands::t,"));

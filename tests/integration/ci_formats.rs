@@ -88,10 +88,7 @@ impl Stack {
         let backend = degraded_backend();
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("gate.yaml"), gate_yaml(&backend.url, closed_port())).expect("write gate");
-        Stack {
-            dir,
-            _backend: backend,
-        }
+        Stack { dir, _backend: backend }
     }
 
     fn passing() -> Stack {
@@ -102,10 +99,7 @@ impl Stack {
             backend.url
         );
         std::fs::write(dir.path().join("gate.yaml"), yaml).expect("write gate");
-        Stack {
-            dir,
-            _backend: backend,
-        }
+        Stack { dir, _backend: backend }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -147,7 +141,9 @@ fn github_annotations_lead_with_what_blocks_and_point_at_the_gate_lines() {
     let lines: Vec<&str> = stdout.lines().collect();
     for line in &lines {
         assert!(
-            ["::error ", "::warning ", "::notice "].iter().any(|p| line.starts_with(p)),
+            ["::error ", "::warning ", "::notice "]
+                .iter()
+                .any(|p| line.starts_with(p)),
             "a line that is not our workflow command: {line:?}"
         );
     }
@@ -161,15 +157,31 @@ fn github_annotations_lead_with_what_blocks_and_point_at_the_gate_lines() {
         assert!(line.starts_with(&want), "{line}\nwanted {want}");
         assert!(line.contains(&format!(" {id} (")), "{line}");
     }
-    assert!(errors[1].contains("title=BLOCKED upstream-ready (upstream%2C critical)"), "{}", errors[1]);
+    assert!(
+        errors[1].contains("title=BLOCKED upstream-ready (upstream%2C critical)"),
+        "{}",
+        errors[1]
+    );
     // The server's text is in the message, inert: its `::error::` is not at
     // the start of a line, and `%` decodes back to what the server sent.
-    let (_, message) = errors[2].split_once("::").and_then(|(_, r)| r.split_once("::")).expect("a message");
+    let (_, message) = errors[2]
+        .split_once("::")
+        .and_then(|(_, r)| r.split_once("::"))
+        .expect("a message");
     assert!(unescape_data(message).contains(HOSTILE_STATUS), "{message}");
-    let warning = lines.iter().find(|l| l.starts_with("::warning ")).expect("the advisory finding");
-    assert!(warning.contains(&format!("line={},", stack.line_of("advice-docs"))), "{warning}");
+    let warning = lines
+        .iter()
+        .find(|l| l.starts_with("::warning "))
+        .expect("the advisory finding");
+    assert!(
+        warning.contains(&format!("line={},", stack.line_of("advice-docs"))),
+        "{warning}"
+    );
     let notice = lines.last().expect("a summary");
-    assert!(notice.starts_with("::notice title=medianest-gate verdict::Gate CI: BLOCKED"), "{notice}");
+    assert!(
+        notice.starts_with("::notice title=medianest-gate verdict::Gate CI: BLOCKED"),
+        "{notice}"
+    );
 
     snapshot_settings().bind(|| insta::assert_snapshot!("ci_github_failing_stack", stdout));
 }
@@ -210,6 +222,8 @@ fn a_missing_step_summary_file_is_created_and_no_step_summary_turns_it_off() {
     let (code, _, stderr) = stack.check(&["--no-step-summary"], &[("GITHUB_STEP_SUMMARY", &summary)]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!summary.exists(), "--no-step-summary wrote the summary");
+    let (code, _, stderr) = stack.check(&[], &[("GITHUB_STEP_SUMMARY", Path::new(""))]);
+    assert_eq!(code, 0, "an empty variable means no summary: {stderr}");
     let (code, _, stderr) = stack.check(&[], &[("GITHUB_STEP_SUMMARY", &summary)]);
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(&summary).expect("the summary was created");
@@ -248,19 +262,24 @@ fn code_quality_issues_have_gitlabs_fields_and_stable_distinct_fingerprints() {
         let object = issue.as_object().expect("an issue is an object");
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["check_name", "description", "fingerprint", "location", "severity"]);
+        assert_eq!(
+            keys,
+            ["check_name", "description", "fingerprint", "location", "severity"]
+        );
         assert!(issue["check_name"].as_str().expect("text").ends_with(&format!("/{id}")));
         assert!(issue["description"].as_str().expect("text").starts_with(id));
         assert_eq!(issue["location"]["path"], "gate.yaml");
         assert_eq!(issue["location"]["lines"]["begin"], stack.line_of(id));
         let fingerprint = issue["fingerprint"].as_str().expect("text");
-        assert!(fingerprint.len() == 32 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()), "{fingerprint}");
+        assert!(
+            fingerprint.len() == 32 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{fingerprint}"
+        );
     }
     let severities: Vec<&str> = first.iter().map(|i| i["severity"].as_str().unwrap_or("")).collect();
     assert_eq!(severities, ["blocker", "blocker", "critical", "info"]);
-    let prints = |issues: &[serde_json::Value]| -> Vec<String> {
-        issues.iter().map(|i| i["fingerprint"].to_string()).collect()
-    };
+    let prints =
+        |issues: &[serde_json::Value]| -> Vec<String> { issues.iter().map(|i| i["fingerprint"].to_string()).collect() };
     assert_eq!(prints(&first), prints(&second), "fingerprints change between runs");
     let mut distinct = prints(&first);
     distinct.sort();
@@ -273,19 +292,28 @@ fn a_passing_gate_is_an_empty_code_quality_report() {
     let stack = Stack::passing();
     let (code, stdout, stderr) = stack.check(&["--format", "codequality"], &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON"), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON"),
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn the_built_in_gate_is_located_at_gate_g_yaml() {
     let backend = format!("http://127.0.0.1:{}", closed_port());
-    let (code, stdout, stderr) = output(
-        crate::support::check_backend(&backend).args(["--format", "codequality"]),
-    );
+    let (code, stdout, stderr) = output(crate::support::check_backend(&backend).args(["--format", "codequality"]));
     assert_eq!(code, 1, "{stderr}");
     let issues: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let issues = issues.as_array().expect("an array");
     assert!(!issues.is_empty());
-    assert!(issues.iter().all(|i| i["location"]["path"] == "gate-g.yaml"), "{issues:#?}");
-    assert!(issues.iter().all(|i| i["location"]["lines"]["begin"].as_u64() > Some(1)), "{issues:#?}");
+    assert!(
+        issues.iter().all(|i| i["location"]["path"] == "gate-g.yaml"),
+        "{issues:#?}"
+    );
+    assert!(
+        issues
+            .iter()
+            .all(|i| i["location"]["lines"]["begin"].as_u64() > Some(1)),
+        "{issues:#?}"
+    );
 }
