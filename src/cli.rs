@@ -17,8 +17,8 @@ Exit codes:
   2  usage error or invalid gate file: nothing was probed
      (also an unreadable input file, --report path, --ca-cert or --target)
   3  internal error: the run could not produce a verdict
-  4  verdict reached, but a --report artifact could not be written
-     (the others were; stderr names it and the verdict)
+  4  verdict reached, but a --report artifact (or the $GITHUB_STEP_SUMMARY
+     append) could not be written (the others were; stderr names it and the verdict)
   141  stdout was closed early (`| head`); nothing more is printed";
 
 /// Decides whether a staging environment may go live: probes the
@@ -67,8 +67,9 @@ Environment read by the built-in Gate G (default in brackets):
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a gate against the stack (default: the built-in Gate G).
+    // Boxed: its many flags would make every `Command` as large as it.
     #[command(after_help = format!("{EXIT_CODES}\n\n{GATE_G_ENV}"))]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Lint gate files without probing anything.
     Validate(ValidateArgs),
     /// Show a gate's requirements, checks and weights, and the variables it
@@ -124,7 +125,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Also write the report in FORMAT to PATH (repeatable).
+    /// Also write the report in FORMAT (any `--format`) to PATH (repeatable).
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     pub reports: Vec<(Format, PathBuf)>,
 
@@ -179,6 +180,15 @@ pub struct CheckArgs {
     /// Never show the progress spinner.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Append the Markdown report to this file; GitHub Actions sets the
+    /// variable to the job summary's file (empty: no summary).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY", hide_env_values = true, value_parser = parse_optional_path)]
+    pub step_summary: Option<PathBuf>,
+
+    /// Do not append to `$GITHUB_STEP_SUMMARY` (or `--step-summary`).
+    #[arg(long)]
+    pub no_step_summary: bool,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +273,12 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     Ok((format, PathBuf::from(p)))
 }
 
+/// A path that may be empty: `GITHUB_STEP_SUMMARY=` means no summary, not
+/// a usage error (clap's `PathBuf` parser refuses empty values).
+fn parse_optional_path(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d =
         humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 5s, 750ms, 2m"))?;
@@ -311,6 +327,10 @@ mod tests {
         assert_eq!(parse_report("prometheus=gate.prom").unwrap().0, Format::Prometheus);
         assert!(parse_report("pdf=x").unwrap_err().contains("prometheus"));
         assert!(parse_report("pdf=x").is_err());
+        assert_eq!(parse_report("github=a.txt").unwrap().0, Format::Github);
+        assert_eq!(parse_report("codequality=gl.json").unwrap().0, Format::Codequality);
+        let err = parse_report("pdf=x").unwrap_err();
+        assert!(err.contains("github") && err.contains("codequality"), "{err}");
         assert!(parse_report("json=").is_err());
     }
 

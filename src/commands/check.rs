@@ -109,6 +109,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         gate_id: &gate.id,
         gate_name: &gate.name,
         gate_source: &gate.source,
+        gate_from_file: matches!(source, Source::File(_)),
         started_at,
         duration: start.elapsed(),
         insecure: args.insecure,
@@ -131,6 +132,12 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
             anstream::eprintln!("error: cannot write report {}: {e:#}", artifact.path.display());
             unwritten.push(artifact.path.display().to_string());
         }
+    }
+    if let Some(path) = step_summary(&args)
+        && let Err(e) = append_step_summary(path, &report)
+    {
+        anstream::eprintln!("error: cannot append the step summary to {}: {e:#}", path.display());
+        unwritten.push(format!("the step summary {}", path.display()));
     }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,
@@ -449,6 +456,34 @@ impl Artifact {
         self.file.commit(text.as_bytes())?;
         Ok(())
     }
+}
+
+/// Where the Markdown report is appended: `$GITHUB_STEP_SUMMARY` (or
+/// `--step-summary`) unless `--no-step-summary`.
+fn step_summary(args: &CheckArgs) -> Option<&std::path::Path> {
+    if args.no_step_summary {
+        return None;
+    }
+    args.step_summary.as_deref().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Appends, never truncates: earlier steps of the job wrote their own
+/// summaries to the same file. Not created before probing like a
+/// `--report` file, since the runner creates it and a failure here is the
+/// same exit 4 either way.
+fn append_step_summary(path: &std::path::Path, report: &report::Report) -> anyhow::Result<()> {
+    let text = report::render_to_string(report::Format::Markdown, report, RenderOptions::default())?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .context("cannot open it for appending")?;
+    file.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    Ok(())
 }
 
 fn open_reports(reports: &[(report::Format, std::path::PathBuf)]) -> Result<Vec<Artifact>, Failure> {

@@ -47,7 +47,7 @@ impl Ui {
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let ui = Ui::new(&cli);
     match cli.command {
-        Command::Check(args) => check::run(args, ui),
+        Command::Check(args) => check::run(*args, ui),
         Command::Validate(args) => validate::run(args, ui),
         Command::List(args) => list::run(args, ui),
         Command::Schema(args) => schema::run(args),

@@ -15,6 +15,8 @@ pub struct RunMeta<'a> {
     pub gate_id: &'a str,
     pub gate_name: &'a str,
     pub gate_source: &'a str,
+    /// The gate came from a file, not the built-in Gate G.
+    pub gate_from_file: bool,
     pub started_at: SystemTime,
     pub duration: Duration,
     pub insecure: bool,
@@ -116,6 +118,7 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
             source: meta.gate_source.to_string(),
             threshold: eval.rule.min_score,
             required_must_pass: eval.rule.required_must_pass,
+            from_file: meta.gate_from_file,
         },
         started_at: humantime::format_rfc3339_millis(meta.started_at).to_string(),
         duration_ms: meta.duration.as_millis() as u64,
@@ -181,6 +184,7 @@ fn check_report(c: &CheckEval, meta: &RunMeta<'_>) -> CheckReport {
         attempts: meta.check_attempts.get(&c.id).copied().unwrap_or(0),
         passed_after_retry: c.status == Status::Pass && meta.failed_before.contains(&c.id),
         warnings: o.warnings.clone(),
+        line: (c.line > 0).then_some(c.line),
     }
 }
 
@@ -269,6 +273,8 @@ fn redact(report: Report, redactor: &Redactor) -> Result<Report, serde_json::Err
 fn restore_identifiers(to: &mut Report, from: &Report) {
     to.gate.id.clone_from(&from.gate.id);
     to.gate.name.clone_from(&from.gate.name);
+    // Not serialized, so the JSON round trip dropped them.
+    to.gate.from_file = from.gate.from_file;
     for (r, o) in to.requirements.iter_mut().zip(&from.requirements) {
         r.id.clone_from(&o.id);
         r.name.clone_from(&o.name);
@@ -277,6 +283,7 @@ fn restore_identifiers(to: &mut Report, from: &Report) {
             c.name.clone_from(&oc.name);
             c.kind.clone_from(&oc.kind);
             c.target.clone_from(&oc.target);
+            c.line = oc.line;
         }
     }
     for (b, o) in to.blockers.iter_mut().zip(&from.blockers) {

@@ -2,6 +2,9 @@
 //! one file per format. Adding a format is one file plus one arm in [`renderer`].
 
 mod build;
+mod codequality;
+mod findings;
+mod github;
 mod json;
 mod junit;
 mod markdown;
@@ -34,6 +37,10 @@ pub enum Format {
     /// The gate's result as Prometheus metrics for node_exporter's textfile collector.
     #[value(alias = "prom")]
     Prometheus,
+    /// GitHub Actions annotations (`::error`/`::warning`), most important first.
+    Github,
+    /// GitLab Code Quality JSON: one issue per check that did not pass.
+    Codequality,
 }
 
 impl Format {
@@ -76,6 +83,8 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Junit => Box::new(junit::Junit),
         Format::Prometheus => Box::new(prometheus::Prometheus),
+        Format::Github => Box::new(github::Github),
+        Format::Codequality => Box::new(codequality::CodeQuality),
     }
 }
 

@@ -110,6 +110,12 @@ pub struct GateInfo {
     /// Minimum score to pass.
     pub threshold: f64,
     pub required_must_pass: bool,
+    /// `source` is a file the user's repository holds (not the built-in
+    /// Gate G), so annotations may point into it. Render-only: not part of
+    /// the versioned JSON.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub from_file: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -161,6 +167,12 @@ pub struct CheckReport {
     /// It failed in an earlier attempt and passed only on a retry.
     pub passed_after_retry: bool,
     pub warnings: Vec<String>,
+    /// The line of the check in the gate file, when known. Render-only (the
+    /// GitHub and Code Quality formats point at it): not part of the
+    /// versioned JSON.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub line: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -327,6 +327,7 @@ pub(super) mod hostile {
             attempts: 1,
             passed_after_retry: status == Status::Pass,
             warnings: vec![evil("check warning")],
+            line: Some(7),
         }
     }
 
@@ -370,6 +371,7 @@ pub(super) mod hostile {
                 source: evil("gate source"),
                 threshold: 85.0,
                 required_must_pass: true,
+                from_file: true,
             },
             started_at: evil("started"),
             duration_ms: 34,

@@ -66,6 +66,9 @@ pub struct CheckEval {
     /// causes it waits on.
     pub cause: Option<String>,
     pub waiver: Option<WaiverEval>,
+    /// The line of the check's `id:` in the gate file (0 when unknown), for
+    /// formats that point at the gate (GitHub annotations, Code Quality).
+    pub line: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +170,7 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, judging: Judging<'_>) ->
                         duration,
                         cause: None,
                         waiver,
+                        line: c.loc.line,
                     }
                 })
                 .collect();

@@ -118,7 +118,7 @@ struct Run {
 /// pipe and hide what a terminal gets).
 fn run(s: &Stack, format: &str) -> Run {
     let out = tempfile::tempdir().expect("temp dir");
-    let formats = ["table", "json", "markdown", "junit"];
+    let formats = ["table", "json", "markdown", "junit", "github", "codequality"];
     let paths: Vec<PathBuf> = formats.iter().map(|f| out.path().join(format!("report.{f}"))).collect();
     let mut cmd = bin();
     cmd.args([
@@ -254,6 +254,18 @@ fn assert_output_inert(what: &str, format: &str, text: &str) {
         "junit" => {
             assert_inert(what, text, false);
             assert_xml(what, text);
+        }
+        "github" => {
+            // Tabs survive in reproduce commands; every line is our command.
+            assert_inert(what, text, true);
+            for line in text.lines() {
+                assert!(
+                    ["::error ", "::warning ", "::notice "]
+                        .iter()
+                        .any(|p| line.starts_with(p)),
+                    "{what}: a line that is not our workflow command: {line:?}"
+                );
+            }
         }
         _ => {
             assert_inert(what, text, false);

@@ -5,6 +5,7 @@ mod support;
 
 mod alerting;
 mod check_backend;
+mod ci_formats;
 mod cli;
 mod consistency;
 mod dashboards;

@@ -41,7 +41,7 @@ fn every_output(gate: &Path, env: &[(&str, &str)]) -> (String, serde_json::Value
             "--gate",
         ])
         .arg(gate);
-        for f in ["table", "json", "markdown", "junit"] {
+        for f in ["table", "json", "markdown", "junit", "github", "codequality"] {
             cmd.arg("--report")
                 .arg(format!("{f}={}", dir.path().join(format!("r.{f}")).display()));
         }
@@ -54,7 +54,7 @@ fn every_output(gate: &Path, env: &[(&str, &str)]) -> (String, serde_json::Value
         }
         all.push_str(&stdout);
         all.push_str(&stderr);
-        for f in ["table", "json", "markdown", "junit"] {
+        for f in ["table", "json", "markdown", "junit", "github", "codequality"] {
             all.push_str(&std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap_or_default());
         }
     }
