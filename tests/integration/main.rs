@@ -20,6 +20,7 @@ mod lint_metrics;
 mod monitoring_stack;
 mod prometheus_harness;
 mod prometheus_scale;
+mod report_schema;
 mod reports;
 mod roundtrip;
 mod secrets;
