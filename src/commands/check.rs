@@ -225,7 +225,11 @@ impl Narrator<'_> {
                     })
                     .collect();
                 let more = failing.len().saturating_sub(named.len());
-                let tail = if more > 0 { format!(", and {more} more") } else { String::new() };
+                let tail = if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                };
                 format!(
                     "{head}: {} check{} {}failing: {}{tail}",
                     failing.len(),
@@ -334,7 +338,11 @@ async fn run_with_wait(
             .collect();
         let failing = failing(&latest);
         let round = if waited.evaluation.passed {
-            if stale.is_empty() { Round::Passed } else { Round::Confirming(stale.len()) }
+            if stale.is_empty() {
+                Round::Passed
+            } else {
+                Round::Confirming(stale.len())
+            }
         } else if failing.is_empty() {
             Round::NothingToRetry
         } else {
@@ -755,12 +763,18 @@ mod tests {
              api/d (error: refused), api/e (error: refused), api/f (error: refused), and 1 more"
         );
         let first = narrate(&gate, 1, &latest[..3], Round::Failing);
-        assert!(first.starts_with("attempt 1 (12.4s): 2 checks failing: web/a"), "{first}");
+        assert!(
+            first.starts_with("attempt 1 (12.4s): 2 checks failing: web/a"),
+            "{first}"
+        );
         assert_eq!(
             narrate(&gate, 4, &latest, Round::Confirming(6)),
             "attempt 4 (12.4s): every retried check passes; taking the 6 others again"
         );
-        assert_eq!(narrate(&gate, 5, &latest, Round::Passed), "attempt 5 (12.4s): the gate passes");
+        assert_eq!(
+            narrate(&gate, 5, &latest, Round::Passed),
+            "attempt 5 (12.4s): the gate passes"
+        );
     }
 
     #[test]

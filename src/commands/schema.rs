@@ -5,8 +5,8 @@
 //! is not, and every object of the model is closed, so a consumer can rely
 //! on it for exactly the layout this version writes.
 
-use schemars::generate::SchemaSettings;
 use schemars::Schema;
+use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 
 use crate::cli::{SchemaArgs, SchemaKind};
@@ -81,8 +81,18 @@ mod tests {
         assert!(!top.iter().any(|f| f == "warm_up" || f == "requests"), "{top:?}");
         // An `Option` that is written as `null` is still always written.
         let check = required(&defs(&schema)["CheckReport"]);
-        for f in ["cause", "remediation", "reproduce", "waiver", "attempts", "passed_after_retry"] {
-            assert!(check.iter().any(|c| c == f), "CheckReport.{f} is not required: {check:?}");
+        for f in [
+            "cause",
+            "remediation",
+            "reproduce",
+            "waiver",
+            "attempts",
+            "passed_after_retry",
+        ] {
+            assert!(
+                check.iter().any(|c| c == f),
+                "CheckReport.{f} is not required: {check:?}"
+            );
         }
     }
 
@@ -90,7 +100,11 @@ mod tests {
     fn the_verdict_is_one_of_the_three_the_report_writes() {
         let schema = serde_json::to_value(report_schema()).expect("schema as JSON");
         let verdict = &schema["properties"]["verdict"];
-        assert_eq!(verdict["enum"], serde_json::json!(crate::report::model::verdict::ALL), "{verdict}");
+        assert_eq!(
+            verdict["enum"],
+            serde_json::json!(crate::report::model::verdict::ALL),
+            "{verdict}"
+        );
     }
 
     #[test]

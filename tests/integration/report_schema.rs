@@ -109,8 +109,16 @@ fn every_status(backend: &str) -> String {
 fn gate_g_all_down() -> Value {
     let dead = format!("http://127.0.0.1:{}", closed_port());
     let mut cmd = bin();
-    cmd.args(["check", "--no-progress", "--format", "json", "--timeout", "1s", "--synthetic"])
-        .env("METRICS_TOKEN", "abcdefgh-long-enough");
+    cmd.args([
+        "check",
+        "--no-progress",
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+        "--synthetic",
+    ])
+    .env("METRICS_TOKEN", "abcdefgh-long-enough");
     for t in ["backend", "prometheus", "grafana", "loki"] {
         cmd.arg("--target").arg(format!("{t}={dead}"));
     }
@@ -129,7 +137,8 @@ fn wait_for_late_backend() -> Value {
     let flip = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         backend.set(|b| {
-            b.health.insert("/health".into(), Endpoint::json(200, r#"{"status":"ok"}"#));
+            b.health
+                .insert("/health".into(), Endpoint::json(200, r#"{"status":"ok"}"#));
         });
         backend
     });
@@ -196,7 +205,9 @@ fn the_report_of_every_kind_of_run_validates_against_the_printed_schema_and_brok
     let all = || reports.iter().map(|(_, r)| r);
     assert_eq!(
         strings(all(), check_statuses),
-        ["blocked", "error", "fail", "pass", "skipped", "waived"].map(String::from).into(),
+        ["blocked", "error", "fail", "pass", "skipped", "waived"]
+            .map(String::from)
+            .into(),
         "every check status"
     );
     assert_eq!(
@@ -215,7 +226,10 @@ fn the_report_of_every_kind_of_run_validates_against_the_printed_schema_and_brok
     assert!(all().any(|r| r["root_causes"].as_array().is_some_and(|a| !a.is_empty())));
 
     let write = |name: &str, report: &Value| -> (String, PathBuf) {
-        let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let file: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         let path = dir.path().join(format!("{file}.json"));
         std::fs::write(&path, serde_json::to_string_pretty(report).expect("JSON")).expect("write report");
         (name.to_string(), path)
@@ -233,7 +247,10 @@ fn the_report_of_every_kind_of_run_validates_against_the_printed_schema_and_brok
     };
     let mutants = [
         ("verdict maybe", mutate(&|r| r["verdict"] = "maybe".into())),
-        ("check status unknown", mutate(&|r| r["requirements"][0]["checks"][0]["status"] = "ok".into())),
+        (
+            "check status unknown",
+            mutate(&|r| r["requirements"][0]["checks"][0]["status"] = "ok".into()),
+        ),
         ("extra top-level property", mutate(&|r| r["surprise"] = true.into())),
         (
             "extra property in a check",
@@ -260,7 +277,10 @@ fn the_report_of_every_kind_of_run_validates_against_the_printed_schema_and_brok
     ];
     let files: Vec<(String, PathBuf)> = mutants.iter().map(|(n, r)| write(n, r)).collect();
     let Some(validator) = self::validator() else { return };
-    let failed: BTreeSet<String> = invalid(validator, &schema, &files).into_iter().map(|(n, _)| n).collect();
+    let failed: BTreeSet<String> = invalid(validator, &schema, &files)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     let expected: BTreeSet<String> = mutants.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(failed, expected, "every broken report is rejected");
 }

@@ -116,7 +116,10 @@ fn wait_narrates_every_attempt_on_stderr_and_the_report_counts_them() {
     let lines = attempt_lines(&stderr);
     let attempts = r["attempts"].as_u64().expect("a run-level attempt count");
     assert_eq!(lines.len() as u64, attempts, "one line per attempt:\n{stderr}");
-    assert!(attempts >= 4, "a failing first run, a retry, a confirmation, a pass:\n{stderr}");
+    assert!(
+        attempts >= 4,
+        "a failing first run, a retry, a confirmation, a pass:\n{stderr}"
+    );
 
     let number = |line: &str| -> u64 {
         let n = line["attempt ".len()..].split(' ').next().unwrap_or_default();
@@ -190,5 +193,8 @@ fn quiet_silences_the_wait_narration_and_the_table_says_how_many_attempts_a_chec
         .find(|l| l.contains(" health ") && l.contains("PASS"))
         .unwrap_or_else(|| panic!("no row for `health`:\n{table}"));
     assert!(row.contains(&format!("passed after {} attempts", n - 1)), "{row}");
-    assert!(table.contains(&format!("Attempts: {n} (--wait retried the failing checks)")), "{table}");
+    assert!(
+        table.contains(&format!("Attempts: {n} (--wait retried the failing checks)")),
+        "{table}"
+    );
 }
