@@ -778,6 +778,22 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_that_runs_out_says_so_last() {
+        let lines = std::cell::RefCell::new(Vec::new());
+        let note = |l: &str| lines.borrow_mut().push(l.to_string());
+        let redactor = Redactor::for_gate(&seven_checks("s3cr3t-t0ken-value"));
+        let narrator = Narrator {
+            note: &note,
+            redactor: &redactor,
+        };
+        narrator.gave_up(Duration::from_secs(30), 4);
+        assert_eq!(
+            lines.into_inner(),
+            ["--wait 30s: giving up after 4 attempts: the next one would end past the limit"]
+        );
+    }
+
+    #[test]
     fn a_narrated_message_is_redacted_before_it_is_cut() {
         let token = "s3cr3t-t0ken-value";
         let gate = seven_checks(token);

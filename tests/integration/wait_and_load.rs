@@ -184,7 +184,13 @@ fn quiet_silences_the_wait_narration_and_the_table_says_how_many_attempts_a_chec
 
     let url = backend.url.clone();
     let flip = healthy_after(backend, Duration::from_millis(1200));
-    let (code, table, stderr) = output(check_backend(&url).args(["--format", "table", "--wait", "30s"]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let md_path = dir.path().join("report.md");
+    let (code, table, stderr) = output(
+        check_backend(&url)
+            .args(["--format", "table", "--wait", "30s", "--report"])
+            .arg(format!("markdown={}", md_path.display())),
+    );
     let _ = flip.join().expect("the flipping thread");
     assert_eq!(code, 0, "{table}\n{stderr}");
     let n = attempt_lines(&stderr).len();
@@ -196,5 +202,18 @@ fn quiet_silences_the_wait_narration_and_the_table_says_how_many_attempts_a_chec
     assert!(
         table.contains(&format!("Attempts: {n} (--wait retried the failing checks)")),
         "{table}"
+    );
+    let md = std::fs::read_to_string(&md_path).expect("the markdown report");
+    let row = md
+        .lines()
+        .find(|l| l.contains("| `health` |"))
+        .unwrap_or_else(|| panic!("no row for `health`:\n{md}"));
+    assert!(
+        row.contains("| PASS | ") && row.contains(&format!("passed after {} attempts: ", n - 1)),
+        "{row}"
+    );
+    assert!(
+        md.contains(&format!("Attempts: {n} (--wait retried the failing checks)")),
+        "{md}"
     );
 }
