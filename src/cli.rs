@@ -146,7 +146,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
 
-    /// Re-run the gate until it passes or this much time has passed.
+    /// Re-run the gate until it passes or this much time has passed; each
+    /// attempt's failing checks are named on stderr (`-q` silences them).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 

@@ -14,7 +14,8 @@ pub enum Status {
     Error,
     /// A check it `needs` did not pass, so it was not run.
     Blocked,
-    /// Filtered out with `--only` / `--skip`.
+    /// Not run: left out with `--only` / `--skip`, or a synthetic check
+    /// run without `--synthetic`.
     Skipped,
     /// Did not pass, but a valid waiver covers it: no credit, does not block.
     Waived,

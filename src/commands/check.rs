@@ -97,12 +97,17 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         today: runner::today(),
         allow_partial: args.allow_partial,
     };
+    let narrate = |line: &str| progress.note(line);
     let waited = runtime.block_on(run_with_wait(
         Arc::clone(&gate),
         Arc::clone(&http),
         opts,
         Arc::clone(&progress) as Arc<dyn Observer>,
         &wait,
+        &Narrator {
+            note: &narrate,
+            redactor: &redactor,
+        },
     ));
     progress.finish();
     let meta = RunMeta {
@@ -181,6 +186,100 @@ const MAX_RETRY_RATE_PER_S: f64 = 2.0;
 /// Why a check that passed is left out of a retry round.
 const PASSED_EARLIER: &str = "passed in an earlier --wait attempt";
 
+/// Where `--wait` says, after each attempt, what still fails: stderr (above
+/// the spinner on a terminal), so a CI log shows why the gate is waiting.
+struct Narrator<'a> {
+    note: &'a dyn Fn(&str),
+    redactor: &'a Redactor,
+}
+
+/// At most this many failing checks are named per line; the rest are counted.
+const NARRATED_CHECKS: usize = 5;
+/// A failing check's message is cut to this many characters in a narration line.
+const NARRATED_MESSAGE: usize = 80;
+
+impl Narrator<'_> {
+    /// "attempt 3 (12.4s): 2 checks still failing: req/check (error: …), …"
+    fn attempt(&self, gate: &Gate, attempt: u32, elapsed: Duration, latest: &[CheckResult], state: Round) {
+        let head = format!("attempt {attempt} ({:.1}s)", elapsed.as_secs_f64());
+        let line = match state {
+            Round::Passed => format!("{head}: the gate passes"),
+            Round::Confirming(n) => format!(
+                "{head}: every retried check passes; taking the {n} other{} again",
+                if n == 1 { "" } else { "s" }
+            ),
+            Round::NothingToRetry => format!("{head}: no check fails that a retry could change"),
+            Round::Failing => {
+                let failing = failing(latest);
+                let requirement: BTreeMap<&str, &str> =
+                    gate.checks().map(|(r, c)| (c.id.as_str(), r.id.as_str())).collect();
+                // Gate order, as every report lists them.
+                let named: Vec<String> = latest
+                    .iter()
+                    .filter(|r| failing.contains(&r.check_id))
+                    .take(NARRATED_CHECKS)
+                    .map(|r| {
+                        // Redacted before it is cut, so no part of a secret
+                        // survives; escaped, so server text stays on its line.
+                        let message = self.redactor.redact(r.outcome.message.trim());
+                        format!(
+                            "{}/{} ({}: {})",
+                            requirement.get(r.check_id.as_str()).copied().unwrap_or("?"),
+                            r.check_id,
+                            r.outcome.status.as_str(),
+                            cut(&crate::text::escape(&message), NARRATED_MESSAGE)
+                        )
+                    })
+                    .collect();
+                let more = failing.len().saturating_sub(named.len());
+                let tail = if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{head}: {} check{} {}failing: {}{tail}",
+                    failing.len(),
+                    if failing.len() == 1 { "" } else { "s" },
+                    if attempt > 1 { "still " } else { "" },
+                    named.join(", ")
+                )
+            }
+        };
+        (self.note)(&line);
+    }
+
+    /// The last line when the time runs out before the gate passes.
+    fn gave_up(&self, limit: Duration, attempts: u32) {
+        (self.note)(&format!(
+            "--wait {}: giving up after {attempts} attempt{}: the next one would end past the limit",
+            crate::http::fmt_duration(limit),
+            if attempts == 1 { "" } else { "s" }
+        ));
+    }
+}
+
+/// Where a `--wait` run stands after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Every check passed in one consistent pass: done.
+    Passed,
+    /// The retried checks pass; this many others are taken again at once.
+    Confirming(usize),
+    /// The gate does not pass, but no check fails (a partial run): done.
+    NothingToRetry,
+    /// Checks fail: they are retried after a pause.
+    Failing,
+}
+
+/// `s` cut to at most `max` characters, with an ellipsis when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 /// What a `--wait` run hands to the report.
 struct Waited {
     evaluation: Evaluation,
@@ -209,6 +308,7 @@ async fn run_with_wait(
     opts: Arc<RunOptions>,
     observer: Arc<dyn Observer>,
     wait: &Wait,
+    narrator: &Narrator<'_>,
 ) -> Waited {
     let start = Instant::now();
     let judging = score::Judging {
@@ -244,6 +344,18 @@ async fn run_with_wait(
             .map(str::to_string)
             .collect();
         let failing = failing(&latest);
+        let round = if waited.evaluation.passed {
+            if stale.is_empty() {
+                Round::Passed
+            } else {
+                Round::Confirming(stale.len())
+            }
+        } else if failing.is_empty() {
+            Round::NothingToRetry
+        } else {
+            Round::Failing
+        };
+        narrator.attempt(&gate, waited.attempts, start.elapsed(), &latest, round);
         let (retry, delay) = if waited.evaluation.passed {
             if stale.is_empty() {
                 break;
@@ -264,6 +376,9 @@ async fn run_with_wait(
             (failing.clone(), pause.max(min_spacing(busiest)))
         };
         if start.elapsed() + delay > limit {
+            if !waited.evaluation.passed {
+                narrator.gave_up(limit, waited.attempts);
+            }
             break;
         }
         waited.failed_before.extend(failing);
@@ -636,6 +751,101 @@ mod tests {
 
     fn refused(id: &str) -> CheckResult {
         result(id, Outcome::error("refused").cause("unreachable:backend", "down"), 1)
+    }
+
+    /// A gate of seven checks in two requirements whose secret is `token`.
+    fn seven_checks(token: &str) -> Gate {
+        let checks = |ids: &[&str]| -> String {
+            ids.iter()
+                .map(|id| format!("      - {{id: {id}, kind: http, target: b}}\n"))
+                .collect()
+        };
+        let yaml = format!(
+            "schema_version: 1\nid: T\nname: t\ntargets: {{b: \"http://127.0.0.1:1\"}}\nsecrets: {{s: \"{token}\"}}\nrequirements:\n  - id: web\n    name: web\n    weight: 1\n    checks:\n{}  - id: api\n    name: api\n    weight: 1\n    checks:\n{}",
+            checks(&["a", "b", "c"]),
+            checks(&["d", "e", "f", "g"])
+        );
+        crate::gate::load("t.yaml", &yaml, &crate::gate::Env::fixed(Default::default())).expect("valid gate")
+    }
+
+    /// The lines a narrator printed for one attempt.
+    fn narrate(gate: &Gate, attempt: u32, latest: &[CheckResult], round: Round) -> String {
+        let lines = std::cell::RefCell::new(Vec::new());
+        let note = |l: &str| lines.borrow_mut().push(l.to_string());
+        let redactor = Redactor::for_gate(gate);
+        let narrator = Narrator {
+            note: &note,
+            redactor: &redactor,
+        };
+        narrator.attempt(gate, attempt, Duration::from_millis(12_440), latest, round);
+        lines.into_inner().join("\n")
+    }
+
+    #[test]
+    fn a_wait_attempt_names_five_failing_checks_by_requirement_and_counts_the_rest() {
+        let gate = seven_checks("s3cr3t-t0ken-value");
+        let latest: Vec<CheckResult> = ["a", "b", "c", "d", "e", "f", "g"]
+            .iter()
+            .map(|id| match *id {
+                "b" => result(id, Outcome::pass("ok"), 1),
+                "c" => result(id, Outcome::fail("503 from /health"), 1),
+                _ => refused(id),
+            })
+            .collect();
+        assert_eq!(
+            narrate(&gate, 3, &latest, Round::Failing),
+            "attempt 3 (12.4s): 6 checks still failing: web/a (error: refused), web/c (fail: 503 from /health), \
+             api/d (error: refused), api/e (error: refused), api/f (error: refused), and 1 more"
+        );
+        let first = narrate(&gate, 1, &latest[..3], Round::Failing);
+        assert!(
+            first.starts_with("attempt 1 (12.4s): 2 checks failing: web/a"),
+            "{first}"
+        );
+        assert_eq!(
+            narrate(&gate, 4, &latest, Round::Confirming(6)),
+            "attempt 4 (12.4s): every retried check passes; taking the 6 others again"
+        );
+        assert_eq!(
+            narrate(&gate, 5, &latest, Round::Passed),
+            "attempt 5 (12.4s): the gate passes"
+        );
+    }
+
+    #[test]
+    fn a_wait_that_runs_out_says_so_last() {
+        let lines = std::cell::RefCell::new(Vec::new());
+        let note = |l: &str| lines.borrow_mut().push(l.to_string());
+        let redactor = Redactor::for_gate(&seven_checks("s3cr3t-t0ken-value"));
+        let narrator = Narrator {
+            note: &note,
+            redactor: &redactor,
+        };
+        narrator.gave_up(Duration::from_secs(30), 4);
+        assert_eq!(
+            lines.into_inner(),
+            ["--wait 30s: giving up after 4 attempts: the next one would end past the limit"]
+        );
+    }
+
+    #[test]
+    fn a_narrated_message_is_redacted_before_it_is_cut() {
+        let token = "s3cr3t-t0ken-value";
+        let gate = seven_checks(token);
+        // The secret straddles the cut: cutting first would print its prefix.
+        let message = format!("{}{token} rejected", "x".repeat(NARRATED_MESSAGE - 8));
+        let latest = vec![result("a", Outcome::fail(message), 1)];
+        let line = narrate(&gate, 2, &latest, Round::Failing);
+        assert!(!line.contains("s3cr3t"), "{line}");
+        assert!(line.ends_with('…') || line.ends_with("…)"), "{line}");
+    }
+
+    #[test]
+    fn a_narrated_message_cannot_forge_a_line() {
+        let gate = seven_checks("s3cr3t-t0ken-value");
+        let latest = vec![result("a", Outcome::fail("bad\nattempt 9 (0.0s): the gate passes"), 1)];
+        let line = narrate(&gate, 2, &latest, Round::Failing);
+        assert_eq!(line.lines().count(), 1, "{line}");
     }
 
     #[test]

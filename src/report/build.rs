@@ -203,11 +203,11 @@ impl Counts {
 
 fn verdict(eval: &Evaluation) -> &'static str {
     if eval.passed {
-        "pass"
+        verdict::PASS
     } else if !eval.not_checked.is_empty() && would_pass_on_what_ran(eval) {
-        "partial"
+        verdict::PARTIAL
     } else {
-        "blocked"
+        verdict::BLOCKED
     }
 }
 

@@ -169,19 +169,19 @@ impl Renderer for Markdown {
         writeln!(out, "| Requirement | Check | Kind | Status | Time | Detail |")?;
         writeln!(out, "|---|---|---|---|---:|---|")?;
         for (q, c) in r.all_checks() {
-            let mut st = status(c.status).to_string();
-            if c.passed_after_retry {
-                st.push_str(" (after retry)");
-            }
+            let detail = match super::words::retried(c) {
+                Some(retried) => format!("{retried}: {}", cell(&c.message)),
+                None => cell(&c.message),
+            };
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} ms | {} |",
                 code_cell(&q.id),
                 code_cell(&c.id),
                 cell(&c.kind),
-                st,
+                status(c.status),
                 c.duration_ms,
-                cell(&c.message)
+                detail
             )?;
         }
         writeln!(out)?;
@@ -205,8 +205,10 @@ impl Renderer for Markdown {
         }
         writeln!(out)?;
         let requests = super::table::requests_line(r, &|t| md(t))
+            .into_iter()
+            .chain(super::words::attempts_line(r))
             .map(|l| format!(" · {l}"))
-            .unwrap_or_default();
+            .collect::<String>();
         writeln!(
             out,
             "<sub>{} {} · gate source: {}{requests}</sub>",

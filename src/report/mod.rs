@@ -132,6 +132,19 @@ pub(crate) mod words {
         }
     }
 
+    /// "passed after 3 attempts" for a check that passed only on a `--wait`
+    /// retry (every format says so); `None` for any other check.
+    pub fn retried(c: &crate::report::model::CheckReport) -> Option<String> {
+        c.passed_after_retry
+            .then(|| format!("passed after {} attempts", c.attempts))
+    }
+
+    /// "Attempts: 4 (--wait retried the failing checks)" when the gate was
+    /// run more than once.
+    pub fn attempts_line(r: &crate::report::Report) -> Option<String> {
+        (r.attempts > 1).then(|| format!("Attempts: {} (--wait retried the failing checks)", r.attempts))
+    }
+
     pub fn impact(x: f64) -> String {
         format!("+{x:.1} pts")
     }

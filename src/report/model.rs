@@ -1,5 +1,7 @@
 //! The one report model every format renders (DESIGN §6). Its JSON form is
-//! versioned and its JSON Schema is printed by `medianest-gate schema report`.
+//! versioned and its JSON Schema is printed by `medianest-gate schema report`,
+//! so the doc comments on these types are that schema's descriptions: they
+//! speak to a consumer of the JSON and cite nothing it does not have.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +15,30 @@ use crate::status::Status;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The values of [`Report::verdict`]: the schema's enum and the builder
+/// share them, so neither can name one the other does not.
+pub mod verdict {
+    /// The gate passed.
+    pub const PASS: &str = "pass";
+    /// The gate did not pass.
+    pub const BLOCKED: &str = "blocked";
+    /// It would pass on what was checked, but required checks were skipped.
+    pub const PARTIAL: &str = "partial";
+    pub const ALL: [&str; 3] = [PASS, BLOCKED, PARTIAL];
+}
+
+fn verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": verdict::ALL })
+}
+
+/// The result of one `medianest-gate check` run: the gate's score and
+/// verdict, every requirement with its checks, what blocks the gate and
+/// what fixing it is worth.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "medianest-gate report")]
 pub struct Report {
     /// Always 1 for this layout.
+    #[schemars(range(min = 1, max = 1))]
     pub schema_version: u32,
     pub tool: Tool,
     pub gate: GateInfo,
@@ -24,10 +46,13 @@ pub struct Report {
     pub started_at: String,
     pub duration_ms: u64,
     /// Weighted compliance score, 0–100, one decimal.
+    #[schemars(range(min = 0, max = 100))]
     pub score: f64,
+    /// The gate passed (exit code 0).
     pub passed: bool,
     /// `pass`, `blocked`, or `partial`: it would pass on what was checked,
     /// but required checks were skipped (and `--allow-partial` was not given).
+    #[schemars(schema_with = "verdict_schema")]
     pub verdict: String,
     /// Required requirements or checks were skipped: the run is partial,
     /// whatever its verdict.
@@ -38,7 +63,9 @@ pub struct Report {
     pub summary: String,
     /// `--insecure` was used: TLS certificates were not verified.
     pub insecure: bool,
-    /// How many times the gate was run (`--wait` re-runs it).
+    /// Rounds the gate was run in: 1, or more when `--wait` retried the
+    /// failing checks.
+    #[schemars(range(min = 1))]
     pub attempts: u32,
     pub counts: Counts,
     pub requirements: Vec<RequirementReport>,
@@ -49,11 +76,14 @@ pub struct Report {
     pub fix_path: FixPathReport,
     pub warnings: Vec<String>,
     /// The gate's `warm_up:` traffic, when `--synthetic` sent it.
+    // Left out, never `null`, when absent: the schema says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "WarmUpReport")]
     pub warm_up: Option<WarmUpReport>,
     /// The HTTP requests the run sent, by target: the gate's load on the
     /// stack. Absent in reports of versions that did not count them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "RequestsReport")]
     pub requests: Option<RequestsReport>,
 }
 
@@ -136,6 +166,7 @@ pub struct RequirementReport {
     pub required: bool,
     pub severity: Severity,
     /// 0–100, one decimal (0 when skipped).
+    #[schemars(range(min = 0, max = 100))]
     pub score: f64,
     pub status: ReqStatus,
     pub checks: Vec<CheckReport>,
@@ -162,9 +193,10 @@ pub struct CheckReport {
     pub reproduce: Option<String>,
     pub security: bool,
     pub waiver: Option<WaiverReport>,
-    /// Rounds it was run in (`--wait` retries failing checks); 0 when skipped.
+    /// Rounds it was run in: 1, or more when `--wait` retried it; 0 when
+    /// it was skipped (not run).
     pub attempts: u32,
-    /// It failed in an earlier attempt and passed only on a retry.
+    /// It did not pass in an earlier `--wait` attempt and passed on a retry.
     pub passed_after_retry: bool,
     pub warnings: Vec<String>,
     /// The line of the check in the gate file, when known. Render-only (the
@@ -202,6 +234,7 @@ pub struct RootCauseReport {
     pub key: String,
     pub summary: String,
     /// Points the gate would gain if this were fixed.
+    #[schemars(range(min = 0, max = 100))]
     pub score_impact: f64,
     pub severity: Severity,
     pub security: bool,

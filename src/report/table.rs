@@ -116,16 +116,16 @@ impl Renderer for Table {
                 Status::Blocked | Status::Waived => Color::Yellow,
                 Status::Skipped => Color::DarkGrey,
             };
-            let mut label = status(c.status).to_string();
-            if c.passed_after_retry {
-                label.push_str(" (retry)");
-            }
+            let detail = match super::words::retried(c) {
+                Some(retried) => format!("{retried}: {}", esc(&c.message)),
+                None => esc(&c.message).into_owned(),
+            };
             t.add_row(vec![
                 Cell::new(esc(&c.id)),
                 Cell::new(esc(&c.kind)),
-                paint(label, color, false),
+                paint(status(c.status).to_string(), color, false),
                 Cell::new(format!("{}ms", c.duration_ms)).set_alignment(CellAlignment::Right),
-                Cell::new(esc(&c.message)),
+                Cell::new(detail),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -209,6 +209,9 @@ impl Renderer for Table {
         }
         if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
             writeln!(out)?;
+            writeln!(out, "{line}")?;
+        }
+        if let Some(line) = super::words::attempts_line(r) {
             writeln!(out, "{line}")?;
         }
         if !r.warnings.is_empty() {

@@ -24,6 +24,7 @@ mod monitoring_stack;
 mod prometheus_harness;
 mod prometheus_scale;
 mod prometheus_textfile;
+mod report_schema;
 mod reports;
 mod roundtrip;
 mod secrets;

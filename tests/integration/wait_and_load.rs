@@ -97,3 +97,123 @@ fn assert_requests_match(r: &serde_json::Value, backend: &Backend) {
         serde_json::json!([{"targets": ["backend"], "requests": received}])
     );
 }
+
+/// The `attempt N (…s): …` lines `--wait` wrote on stderr.
+fn attempt_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("attempt ")).collect()
+}
+
+#[test]
+fn wait_narrates_every_attempt_on_stderr_and_the_report_counts_them() {
+    let backend = Backend::healthy();
+    let url = backend.url.clone();
+    let flip = healthy_after(backend, Duration::from_millis(2000));
+    // stderr is a pipe here, as in CI: no spinner, but the narration.
+    let (code, stdout, stderr) = output(check_backend(&url).args(["--format", "json", "--wait", "30s"]));
+    let _ = flip.join().expect("the flipping thread");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = json(&stdout);
+    let lines = attempt_lines(&stderr);
+    let attempts = r["attempts"].as_u64().expect("a run-level attempt count");
+    assert_eq!(lines.len() as u64, attempts, "one line per attempt:\n{stderr}");
+    assert!(
+        attempts >= 4,
+        "a failing first run, a retry, a confirmation, a pass:\n{stderr}"
+    );
+
+    let number = |line: &str| -> u64 {
+        let n = line["attempt ".len()..].split(' ').next().unwrap_or_default();
+        n.parse().unwrap_or_else(|_| panic!("no attempt number in {line:?}"))
+    };
+    let failing = |line: &str, still: &str| {
+        let (head, rest) = line.split_once("): ").unwrap_or_else(|| panic!("{line:?}"));
+        assert!(head.ends_with('s') && head.contains(" ("), "elapsed seconds: {line:?}");
+        assert!(
+            rest.starts_with(&format!("1 check {still}failing: health-checks/health (fail: ")),
+            "{line:?}"
+        );
+    };
+    let (last, rest) = lines.split_last().expect("lines");
+    let (confirm, retries) = rest.split_last().expect("lines");
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(number(line), i as u64 + 1, "{stderr}");
+    }
+    failing(retries[0], "");
+    for line in &retries[1..] {
+        failing(line, "still ");
+    }
+    let others = check(&r, "health-api")["attempts"].as_u64();
+    assert_eq!(others, Some(2), "taken once, then once more to confirm");
+    let ran = r["requirements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|q| q["checks"].as_array().into_iter().flatten())
+        .filter(|c| c["status"] != "skipped")
+        .count();
+    assert!(
+        confirm.ends_with(&format!(
+            ": every retried check passes; taking the {} others again",
+            ran - 1
+        )),
+        "{confirm:?}"
+    );
+    assert!(last.ends_with(": the gate passes"), "{last:?}");
+
+    // Every attempt but the confirmation retried `/health`.
+    let health = check(&r, "health");
+    assert_eq!(health["attempts"].as_u64(), Some(attempts - 1), "{health}");
+    assert_eq!(health["passed_after_retry"], true);
+    assert_eq!(check(&r, "health-api")["passed_after_retry"], false);
+}
+
+#[test]
+fn quiet_silences_the_wait_narration_and_the_table_says_how_many_attempts_a_check_needed() {
+    let backend = Backend::healthy();
+    let (code, _, stderr) = output(check_backend(&backend.url).args(["--format", "json", "--wait", "5s"]));
+    assert_eq!(code, 0, "{stderr}");
+    let lines = attempt_lines(&stderr);
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("attempt 1 (") && lines[0].ends_with("s): the gate passes"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = output(check_backend(&backend.url).args(["-q", "--format", "json", "--wait", "5s"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(attempt_lines(&stderr).is_empty(), "-q: {stderr}");
+    assert_eq!(json(&stdout)["attempts"], 1);
+
+    let url = backend.url.clone();
+    let flip = healthy_after(backend, Duration::from_millis(1200));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let md_path = dir.path().join("report.md");
+    let (code, table, stderr) = output(
+        check_backend(&url)
+            .args(["--format", "table", "--wait", "30s", "--report"])
+            .arg(format!("markdown={}", md_path.display())),
+    );
+    let _ = flip.join().expect("the flipping thread");
+    assert_eq!(code, 0, "{table}\n{stderr}");
+    let n = attempt_lines(&stderr).len();
+    let row = table
+        .lines()
+        .find(|l| l.contains(" health ") && l.contains("PASS"))
+        .unwrap_or_else(|| panic!("no row for `health`:\n{table}"));
+    assert!(row.contains(&format!("passed after {} attempts", n - 1)), "{row}");
+    assert!(
+        table.contains(&format!("Attempts: {n} (--wait retried the failing checks)")),
+        "{table}"
+    );
+    let md = std::fs::read_to_string(&md_path).expect("the markdown report");
+    let row = md
+        .lines()
+        .find(|l| l.contains("| `health` |"))
+        .unwrap_or_else(|| panic!("no row for `health`:\n{md}"));
+    assert!(
+        row.contains("| PASS | ") && row.contains(&format!("passed after {} attempts: ", n - 1)),
+        "{row}"
+    );
+    assert!(
+        md.contains(&format!("Attempts: {n} (--wait retried the failing checks)")),
+        "{md}"
+    );
+}
