@@ -82,6 +82,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), generated from this same command line.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print the page of one subcommand (`medianest-gate-check(1)`) instead
+    /// of the main page.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+
+    /// Write every page (`medianest-gate.1` and one per subcommand) into DIR
+    /// instead of printing one, e.g. for `/usr/local/share/man/man1`.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

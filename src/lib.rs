@@ -14,6 +14,7 @@ mod http;
 pub mod probe;
 mod redact;
 mod report;
+mod resolve;
 mod runner;
 pub mod score;
 mod shell;

@@ -5,6 +5,7 @@ mod check;
 mod diff;
 mod lint_metrics;
 mod list;
+mod man;
 mod schema;
 mod validate;
 
@@ -53,6 +54,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Diff(args) => diff::run(args, ui),
         Command::LintMetrics(args) => lint_metrics::run(args, ui),
+        Command::Man(args) => man::run(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "medianest-gate", &mut std::io::stdout());
