@@ -77,6 +77,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Validate a metrics exposition like `promtool check metrics`.
     LintMetrics(LintMetricsArgs),
+    /// Show the runs recorded with `check --history`: scores, the trend,
+    /// how long each failure has lasted, when each regression appeared.
+    History(HistoryArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -178,6 +181,37 @@ pub struct CheckArgs {
     /// Never show the progress spinner.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Append one JSON line for this run (time, score, verdict, requirement
+    /// statuses, root causes) to FILE; `medianest-gate history FILE` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The file `check --history FILE` appends to.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// `text` for people, `json` for machines.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+
+    /// The gate whose runs to show, when the file holds several
+    /// [default: the gate of the latest run].
+    #[arg(long, value_name = "ID")]
+    pub gate: Option<String>,
+
+    /// How many of the latest runs to list (the trend and streaks use all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub last: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

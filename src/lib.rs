@@ -10,6 +10,7 @@ pub mod error;
 pub mod exposition;
 mod fsio;
 pub mod gate;
+mod history;
 mod http;
 pub mod probe;
 mod redact;

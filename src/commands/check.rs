@@ -31,6 +31,9 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     // Every artifact is created before probing: a path that cannot be
     // written is a usage error found in a millisecond, not after the run.
     let mut artifacts = open_reports(&args.reports)?;
+    if let Some(path) = &args.history {
+        crate::history::check_writable(path).map_err(|e| Failure::usage(format!("--history {e}")))?;
+    }
 
     let rule = PassRule {
         min_score: args.min_score.unwrap_or(gate.pass.min_score),
@@ -131,6 +134,12 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
             anstream::eprintln!("error: cannot write report {}: {e:#}", artifact.path.display());
             unwritten.push(artifact.path.display().to_string());
         }
+    }
+    if let Some(path) = &args.history
+        && let Err(e) = crate::history::append(path, &crate::history::Run::from_report(&report))
+    {
+        anstream::eprintln!("error: cannot record the run in the history: {e}");
+        unwritten.push(path.display().to_string());
     }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,
