@@ -83,11 +83,29 @@ pub enum Command {
     Diff(DiffArgs),
     /// Validate a metrics exposition like `promtool check metrics`.
     LintMetrics(LintMetricsArgs),
+    /// Show the runs recorded with `check --history`: scores, the trend,
+    /// how long each failure has lasted, when each regression appeared.
+    History(HistoryArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), generated from this same command line.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print the page of one subcommand (`medianest-gate-check(1)`) instead
+    /// of the main page.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+
+    /// Write every page (`medianest-gate.1` and one per subcommand) into DIR
+    /// instead of printing one, e.g. for `/usr/local/share/man/man1`.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -190,6 +208,37 @@ pub struct CheckArgs {
     /// Do not append to `$GITHUB_STEP_SUMMARY` (or `--step-summary`).
     #[arg(long)]
     pub no_step_summary: bool,
+
+    /// Append one JSON line for this run (time, score, verdict, requirement
+    /// statuses, root causes) to FILE; `medianest-gate history FILE` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The file `check --history FILE` appends to.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// `text` for people, `json` for machines.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+
+    /// The gate whose runs to show, when the file holds several
+    /// [default: the gate of the latest run].
+    #[arg(long, value_name = "ID")]
+    pub gate: Option<String>,
+
+    /// How many of the latest runs to list (the trend and streaks use all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub last: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -256,7 +256,7 @@ impl HttpClient {
             // it to whatever host a redirect points at.
             .referer(false)
             .connect_timeout(Duration::from_secs(30))
-            .dns_resolver(std::sync::Arc::new(Resolver))
+            .dns_resolver(std::sync::Arc::new(crate::resolve::Resolver::default()))
             .pool_idle_timeout(Duration::from_secs(10));
         if let Some(path) = &tls.ca_cert {
             let pem =
@@ -656,42 +656,6 @@ pub(crate) async fn read_prefix(resp: &mut reqwest::Response, cap: usize) -> Vec
     body
 }
 
-/// A host name that did not resolve. Our resolver returns it so that
-/// [`classify`] recognises DNS failures by type, not by message text.
-#[derive(Debug, thiserror::Error)]
-#[error("{host} does not resolve: {source}")]
-struct DnsError {
-    host: String,
-    #[source]
-    source: std::io::Error,
-}
-
-/// Resolves through the system resolver, wrapping failures in [`DnsError`].
-struct Resolver;
-
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let fail = |source| -> Box<dyn std::error::Error + Send + Sync> {
-                Box::new(DnsError {
-                    host: host.clone(),
-                    source,
-                })
-            };
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(fail)?
-                .collect();
-            if addrs.is_empty() {
-                return Err(fail(std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses")));
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 /// Every error in a chain, looking inside `io::Error`s too: their `source()`
 /// skips the error they wrap, which is where rustls and DNS errors sit.
 pub(crate) fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
@@ -730,10 +694,10 @@ pub(crate) fn classify(err: &reqwest::Error, url: &str) -> FetchError {
         };
     }
     for e in chain(err) {
-        if let Some(dns) = e.downcast_ref::<DnsError>() {
+        if let Some(dns) = e.downcast_ref::<crate::resolve::DnsError>() {
             return FetchError::Dns {
                 host: dns.host.clone(),
-                detail: dns.source.to_string(),
+                detail: dns.detail.clone(),
             };
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {

@@ -31,6 +31,9 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     // Every artifact is created before probing: a path that cannot be
     // written is a usage error found in a millisecond, not after the run.
     let mut artifacts = open_reports(&args.reports)?;
+    if let Some(path) = &args.history {
+        crate::history::check_writable(path).map_err(|e| Failure::usage(format!("--history {e}")))?;
+    }
 
     let rule = PassRule {
         min_score: args.min_score.unwrap_or(gate.pass.min_score),
@@ -143,6 +146,12 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     {
         anstream::eprintln!("error: cannot append the step summary to {}: {e:#}", path.display());
         unwritten.push(format!("the step summary {}", path.display()));
+    }
+    if let Some(path) = &args.history
+        && let Err(e) = crate::history::append(path, &crate::history::Run::from_report(&report))
+    {
+        anstream::eprintln!("error: cannot record the run in the history: {e}");
+        unwritten.push(path.display().to_string());
     }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,

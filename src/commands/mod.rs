@@ -3,8 +3,10 @@
 
 mod check;
 mod diff;
+mod history;
 mod lint_metrics;
 mod list;
+mod man;
 mod schema;
 mod validate;
 
@@ -53,6 +55,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Diff(args) => diff::run(args, ui),
         Command::LintMetrics(args) => lint_metrics::run(args, ui),
+        Command::Man(args) => man::run(args),
+        Command::History(args) => history::run(args, ui),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "medianest-gate", &mut std::io::stdout());

@@ -9,6 +9,7 @@ mod ci_formats;
 mod cli;
 mod consistency;
 mod dashboards;
+mod distribution;
 mod docker;
 mod exit_codes;
 mod fail_closed;
