@@ -348,12 +348,13 @@ fn describe(text: &str, e: &YamlError, loc: Loc) -> (String, Option<String>) {
         | E::Unexpected { .. }
         | E::NullIntoString { .. }
         | E::InvalidBooleanStrict { .. }
-        | E::NonFiniteFloat { .. }
         | E::InvalidCharNull { .. }
         | E::InvalidCharNotSingleScalar { .. }
         | E::BytesNotSupportedMissingBinaryTag { .. }
         | E::TaggedScalarCannotDeserializeIntoString { .. }
         | E::QuotingRequired { .. } => type_error(text, loc, "another kind of value", None),
+        // The tree cannot be built either: the reader refuses the same value.
+        E::NonFiniteFloat { .. } => unparsed_type_error(text, loc, "a finite number"),
         E::InvalidUtf8Input => (
             "the gate file is not valid UTF-8".to_string(),
             Some("save it as UTF-8 text".to_string()),
