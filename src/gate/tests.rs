@@ -407,3 +407,10 @@ fn no_message_speaks_rust_or_serde() {
         }
     }
 }
+
+#[test]
+fn a_literal_secret_quoted_by_a_type_error_is_replaced_by_its_placeholder() {
+    let header = format!("{BASE}secrets: {{api: \"hunter2-literal\"}}\n");
+    let text = with_header(&header, &ONE_REQ.replace("    weight: 1\n", "    weight: hunter2-literal\n"));
+    rejects_at(&text, 9, 13, "`weight` must be a number (e.g. 25), found the string \"$API\"", None);
+}

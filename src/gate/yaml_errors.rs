@@ -283,7 +283,11 @@ pub(super) fn map(file: &str, text: &str, error: &YamlError) -> LoadError {
         return empty;
     }
     let loc: Loc = error.location().map(Loc::from).unwrap_or_default();
-    let (message, hint) = describe(text, original(error), loc);
+    let (mut message, hint) = describe(text, original(error), loc);
+    // A quoted value might be a secret written literally elsewhere in the file.
+    if message.contains('"') {
+        message = without_literal_secrets(text, message);
+    }
     LoadError {
         file: file.to_string(),
         // A location-less error still gets one `file:line:col:` prefix.
@@ -292,6 +296,27 @@ pub(super) fn map(file: &str, text: &str, error: &YamlError) -> LoadError {
         message,
         hint,
     }
+}
+
+/// Replaces the literal values of `secrets:` entries with `$NAME`, as the
+/// report's placeholders do.
+fn without_literal_secrets(text: &str, mut message: String) -> String {
+    let Some(root) = tree(text) else { return message };
+    let Some(secrets) = mapping_at(&root, &[Seg::Key("secrets")]) else {
+        return message;
+    };
+    for (name, value) in secrets {
+        if let Node::Str(v) = value.get()
+            && v.chars().count() >= 4
+            && !v.contains("${")
+        {
+            let shown = printable(v);
+            let short: String = shown.chars().take(40).collect();
+            let placeholder = format!("${}", name.get().to_ascii_uppercase());
+            message = message.replace(&shown, &placeholder).replace(&short, &placeholder);
+        }
+    }
+    message
 }
 
 /// The error itself, without the snippet or alias wrappers around it.
