@@ -250,7 +250,10 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         let example = self.example(name);
         self.cx.err(
             node.loc(),
-            format!("`{name}` must be {want} (e.g. {example}), found {}", node.get().describe()),
+            format!(
+                "`{name}` must be {want} (e.g. {example}), found {}",
+                node.get().describe()
+            ),
             None,
         );
     }

@@ -119,9 +119,8 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    let raw: RawGate =
-        serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| LoadErrors(vec![super::yaml_errors::map(file, text, &e)]))?;
+    let raw: RawGate = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| LoadErrors(vec![super::yaml_errors::map(file, text, &e)]))?;
     let mut cx = Cx {
         file,
         env,

@@ -19,7 +19,9 @@ impl Cx<'_> {
                         format!("`{n}` is a requirement; `needs` lists ids of checks, e.g. one of the checks of `{n}`")
                     } else {
                         match crate::suggest::closest(n, ids.keys().map(String::as_str)) {
-                            Some(near) => format!("did you mean `{near}`? `needs` lists ids of other checks in this gate"),
+                            Some(near) => {
+                                format!("did you mean `{near}`? `needs` lists ids of other checks in this gate")
+                            }
                             None => "`needs` lists ids of other checks in this gate".to_string(),
                         }
                     };

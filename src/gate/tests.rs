@@ -296,12 +296,42 @@ fn yaml_level_errors_are_located_with_hints() {
 #[test]
 fn type_errors_name_the_field_the_type_and_what_was_found() {
     let cases: &[(&str, u64, u64, &str)] = &[
-        ("    weight: 1\n=>    weight: \"lots\"\n", 8, 13, "`weight` must be a number (e.g. 25), found the string \"lots\""),
-        ("    weight: 1\n=>    weight: 1\n    required: yes\n", 9, 15, "`required` must be `true` or `false` (e.g. true), found the string \"yes\""),
-        ("    weight: 1\n=>    weight: 1\n    severity: hgh\n", 9, 15, "`severity` must be one of `critical`, `high`, `medium`, `low` (e.g. high), found the string \"hgh\""),
-        ("target: t}=>target: t, needs: c2}", 10, 47, "`needs` must be a list of check ids (e.g. [metrics-auth]), found the string \"c2\""),
-        ("target: t}=>target: t, weight: [1]}", 10, 48, "`weight` must be a number (e.g. 1), found a list"),
-        ("target: t}=>target: t, needs: [{a: b}]}", 10, 48, "item 1 of `needs` must be a check id, found a mapping"),
+        (
+            "    weight: 1\n=>    weight: \"lots\"\n",
+            8,
+            13,
+            "`weight` must be a number (e.g. 25), found the string \"lots\"",
+        ),
+        (
+            "    weight: 1\n=>    weight: 1\n    required: yes\n",
+            9,
+            15,
+            "`required` must be `true` or `false` (e.g. true), found the string \"yes\"",
+        ),
+        (
+            "    weight: 1\n=>    weight: 1\n    severity: hgh\n",
+            9,
+            15,
+            "`severity` must be one of `critical`, `high`, `medium`, `low` (e.g. high), found the string \"hgh\"",
+        ),
+        (
+            "target: t}=>target: t, needs: c2}",
+            10,
+            47,
+            "`needs` must be a list of check ids (e.g. [metrics-auth]), found the string \"c2\"",
+        ),
+        (
+            "target: t}=>target: t, weight: [1]}",
+            10,
+            48,
+            "`weight` must be a number (e.g. 1), found a list",
+        ),
+        (
+            "target: t}=>target: t, needs: [{a: b}]}",
+            10,
+            48,
+            "item 1 of `needs` must be a check id, found a mapping",
+        ),
     ];
     for (edit, line, column, message) in cases {
         let (from, to) = edit.split_once("=>").unwrap();
@@ -334,7 +364,9 @@ fn unknown_fields_of_every_block_suggest_the_nearest_and_list_the_block() {
         8,
         5,
         "unknown field `wieght`",
-        Some("did you mean `weight`? requirements take: `id`, `name`, `description`, `weight`, `severity`, `required`, `checks`"),
+        Some(
+            "did you mean `weight`? requirements take: `id`, `name`, `description`, `weight`, `severity`, `required`, `checks`",
+        ),
     );
     let text = with_header(&format!("{BASE}pass: {{min_scor: 90}}\n"), ONE_REQ);
     rejects_at(
@@ -344,7 +376,10 @@ fn unknown_fields_of_every_block_suggest_the_nearest_and_list_the_block() {
         "unknown field `min_scor`",
         Some("did you mean `min_score`? `pass` takes: `min_score`, `required_must_pass`"),
     );
-    let text = with_header(BASE, &ONE_REQ.replace("target: t}", "target: t, waiver: {reason: r, expire: 2026-01-01}}"));
+    let text = with_header(
+        BASE,
+        &ONE_REQ.replace("target: t}", "target: t, waiver: {reason: r, expire: 2026-01-01}}"),
+    );
     rejects_at(
         &text,
         10,
@@ -359,13 +394,28 @@ fn missing_fields_name_their_block() {
     let text = with_header(BASE, &ONE_REQ.replace("    weight: 1\n", ""));
     rejects_at(&text, 8, 5, "requirement `r` needs `weight`", Some("add `weight: 25`"));
     let text = with_header(BASE, &ONE_REQ.replace("target: t}", "target: t, waiver: {reason: r}}"));
-    rejects_at(&text, 10, 49, "the waiver needs `expires`", Some("add `expires: 2026-12-31`"));
+    rejects_at(
+        &text,
+        10,
+        49,
+        "the waiver needs `expires`",
+        Some("add `expires: 2026-12-31`"),
+    );
 }
 
 #[test]
 fn empty_and_comment_only_files_say_so() {
-    for (text, what) in [("", "there is nothing to check"), ("# a gate\n\n  # soon\n", "it holds only comments")] {
-        rejects_at(text, 1, 1, &format!("the gate file is empty: {what}"), Some("schema_version: 1"));
+    for (text, what) in [
+        ("", "there is nothing to check"),
+        ("# a gate\n\n  # soon\n", "it holds only comments"),
+    ] {
+        rejects_at(
+            text,
+            1,
+            1,
+            &format!("the gate file is empty: {what}"),
+            Some("schema_version: 1"),
+        );
     }
 }
 
@@ -394,7 +444,19 @@ fn no_message_speaks_rust_or_serde() {
         "schema_version: 1\nid: T\nname: [unclosed\n",
         "a: *nowhere\n",
     ];
-    let internals = ["Option<", "u16", "u32", "u64", "i64", "f64", "Raw", "struct", "serde", "at line", "invalid type"];
+    let internals = [
+        "Option<",
+        "u16",
+        "u32",
+        "u64",
+        "i64",
+        "f64",
+        "Raw",
+        "struct",
+        "serde",
+        "at line",
+        "invalid type",
+    ];
     for text in bad {
         let errors = try_load(text).unwrap_err();
         for e in &errors {
@@ -411,6 +473,23 @@ fn no_message_speaks_rust_or_serde() {
 #[test]
 fn a_literal_secret_quoted_by_a_type_error_is_replaced_by_its_placeholder() {
     let header = format!("{BASE}secrets: {{api: \"hunter2-literal\"}}\n");
-    let text = with_header(&header, &ONE_REQ.replace("    weight: 1\n", "    weight: hunter2-literal\n"));
-    rejects_at(&text, 9, 13, "`weight` must be a number (e.g. 25), found the string \"$API\"", None);
+    let text = with_header(
+        &header,
+        &ONE_REQ.replace("    weight: 1\n", "    weight: hunter2-literal\n"),
+    );
+    rejects_at(
+        &text,
+        9,
+        13,
+        "`weight` must be a number (e.g. 25), found the string \"$API\"",
+        None,
+    );
+}
+
+#[test]
+fn a_syntax_error_behind_a_missing_field_is_the_one_reported() {
+    let text = "schema_version: 1\nid: T\nname: t\nrequirements:\n  - id: a\n   name: b\n";
+    rejects_at(text, 6, 4, "invalid YAML: ", Some("indentation"));
+    let text = "schema_version: 1\n---\nid: T\n";
+    rejects_at(text, 3, 1, "the gate file holds more than one YAML document", Some("`---`"));
 }

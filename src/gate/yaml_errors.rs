@@ -24,11 +24,23 @@ const TOP: &[Field] = &[
     ("name", "a string", "Observability & Operations Readiness"),
     ("description", "a string", "\"what this gate protects\""),
     ("pass", "a mapping", "{ min_score: 85, required_must_pass: true }"),
-    ("targets", "a mapping of names to URLs", "{ backend: \"http://localhost:3000\" }"),
-    ("secrets", "a mapping of names to values", "{ metrics_token: \"${METRICS_TOKEN}\" }"),
+    (
+        "targets",
+        "a mapping of names to URLs",
+        "{ backend: \"http://localhost:3000\" }",
+    ),
+    (
+        "secrets",
+        "a mapping of names to values",
+        "{ metrics_token: \"${METRICS_TOKEN}\" }",
+    ),
     ("defaults", "a mapping", "{ timeout: 5s }"),
     ("warm_up", "a mapping", "{ target: backend, paths: [/health] }"),
-    ("requirements", "a list of requirements", "[{ id: health, name: Health, weight: 10, checks: [...] }]"),
+    (
+        "requirements",
+        "a list of requirements",
+        "[{ id: health, name: Health, weight: 10, checks: [...] }]",
+    ),
 ];
 
 const REQUIREMENT: &[Field] = &[
@@ -38,7 +50,11 @@ const REQUIREMENT: &[Field] = &[
     ("weight", "a number", "25"),
     ("severity", "one of `critical`, `high`, `medium`, `low`", "high"),
     ("required", "`true` or `false`", "true"),
-    ("checks", "a list of checks", "[{ id: health, kind: http, target: backend, path: /health }]"),
+    (
+        "checks",
+        "a list of checks",
+        "[{ id: health, kind: http, target: backend, path: /health }]",
+    ),
 ];
 
 const CHECK: &[Field] = &[
@@ -50,7 +66,11 @@ const CHECK: &[Field] = &[
     ("weight", "a number", "1"),
     ("timeout", "a duration", "5s"),
     ("needs", "a list of check ids", "[metrics-auth]"),
-    ("waiver", "a mapping", "{ reason: \"accepted by ops\", expires: 2026-12-31 }"),
+    (
+        "waiver",
+        "a mapping",
+        "{ reason: \"accepted by ops\", expires: 2026-12-31 }",
+    ),
 ];
 
 const WAIVER: &[Field] = &[
@@ -282,6 +302,17 @@ pub(super) fn map(file: &str, text: &str, error: &YamlError) -> LoadError {
     if let Some(empty) = empty_file(file, text) {
         return empty;
     }
+    // serde reports a missing field when the mapping ended early, which a
+    // syntax error further on (bad indentation, a second document) may have
+    // caused: that error is then the one worth reporting.
+    let reparsed = match original(error) {
+        YamlError::SerdeMissingField { .. } => parse_tree(text).err(),
+        _ => None,
+    };
+    let error = match &reparsed {
+        Some(e) if !matches!(original(e), YamlError::Budget { .. }) => e,
+        _ => error,
+    };
     let loc: Loc = error.location().map(Loc::from).unwrap_or_default();
     let (mut message, hint) = describe(text, original(error), loc);
     // A quoted value might be a secret written literally elsewhere in the file.
@@ -329,10 +360,14 @@ fn original(error: &YamlError) -> &YamlError {
 
 /// The located tree of the file, when its YAML is well-formed.
 fn tree(text: &str) -> Option<Sp<Node>> {
+    parse_tree(text).ok()
+}
+
+fn parse_tree(text: &str) -> Result<Sp<Node>, YamlError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    serde_saphyr::from_str_with_options(text, options).ok()
+    serde_saphyr::from_str_with_options(text, options)
 }
 
 fn describe(text: &str, e: &YamlError, loc: Loc) -> (String, Option<String>) {
@@ -363,7 +398,12 @@ fn describe(text: &str, e: &YamlError, loc: Loc) -> (String, Option<String>) {
         E::SerdeUnknownVariant { variant, expected, .. } => {
             let near = crate::suggest::closest(variant, expected.iter().copied());
             let fallback = format!("one of {}", ticked(expected));
-            let (message, _) = type_error(text, loc, &fallback, Some(&format!("the string \"{}\"", printable(variant))));
+            let (message, _) = type_error(
+                text,
+                loc,
+                &fallback,
+                Some(&format!("the string \"{}\"", printable(variant))),
+            );
             (message, near.map(|n| format!("did you mean `{n}`?")))
         }
         E::InvalidScalar { .. }
@@ -384,7 +424,10 @@ fn describe(text: &str, e: &YamlError, loc: Loc) -> (String, Option<String>) {
             "the gate file is not valid UTF-8".to_string(),
             Some("save it as UTF-8 text".to_string()),
         ),
-        other => (fallback(other), None),
+        other => (
+            fallback(other),
+            Some("check the indentation (spaces only), quotes and brackets here and on the line above".to_string()),
+        ),
     }
 }
 
@@ -405,7 +448,9 @@ fn fallback(e: &YamlError) -> String {
     {
         message.truncate(at);
     }
-    let internal = ["Option<", "Vec<", "::", "u8", "u16", "u32", "u64", "i64", "f64", "struct ", "serde"];
+    let internal = [
+        "Option<", "Vec<", "::", "u8", "u16", "u32", "u64", "i64", "f64", "struct ", "serde",
+    ];
     if message.is_empty() || internal.iter().any(|w| message.contains(w)) {
         "this is not valid YAML for a gate file".to_string()
     } else {
@@ -449,7 +494,9 @@ fn type_error(text: &str, loc: Loc, want: &str, found: Option<&str>) -> (String,
         }
         return (format!("this value must be {want}"), None);
     };
-    let found = found.map(str::to_string).unwrap_or_else(|| printable(&f.node.get().describe()));
+    let found = found
+        .map(str::to_string)
+        .unwrap_or_else(|| printable(&f.node.get().describe()));
     let (last, parent) = match f.path.split_last() {
         Some((last, parent)) => (*last, parent),
         None => return (format!("this value must be {want}, found {found}"), None),
@@ -467,7 +514,9 @@ fn type_error(text: &str, loc: Loc, want: &str, found: Option<&str>) -> (String,
                     None,
                 ),
                 block => match block.fields().iter().find(|(n, _, _)| *n == name) {
-                    Some((_, want, example)) => (format!("`{name}` must be {want} (e.g. {example}), found {found}"), None),
+                    Some((_, want, example)) => {
+                        (format!("`{name}` must be {want} (e.g. {example}), found {found}"), None)
+                    }
                     None => (format!("`{name}` must be {want}, found {found}"), None),
                 },
             }
@@ -496,19 +545,31 @@ fn type_error(text: &str, loc: Loc, want: &str, found: Option<&str>) -> (String,
 /// the key is read from the source line, the value's shape from its first
 /// character.
 fn unparsed_type_error(text: &str, loc: Loc, want: &str) -> (String, Option<String>) {
-    let line = text.lines().nth(loc.line.saturating_sub(1) as usize).unwrap_or_default();
+    let line = text
+        .lines()
+        .nth(loc.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
     let before: String = line.chars().take(loc.column.saturating_sub(1) as usize).collect();
     let rest: String = line.chars().skip(loc.column.saturating_sub(1) as usize).collect();
     let key = before
         .trim_end()
         .strip_suffix(':')
-        .map(|k| k.rsplit(['{', ',', ' ', '-']).next().unwrap_or_default().trim_matches(['"', '\'']))
+        .map(|k| {
+            k.rsplit(['{', ',', ' ', '-'])
+                .next()
+                .unwrap_or_default()
+                .trim_matches(['"', '\''])
+        })
         .filter(|k| !k.is_empty());
     let found = match rest.chars().next() {
         Some('[') => "a list".to_string(),
         Some('{') => "a mapping".to_string(),
         _ => {
-            let token: String = rest.chars().take_while(|c| !matches!(c, ',' | '}' | ']' | '#')).take(40).collect();
+            let token: String = rest
+                .chars()
+                .take_while(|c| !matches!(c, ',' | '}' | ']' | '#'))
+                .take(40)
+                .collect();
             format!("`{}`", printable(token.trim()))
         }
     };
@@ -552,7 +613,9 @@ fn unknown_field(field: &str, expected: &[&str]) -> (String, Option<String>) {
 
 fn missing_field(text: &str, loc: Loc, field: &str) -> (String, Option<String>) {
     let root = tree(text);
-    let found = root.as_ref().and_then(|r| find(r, loc, &mut Vec::new()).map(|f| (f.path, f.at_key)));
+    let found = root
+        .as_ref()
+        .and_then(|r| find(r, loc, &mut Vec::new()).map(|f| (f.path, f.at_key)));
     let (owner, block) = match (&root, found) {
         // The location is a key of the mapping that lacks the field.
         (Some(root), Some((path, true))) => {

@@ -55,7 +55,12 @@ fn duplicate_yaml_key_is_an_error() {
     let yaml = gate_with(&format!(
         "  - id: r1\n    name: r\n    weight: 1\n    weight: 2\n    checks:\n{CHECK}"
     ));
-    rejects(&yaml, 12, 5, &["duplicate key `weight`", "help: each key may appear once"]);
+    rejects(
+        &yaml,
+        12,
+        5,
+        &["duplicate key `weight`", "help: each key may appear once"],
+    );
 }
 
 #[test]
@@ -252,8 +257,20 @@ fn validate_rejects(path: &Path, line: u32, col: u32) -> String {
     assert!(first.starts_with(&prefix), "expected {prefix} in:\n{stderr}");
     assert_eq!(stderr.matches(name).count(), 1, "one location prefix:\n{stderr}");
     assert!(!stderr.contains("at line"), "no second location:\n{stderr}");
-    for internal in ["Option<", "u16", "u32", "f64", "invalid type", "Raw", "Nodes {", "breached"] {
-        assert!(!stderr.contains(internal), "`{internal}` is a Rust/serde internal:\n{stderr}");
+    for internal in [
+        "Option<",
+        "u16",
+        "u32",
+        "f64",
+        "invalid type",
+        "Raw",
+        "Nodes {",
+        "breached",
+    ] {
+        assert!(
+            !stderr.contains(internal),
+            "`{internal}` is a Rust/serde internal:\n{stderr}"
+        );
     }
     stderr
 }
@@ -265,7 +282,9 @@ fn validate_text_rejects(yaml: &str, line: u32, col: u32) -> String {
 
 #[test]
 fn a_weight_that_is_not_a_number_names_the_field_and_what_was_found() {
-    let yaml = gate_with(&format!("  - id: r1\n    name: r\n    weight: \"lots\"\n    checks:\n{CHECK}"));
+    let yaml = gate_with(&format!(
+        "  - id: r1\n    name: r\n    weight: \"lots\"\n    checks:\n{CHECK}"
+    ));
     let err = validate_text_rejects(&yaml, 11, 13);
     assert!(
         err.contains("`weight` must be a number (e.g. 25), found the string \"lots\""),
@@ -288,12 +307,28 @@ fn a_status_that_is_not_a_code_names_the_field_and_what_was_found() {
 #[test]
 fn type_errors_of_the_fixed_blocks_name_the_field() {
     for (edit, line, col, message) in [
-        ("    weight: 1\n=>    weight: 1\n    required: yes\n", 12, 15, "`required` must be `true` or `false` (e.g. true), found the string \"yes\""),
-        ("target: backend, path: /health }=>target: backend, needs: c2 }", 13, 55, "`needs` must be a list of check ids (e.g. [metrics-auth]), found the string \"c2\""),
-        ("    weight: 1\n=>    weight: 1\n    severity: hgh\n", 12, 15, "`severity` must be one of `critical`, `high`, `medium`, `low` (e.g. high), found the string \"hgh\""),
+        (
+            "    weight: 1\n=>    weight: 1\n    required: yes\n",
+            12,
+            15,
+            "`required` must be `true` or `false` (e.g. true), found the string \"yes\"",
+        ),
+        (
+            "target: backend, path: /health }=>target: backend, needs: c2 }",
+            13,
+            55,
+            "`needs` must be a list of check ids (e.g. [metrics-auth]), found the string \"c2\"",
+        ),
+        (
+            "    weight: 1\n=>    weight: 1\n    severity: hgh\n",
+            12,
+            15,
+            "`severity` must be one of `critical`, `high`, `medium`, `low` (e.g. high), found the string \"hgh\"",
+        ),
     ] {
         let (from, to) = edit.split_once("=>").unwrap();
-        let yaml = gate_with(&format!("  - id: r1\n    name: r\n    weight: 1\n    checks:\n{CHECK}").replace(from, to));
+        let yaml =
+            gate_with(&format!("  - id: r1\n    name: r\n    weight: 1\n    checks:\n{CHECK}").replace(from, to));
         let err = validate_text_rejects(&yaml, line, col);
         assert!(err.contains(message), "expected `{message}` in:\n{err}");
     }
@@ -333,7 +368,9 @@ fn misspelt_fields_of_the_gate_and_its_requirements_suggest_the_nearest() {
     let reqs = format!("  - id: r1\n    name: r\n    weight: 1\n    checks:\n{CHECK}");
     let err = validate_text_rejects(&gate_with(&reqs).replace("name: test gate", "nmae: test gate"), 3, 1);
     assert!(
-        err.contains("unknown field `nmae`\n  help: did you mean `name`? the top level of a gate file takes: `schema_version`"),
+        err.contains(
+            "unknown field `nmae`\n  help: did you mean `name`? the top level of a gate file takes: `schema_version`"
+        ),
         "{err}"
     );
 }
@@ -341,8 +378,18 @@ fn misspelt_fields_of_the_gate_and_its_requirements_suggest_the_nearest() {
 #[test]
 fn misspelt_kinds_targets_secrets_and_needs_suggest_the_nearest() {
     for (check, line_col, message, hint) in [
-        ("{ id: c1, kind: htp, target: backend }", (13, 25), "unknown check kind `htp`", "did you mean `http`?"),
-        ("{ id: c1, kind: http, target: backedn }", (13, 39), "check `c1` names unknown target `backedn`", "did you mean `backend`?"),
+        (
+            "{ id: c1, kind: htp, target: backend }",
+            (13, 25),
+            "unknown check kind `htp`",
+            "did you mean `http`?",
+        ),
+        (
+            "{ id: c1, kind: http, target: backedn }",
+            (13, 39),
+            "check `c1` names unknown target `backedn`",
+            "did you mean `backend`?",
+        ),
         (
             "{ id: c1, kind: metrics_endpoint, target: backend, token: tokn }",
             (13, 67),
@@ -362,7 +409,9 @@ fn misspelt_kinds_targets_secrets_and_needs_suggest_the_nearest() {
             "`r1` is a requirement; `needs` lists ids of checks",
         ),
     ] {
-        let yaml = gate_with(&format!("  - id: r1\n    name: r\n    weight: 1\n    checks:\n      - {check}\n"));
+        let yaml = gate_with(&format!(
+            "  - id: r1\n    name: r\n    weight: 1\n    checks:\n      - {check}\n"
+        ));
         let err = validate_text_rejects(&yaml, line_col.0, line_col.1);
         assert!(err.contains(message), "expected `{message}` in:\n{err}");
         assert!(err.contains(&format!("help: {hint}")), "expected `{hint}` in:\n{err}");
@@ -371,7 +420,10 @@ fn misspelt_kinds_targets_secrets_and_needs_suggest_the_nearest() {
 
 #[test]
 fn an_empty_or_comment_only_file_says_so_and_what_to_write() {
-    for (text, what) in [("", "there is nothing to check"), ("# gate G, to do\n\n", "it holds only comments")] {
+    for (text, what) in [
+        ("", "there is nothing to check"),
+        ("# gate G, to do\n\n", "it holds only comments"),
+    ] {
         let err = validate_text_rejects(text, 1, 1);
         assert!(err.contains(&format!("the gate file is empty: {what}")), "{err}");
         assert!(err.contains("help: write `schema_version: 1`"), "{err}");
@@ -451,5 +503,8 @@ fn validate_warns_about_void_and_soon_expiring_waivers_and_still_passes() {
         )),
         "{stderr}"
     );
-    assert!(!stderr.contains("check `c`"), "a waiver 60 days out is not worth a warning: {stderr}");
+    assert!(
+        !stderr.contains("check `c`"),
+        "a waiver 60 days out is not worth a warning: {stderr}"
+    );
 }
