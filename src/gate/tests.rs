@@ -491,5 +491,11 @@ fn a_syntax_error_behind_a_missing_field_is_the_one_reported() {
     let text = "schema_version: 1\nid: T\nname: t\nrequirements:\n  - id: a\n   name: b\n";
     rejects_at(text, 6, 4, "invalid YAML: ", Some("indentation"));
     let text = "schema_version: 1\n---\nid: T\n";
-    rejects_at(text, 3, 1, "the gate file holds more than one YAML document", Some("`---`"));
+    rejects_at(
+        text,
+        3,
+        1,
+        "the gate file holds more than one YAML document",
+        Some("`---`"),
+    );
 }
