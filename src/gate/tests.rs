@@ -499,3 +499,46 @@ fn a_syntax_error_behind_a_missing_field_is_the_one_reported() {
         Some("`---`"),
     );
 }
+
+/// The loader's tables of fixed fields follow the raw types: a field added
+/// to one without the other makes its block unrecognisable here.
+#[test]
+fn every_fixed_block_is_recognised_by_its_fields() {
+    let check = "      - {id: c, kind: http, target: t";
+    for (text, takes) in [
+        (
+            with_header(&format!("{BASE}zzz: 1\n"), ONE_REQ),
+            "the top level of a gate file takes",
+        ),
+        (
+            with_header(BASE, &ONE_REQ.replace("    weight: 1\n", "    weight: 1\n    zzz: 1\n")),
+            "requirements take",
+        ),
+        (
+            with_header(&format!("{BASE}pass: {{zzz: 1}}\n"), ONE_REQ),
+            "`pass` takes",
+        ),
+        (
+            with_header(&format!("{BASE}defaults: {{zzz: 1}}\n"), ONE_REQ),
+            "`defaults` takes",
+        ),
+        (
+            with_header(&format!("{BASE}warm_up: {{target: t, paths: [/], zzz: 1}}\n"), ONE_REQ),
+            "`warm_up` takes",
+        ),
+        (
+            with_header(
+                BASE,
+                &ONE_REQ.replace(
+                    check,
+                    &format!("{check}, waiver: {{reason: r, expires: 2030-01-01, zzz: 1}}"),
+                ),
+            ),
+            "a `waiver` takes",
+        ),
+    ] {
+        let errors = try_load(&text).unwrap_err();
+        let hint = errors[0].hint.as_deref().unwrap_or_default();
+        assert!(hint.starts_with(takes), "expected `{takes}`, got {hint:?}");
+    }
+}
