@@ -207,7 +207,9 @@ impl Drop for Artifact {
 pub fn utf8_error_location(bytes: &[u8], err: &std::str::Utf8Error) -> (u64, u64) {
     let valid = &bytes[..err.valid_up_to()];
     let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    // Columns count characters, as the YAML parser's do; the valid prefix is UTF-8.
+    let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = std::str::from_utf8(&valid[line_start..]).map_or(0, |s| s.chars().count()) + 1;
     (line as u64, column as u64)
 }
 

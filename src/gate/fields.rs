@@ -271,8 +271,11 @@ impl<'c, 'a> SpecCx<'c, 'a> {
         let example = self.example(name);
         self.cx.err(
             node.loc(),
-            format!("`{name}` must be {want}, not {}", node.get().describe()),
-            Some(format!("write e.g. `{name}: {example}`")),
+            format!(
+                "`{name}` must be {want} (e.g. {example}), found {}",
+                node.get().describe()
+            ),
+            None,
         );
     }
 
@@ -555,7 +558,7 @@ impl<'c, 'a> SpecCx<'c, 'a> {
                     format!("`{code}` is not an HTTP status code"),
                     Some("status codes are 100–599".to_string()),
                 ),
-                _ => self.type_error(name, item, "a list of status codes such as `[200, 204]`"),
+                _ => self.type_error(name, item, "a list of status codes"),
             }
         }
         Some(out)

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use super::fields::{Cx, FieldDef, SpecCx};
 use super::interpolate::Env;
 use super::model::*;
-use super::raw::{COMMON_FIELDS, Loc, RawCheck, RawGate};
+use super::raw::{COMMON_FIELDS, RawCheck, RawGate};
 use crate::probe::KINDS;
 
 /// Gate G, compiled into the binary so `medianest-gate check` works anywhere.
@@ -100,7 +100,14 @@ pub fn load_source(source: &Source, env: &Env) -> Result<Gate, LoadErrors> {
                 .map_err(|e| whole_file(0, 0, e.to_string()))?;
             let text = std::str::from_utf8(&bytes).map_err(|e| {
                 let (line, column) = crate::fsio::utf8_error_location(&bytes, &e);
-                whole_file(line, column, "not valid UTF-8: gate files are UTF-8 text".to_string())
+                let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+                let mut errors = whole_file(
+                    line,
+                    column,
+                    format!("byte 0x{byte:02x} is not valid UTF-8: gate files are UTF-8 text"),
+                );
+                errors.0[0].hint = Some("save the file as UTF-8 (e.g. `iconv -t UTF-8`)".to_string());
+                errors
             })?;
             load(&name, text, env)
         }
@@ -112,8 +119,8 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    let raw: RawGate =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| LoadErrors(vec![yaml_error(file, &e)]))?;
+    let raw: RawGate = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| LoadErrors(vec![super::yaml_errors::map(file, text, &e)]))?;
     let mut cx = Cx {
         file,
         env,
@@ -135,49 +142,6 @@ pub fn load(file: &str, text: &str, env: &Env) -> Result<Gate, LoadErrors> {
         cx.errors.sort_by_key(|e| (e.line, e.column));
         Err(LoadErrors(cx.errors))
     }
-}
-
-/// Turns a YAML/serde error into a located error with a hint where we know one.
-fn yaml_error(file: &str, e: &serde_saphyr::Error) -> LoadError {
-    let loc: Loc = e.location().map(Loc::from).unwrap_or_default();
-    let rendered = e.without_snippet().to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    let message = strip_location_prefix(first).to_string();
-    let hint = if message.contains("unknown field") {
-        Some("remove the field or fix its spelling; `medianest-gate schema gate` lists every field".to_string())
-    } else if message.contains("duplicate mapping key") {
-        Some("each key may appear once per mapping: merge the two entries".to_string())
-    } else if message.contains("missing field") {
-        Some("add the field; `medianest-gate schema gate` shows what each block needs".to_string())
-    } else {
-        None
-    };
-    let message = message
-        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-        .trim()
-        .to_string();
-    LoadError {
-        file: file.to_string(),
-        line: loc.line,
-        column: loc.column,
-        message: if message.is_empty() {
-            "invalid YAML".into()
-        } else {
-            message
-        },
-        hint,
-    }
-}
-
-fn strip_location_prefix(s: &str) -> &str {
-    let s = s.strip_prefix("error: ").unwrap_or(s);
-    // "line 4 column 5: message"
-    if let Some(rest) = s.strip_prefix("line ")
-        && let Some((_, msg)) = rest.split_once(": ")
-    {
-        return msg;
-    }
-    s
 }
 
 impl Cx<'_> {
@@ -519,6 +483,7 @@ impl Cx<'_> {
         Some(Waiver {
             reason: w.reason.get().clone(),
             expires: exp.to_string(),
+            loc: w.expires.loc(),
         })
     }
 }

@@ -4,7 +4,8 @@
 //! `load` turns it into the validated `model` the runner executes (each
 //! check kind reads its own fields through `fields`, see
 //! `probe::registry`), `needs` checks the dependency graph, and
-//! `interpolate` expands `${VAR}` references from the environment.
+//! `interpolate` expands `${VAR}` references from the environment;
+//! `yaml_errors` words YAML and type errors for gate authors.
 
 pub mod fields;
 mod interpolate;
@@ -19,6 +20,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 mod warm_up;
+mod yaml_errors;
 
 pub use interpolate::{Env, Origin, VarRef, interpolate};
 pub use load::{BUILTIN_GATE_G, LoadError, LoadErrors, Source, check_target_url, ensure_env, load, load_source};

@@ -138,6 +138,8 @@ pub struct Waiver {
     pub reason: String,
     /// `YYYY-MM-DD`, inclusive.
     pub expires: String,
+    /// Where `expires` is written, for `validate`'s expiry warnings.
+    pub loc: Loc,
 }
 
 #[derive(Debug, Clone)]

@@ -14,11 +14,18 @@ impl Cx<'_> {
         for (_, c) in gate.checks() {
             for n in &c.needs {
                 if !ids.contains_key(n) {
-                    self.err(
-                        c.loc,
-                        format!("check `{}` needs unknown check `{n}`", c.id),
-                        Some("`needs` lists ids of other checks in this gate".to_string()),
-                    );
+                    // Only on the error path: the id list is built for the hint.
+                    let hint = if gate.requirements.iter().any(|r| &r.id == n) {
+                        format!("`{n}` is a requirement; `needs` lists ids of checks, e.g. one of the checks of `{n}`")
+                    } else {
+                        match crate::suggest::closest(n, ids.keys().map(String::as_str)) {
+                            Some(near) => {
+                                format!("did you mean `{near}`? `needs` lists ids of other checks in this gate")
+                            }
+                            None => "`needs` lists ids of other checks in this gate".to_string(),
+                        }
+                    };
+                    self.err(c.loc, format!("check `{}` needs unknown check `{n}`", c.id), Some(hint));
                 } else if n == &c.id {
                     self.err(
                         c.loc,

@@ -277,12 +277,270 @@ fn unset_variables_are_reported_only_for_checks_that_run() {
 #[test]
 fn yaml_level_errors_are_located_with_hints() {
     let text = with_header(&format!("{BASE}colour: red\n"), ONE_REQ);
-    rejects_at(&text, 5, 1, "unknown field `colour`", Some("schema gate"));
+    rejects_at(
+        &text,
+        5,
+        1,
+        "unknown field `colour`",
+        Some("the top level of a gate file takes: `schema_version`, `id`, `name`"),
+    );
     let text = with_header(
         BASE,
         &ONE_REQ.replace("    weight: 1\n", "    weight: 1\n    weight: 2\n"),
     );
-    rejects_at(&text, 9, 5, "duplicate mapping key", Some("merge"));
+    rejects_at(&text, 9, 5, "duplicate key `weight`", Some("merge"));
+}
+
+/// Every message of the YAML layer, in our words: the field, the type it
+/// wants with an example, what was found; never a Rust type or serde's words.
+#[test]
+fn type_errors_name_the_field_the_type_and_what_was_found() {
+    let cases: &[(&str, u64, u64, &str)] = &[
+        (
+            "    weight: 1\n=>    weight: \"lots\"\n",
+            8,
+            13,
+            "`weight` must be a number (e.g. 25), found the string \"lots\"",
+        ),
+        (
+            "    weight: 1\n=>    weight: 1\n    required: yes\n",
+            9,
+            15,
+            "`required` must be `true` or `false` (e.g. true), found the string \"yes\"",
+        ),
+        (
+            "    weight: 1\n=>    weight: 1\n    severity: hgh\n",
+            9,
+            15,
+            "`severity` must be one of `critical`, `high`, `medium`, `low` (e.g. high), found the string \"hgh\"",
+        ),
+        (
+            "target: t}=>target: t, needs: c2}",
+            10,
+            47,
+            "`needs` must be a list of check ids (e.g. [metrics-auth]), found the string \"c2\"",
+        ),
+        (
+            "target: t}=>target: t, weight: [1]}",
+            10,
+            48,
+            "`weight` must be a number (e.g. 1), found a list",
+        ),
+        (
+            "target: t}=>target: t, needs: [{a: b}]}",
+            10,
+            48,
+            "item 1 of `needs` must be a check id, found a mapping",
+        ),
+    ];
+    for (edit, line, column, message) in cases {
+        let (from, to) = edit.split_once("=>").unwrap();
+        let text = with_header(BASE, &ONE_REQ.replace(from, to));
+        rejects_at(&text, *line, *column, message, None);
+    }
+    let header = BASE.replace("schema_version: 1", "schema_version: one");
+    rejects_at(
+        &with_header(&header, ONE_REQ),
+        1,
+        17,
+        "`schema_version` must be a whole number (e.g. 1), found the string \"one\"",
+        None,
+    );
+    let header = BASE.replace("targets: {t: \"http://127.0.0.1:1\"}", "targets: {t: [a]}");
+    rejects_at(
+        &with_header(&header, ONE_REQ),
+        4,
+        14,
+        "target `t` must be a URL string (e.g. \"http://localhost:3000\"), found a list",
+        None,
+    );
+}
+
+#[test]
+fn unknown_fields_of_every_block_suggest_the_nearest_and_list_the_block() {
+    let text = with_header(BASE, &ONE_REQ.replace("    weight: 1\n", "    wieght: 1\n"));
+    rejects_at(
+        &text,
+        8,
+        5,
+        "unknown field `wieght`",
+        Some(
+            "did you mean `weight`? requirements take: `id`, `name`, `description`, `weight`, `severity`, `required`, `checks`",
+        ),
+    );
+    let text = with_header(&format!("{BASE}pass: {{min_scor: 90}}\n"), ONE_REQ);
+    rejects_at(
+        &text,
+        5,
+        8,
+        "unknown field `min_scor`",
+        Some("did you mean `min_score`? `pass` takes: `min_score`, `required_must_pass`"),
+    );
+    let text = with_header(
+        BASE,
+        &ONE_REQ.replace("target: t}", "target: t, waiver: {reason: r, expire: 2026-01-01}}"),
+    );
+    rejects_at(
+        &text,
+        10,
+        60,
+        "unknown field `expire`",
+        Some("did you mean `expires`? a `waiver` takes: `reason`, `expires`"),
+    );
+}
+
+#[test]
+fn missing_fields_name_their_block() {
+    let text = with_header(BASE, &ONE_REQ.replace("    weight: 1\n", ""));
+    rejects_at(&text, 8, 5, "requirement `r` needs `weight`", Some("add `weight: 25`"));
+    let text = with_header(BASE, &ONE_REQ.replace("target: t}", "target: t, waiver: {reason: r}}"));
+    rejects_at(
+        &text,
+        10,
+        49,
+        "the waiver needs `expires`",
+        Some("add `expires: 2026-12-31`"),
+    );
+}
+
+#[test]
+fn empty_and_comment_only_files_say_so() {
+    for (text, what) in [
+        ("", "there is nothing to check"),
+        ("# a gate\n\n  # soon\n", "it holds only comments"),
+    ] {
+        rejects_at(
+            text,
+            1,
+            1,
+            &format!("the gate file is empty: {what}"),
+            Some("schema_version: 1"),
+        );
+    }
+}
+
+#[test]
+fn budget_errors_say_the_file_is_too_large() {
+    let mut text = String::from("schema_version: 1\nid: T\nname: t\ntargets:\n");
+    for i in 0..130_000 {
+        text.push_str(&format!("  t{i}: x\n"));
+    }
+    let errors = try_load(&text).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].message,
+        "the gate file is too large: more than 250000 YAML nodes"
+    );
+}
+
+#[test]
+fn no_message_speaks_rust_or_serde() {
+    let bad = [
+        "schema_version: 1\nid: T\nname: ~\nrequirements: []\n",
+        "schema_version: -1\nid: T\nname: t\nrequirements: []\n",
+        "schema_version: 1\nid: T\nname: t\npass: {min_score: x}\nrequirements: []\n",
+        "schema_version: 1\nid: T\nname: t\nwarm_up: {target: t, paths: /x, requests: -3}\nrequirements: []\n",
+        "- a\n- b\n",
+        "schema_version: 1\nid: T\nname: [unclosed\n",
+        "a: *nowhere\n",
+    ];
+    let internals = [
+        "Option<",
+        "u16",
+        "u32",
+        "u64",
+        "i64",
+        "f64",
+        "Raw",
+        "struct",
+        "serde",
+        "at line",
+        "invalid type",
+    ];
+    for text in bad {
+        let errors = try_load(text).unwrap_err();
+        for e in &errors {
+            let all = format!("{}{}", e.message, e.hint.as_deref().unwrap_or_default());
+            assert!(
+                internals.iter().all(|w| !all.contains(w)),
+                "internal words in {all:?} for {text:?}"
+            );
+            assert!(e.line > 0 && e.column > 0, "located: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn a_literal_secret_quoted_by_a_type_error_is_replaced_by_its_placeholder() {
+    let header = format!("{BASE}secrets: {{api: \"hunter2-literal\"}}\n");
+    let text = with_header(
+        &header,
+        &ONE_REQ.replace("    weight: 1\n", "    weight: hunter2-literal\n"),
+    );
+    rejects_at(
+        &text,
+        9,
+        13,
+        "`weight` must be a number (e.g. 25), found the string \"$API\"",
+        None,
+    );
+}
+
+#[test]
+fn a_syntax_error_behind_a_missing_field_is_the_one_reported() {
+    let text = "schema_version: 1\nid: T\nname: t\nrequirements:\n  - id: a\n   name: b\n";
+    rejects_at(text, 6, 4, "invalid YAML: ", Some("indentation"));
+    let text = "schema_version: 1\n---\nid: T\n";
+    rejects_at(
+        text,
+        3,
+        1,
+        "the gate file holds more than one YAML document",
+        Some("`---`"),
+    );
+}
+
+/// The loader's tables of fixed fields follow the raw types: a field added
+/// to one without the other makes its block unrecognisable here.
+#[test]
+fn every_fixed_block_is_recognised_by_its_fields() {
+    let check = "      - {id: c, kind: http, target: t";
+    for (text, takes) in [
+        (
+            with_header(&format!("{BASE}zzz: 1\n"), ONE_REQ),
+            "the top level of a gate file takes",
+        ),
+        (
+            with_header(BASE, &ONE_REQ.replace("    weight: 1\n", "    weight: 1\n    zzz: 1\n")),
+            "requirements take",
+        ),
+        (
+            with_header(&format!("{BASE}pass: {{zzz: 1}}\n"), ONE_REQ),
+            "`pass` takes",
+        ),
+        (
+            with_header(&format!("{BASE}defaults: {{zzz: 1}}\n"), ONE_REQ),
+            "`defaults` takes",
+        ),
+        (
+            with_header(&format!("{BASE}warm_up: {{target: t, paths: [/], zzz: 1}}\n"), ONE_REQ),
+            "`warm_up` takes",
+        ),
+        (
+            with_header(
+                BASE,
+                &ONE_REQ.replace(
+                    check,
+                    &format!("{check}, waiver: {{reason: r, expires: 2030-01-01, zzz: 1}}"),
+                ),
+            ),
+            "a `waiver` takes",
+        ),
+    ] {
+        let errors = try_load(&text).unwrap_err();
+        let hint = errors[0].hint.as_deref().unwrap_or_default();
+        assert!(hint.starts_with(takes), "expected `{takes}`, got {hint:?}");
+    }
 }
 
 #[test]

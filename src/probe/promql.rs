@@ -254,7 +254,7 @@ mod load_tests {
         requires("promql", &["query: up", "threshold: 1"], "promql check `c` needs `op`");
         requires("promql", &["query: up", "op: '<'"], "promql check `c` needs `threshold`");
         rejects_at(&one_check("promql", &["query: up", "op: '=<'", "threshold: 1"]), FIELD_LINE + 1, 13, "unknown operator `=<`", Some("<, <=, >, >= or =="));
-        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: .nan"]), FIELD_LINE + 2, 20, "non-finite float `.nan`", None);
-        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: lots"]), FIELD_LINE + 2, 20, "`threshold` must be a number, not the string \"lots\"", None);
+        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: .nan"]), FIELD_LINE + 2, 20, "`threshold` must be a finite number, found `.nan`", None);
+        rejects_at(&one_check("promql", &["query: up", "op: '<'", "threshold: lots"]), FIELD_LINE + 2, 20, "`threshold` must be a number (e.g. 0.05), found the string \"lots\"", None);
     }
 }
