@@ -596,6 +596,7 @@ fn step_summary(args: &CheckArgs) -> Option<&std::path::Path> {
 /// `--report` file, since the runner creates it and a failure here is the
 /// same exit 4 either way.
 fn append_step_summary(path: &std::path::Path, report: &report::Report) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let text = report::render_to_string(report::Format::Markdown, report, RenderOptions::default())?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
