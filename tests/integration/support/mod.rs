@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod jaeger;
 pub mod loki;
 pub mod prometheus;
+pub mod pty;
 pub mod tls;
 pub mod victoria;
 
