@@ -429,7 +429,11 @@ mod tests {
             // Indented continuation lines, as the table prints them.
             let pasted = lines.join("\n      ");
             let got = sh_argv(&pasted);
-            assert_eq!(got, HOSTILE[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{pasted}");
+            assert_eq!(
+                got,
+                HOSTILE[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{pasted}"
+            );
         }
     }
 

@@ -144,12 +144,19 @@ fn outline(g: &Gate, w: usize) -> String {
         .max(6);
     let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(layout::width(s))));
     let mut out = String::new();
-    out += &wrap("Requirement: weight (share of the score), required or advisory, severity", w, "", "  ");
+    out += &wrap(
+        "Requirement: weight (share of the score), required or advisory, severity",
+        w,
+        "",
+        "  ",
+    );
     out.push('\n');
-    out += &format!("  {}  {}  {}  Needs", pad("Check", id_w), pad("Kind", kind_w), pad("Target", target_w))
-        .trim_end()
-        .to_string();
-    out.push('\n');
+    out += &format!(
+        "  {}  {}  {}  Needs\n",
+        pad("Check", id_w),
+        pad("Kind", kind_w),
+        pad("Target", target_w)
+    );
     for r in &g.requirements {
         let line = format!(
             "{}: weight {} ({}), {}, {}",
@@ -165,9 +172,14 @@ fn outline(g: &Gate, w: usize) -> String {
             let target = c.target.as_deref().unwrap_or("-");
             let base = format!("  {}  {}  {}", pad(&c.id, id_w), pad(c.spec.kind(), kind_w), target);
             let needs = (!c.needs.is_empty()).then(|| c.needs.join(", "));
-            let inline = needs
-                .as_ref()
-                .map(|n| format!("  {}  {}  {}  {n}", pad(&c.id, id_w), pad(c.spec.kind(), kind_w), pad(target, target_w)));
+            let inline = needs.as_ref().map(|n| {
+                format!(
+                    "  {}  {}  {}  {n}",
+                    pad(&c.id, id_w),
+                    pad(c.spec.kind(), kind_w),
+                    pad(target, target_w)
+                )
+            });
             match (inline, needs) {
                 (Some(line), _) if layout::width(&line) <= w => out += &line,
                 (_, needs) if layout::width(&base) <= w => {
@@ -178,7 +190,12 @@ fn outline(g: &Gate, w: usize) -> String {
                     }
                 }
                 (_, needs) => {
-                    let all = format!("{} {} {target}{}", c.id, c.spec.kind(), needs.map(|n| format!(" needs {n}")).unwrap_or_default());
+                    let all = format!(
+                        "{} {} {target}{}",
+                        c.id,
+                        c.spec.kind(),
+                        needs.map(|n| format!(" needs {n}")).unwrap_or_default()
+                    );
                     out += &wrap(&all, w, "  ", "      ");
                 }
             }

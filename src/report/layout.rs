@@ -153,7 +153,12 @@ mod tests {
 
     #[test]
     fn a_word_longer_than_the_line_is_cut_rather_than_overflowing() {
-        let s = wrap("see http://127.0.0.1:1/a/very/long/path/that/never/ends", 20, "- ", "  ");
+        let s = wrap(
+            "see http://127.0.0.1:1/a/very/long/path/that/never/ends",
+            20,
+            "- ",
+            "  ",
+        );
         assert!(widest(&s) <= 20, "{s}");
         assert_eq!(
             s,

@@ -66,7 +66,12 @@ impl Renderer for Table {
         writeln!(
             out,
             "{}",
-            wrap(&format!("Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name)), w, "", "  ")
+            wrap(
+                &format!("Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name)),
+                w,
+                "",
+                "  "
+            )
         )?;
         let headline = wrap(
             &format!(
@@ -142,11 +147,7 @@ impl Renderer for Table {
         }
         if let Some(wu) = &r.warm_up {
             writeln!(out)?;
-            let text = format!(
-                "Warm-up (synthetic, at {}): {}",
-                esc(&wu.started_at),
-                esc(&wu.summary)
-            );
+            let text = format!("Warm-up (synthetic, at {}): {}", esc(&wu.started_at), esc(&wu.summary));
             writeln!(out, "{}", wrap(&text, w, "", "  "))?;
         }
         if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
@@ -334,12 +335,7 @@ fn checks_table(
     Ok(())
 }
 
-fn root_causes_table(
-    r: &Report,
-    w: usize,
-    new_table: &dyn Fn() -> CTable,
-    out: &mut dyn io::Write,
-) -> io::Result<()> {
+fn root_causes_table(r: &Report, w: usize, new_table: &dyn Fn() -> CTable, out: &mut dyn io::Write) -> io::Result<()> {
     let header = ["#", "Impact", "Severity", "Root cause", "Checks"];
     let rows: Vec<[String; 5]> = r
         .root_causes
@@ -812,7 +808,9 @@ mod tests {
     /// onto, joined back.
     fn paragraph(out: &str, start: &str) -> String {
         let mut lines = out.lines().skip_while(|l| !l.starts_with(start));
-        let first = lines.next().unwrap_or_else(|| panic!("no line starting {start:?} in {out}"));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("no line starting {start:?} in {out}"));
         let mut text = first.to_string();
         for l in lines.take_while(|l| l.starts_with("  ")) {
             text.push(' ');

@@ -76,9 +76,17 @@ fn the_table_fits_an_80_and_a_120_column_terminal_line_by_line() {
         let run = stack.on_tty(cols, &["--color", "always"], &[]);
         assert!(run.screen.contains("\x1b["), "coloured on a terminal");
         let (w, line) = widest(&run.screen);
-        assert!(w <= usize::from(cols), "{cols} columns, a line of {w}:\n{line}\n{}", run.screen);
+        assert!(
+            w <= usize::from(cols),
+            "{cols} columns, a line of {w}:\n{line}\n{}",
+            run.screen
+        );
         // The layout uses the room it has: the detail column fills it.
-        assert!(w > usize::from(cols) - 8, "{cols} columns, widest line {w}:\n{}", run.screen);
+        assert!(
+            w > usize::from(cols) - 8,
+            "{cols} columns, widest line {w}:\n{}",
+            run.screen
+        );
     }
 }
 
@@ -109,7 +117,10 @@ fn the_table_at_80_and_120_columns() {
     snapshot_settings().bind(|| {
         for cols in [80, 120] {
             let run = stack.on_tty(cols, &["--color", "never"], &[]);
-            insta::assert_snapshot!(format!("tty_table_{cols}"), without_requests(&normalize_table(&run.screen)));
+            insta::assert_snapshot!(
+                format!("tty_table_{cols}"),
+                without_requests(&normalize_table(&run.screen))
+            );
         }
     });
 }
@@ -146,7 +157,11 @@ fn columns_in_the_environment_override_the_terminal() {
     let run = stack.on_tty(80, &["--color", "never"], &[("COLUMNS", "90")]);
     let (w, line) = widest(&run.screen);
     assert!(w <= 90, "COLUMNS=90, a line of {w}:\n{line}");
-    assert!(w > 80, "COLUMNS=90 is used, not the terminal's 80 (widest {w}):\n{}", run.screen);
+    assert!(
+        w > 80,
+        "COLUMNS=90 is used, not the terminal's 80 (widest {w}):\n{}",
+        run.screen
+    );
 }
 
 #[test]
@@ -155,7 +170,12 @@ fn list_fits_an_80_column_terminal() {
     assert_eq!(run.code, 0, "{}", run.screen);
     let (w, line) = widest(&run.screen);
     assert!(w <= 80, "a line of {w}:\n{line}\n{}", run.screen);
-    for s in ["metrics-endpoint", "prometheus-backend-network", "telemetry_roundtrip", "needs prometheus-targets"] {
+    for s in [
+        "metrics-endpoint",
+        "prometheus-backend-network",
+        "telemetry_roundtrip",
+        "needs prometheus-targets",
+    ] {
         assert!(run.screen.contains(s), "list lacks {s}:\n{}", run.screen);
     }
 }

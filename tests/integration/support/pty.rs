@@ -33,10 +33,15 @@ pub fn run(cols: u16, args: &[String], env: &[(&str, &str)]) -> TtyRun {
     cmd.args(["-qfec", &line, "/dev/null"])
         .stdin(Stdio::null())
         .env("TERM", "xterm-256color");
-    for v in super::GATE_VARS.iter().chain(&["COLUMNS", "LINES", "NO_COLOR", "RUST_BACKTRACE"]) {
+    for v in super::GATE_VARS
+        .iter()
+        .chain(&["COLUMNS", "LINES", "NO_COLOR", "RUST_BACKTRACE"])
+    {
         cmd.env_remove(v);
     }
-    let out = cmd.output().expect("run `script` (util-linux; ./scripts/test installs it)");
+    let out = cmd
+        .output()
+        .expect("run `script` (util-linux; ./scripts/test installs it)");
     TtyRun {
         code: out.status.code().unwrap_or(-1),
         screen: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
