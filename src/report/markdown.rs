@@ -459,6 +459,24 @@ mod tests {
     }
 
     #[test]
+    fn blockers_sharing_a_root_cause_get_one_heading_with_the_cause_and_fix_once() {
+        let mut r = hostile::report();
+        r.root_causes[0].checks = r.blockers.iter().map(|b| b.check.clone()).collect();
+        let md = render(&r);
+        let events = parse(&md);
+        let hs = headings(&events);
+        assert_eq!(hs.len(), 4 + 1, "{hs:#?}");
+        assert!(hs[4].starts_with("1. [🔒 SECURITY] root cause summary: "), "{}", hs[4]);
+        assert_eq!(md.matches("- **Affected checks:** ").count(), 1);
+        assert_eq!(md.matches("- **Remediation:** ").count(), 1);
+        assert!(md.contains("- **Remediation:** root cause remediation: "));
+        assert_eq!(md.matches("- **Cause:** ").count(), 0, "the heading is the cause");
+        // Each check's own evidence and command stay.
+        assert_eq!(md.matches("- **Reproduce:**").count(), r.blockers.len());
+        assert_eq!(md.matches("- **Evidence:** ").count(), r.blockers.len());
+    }
+
+    #[test]
     fn ordinary_text_keeps_its_code_spans_and_reads_plainly() {
         let mut r = hostile::report();
         r.summary = "BLOCKED: score 0.0% < 85%; required requirements failing: metrics-endpoint".into();

@@ -892,6 +892,38 @@ mod tests {
     }
 
     #[test]
+    fn blockers_sharing_a_root_cause_are_listed_once_under_it() {
+        let mut r = hostile::report();
+        r.root_causes[0].checks = r.blockers.iter().map(|b| b.check.clone()).collect();
+        let out = render_to_string(Format::Table, &r, RenderOptions::default()).expect("render");
+        let blockers = &out[out.find("Blockers, by root cause").expect("a blockers section")..];
+        let heads: Vec<&str> = blockers.lines().filter(|l| l.starts_with("  [")).collect();
+        assert_eq!(heads.len(), 1, "one group: {blockers}");
+        assert!(
+            heads[0].starts_with("  [SECURITY] root cause summary: "),
+            "{}",
+            heads[0]
+        );
+        // Its checks by status, each status once; one fix, one command.
+        let checks = paragraph(blockers, "    checks: ");
+        for st in ["(FAIL)", "(ERROR)", "(BLOCKED)"] {
+            assert_eq!(checks.matches(st).count(), 1, "{checks}");
+        }
+        assert_eq!(blockers.lines().filter(|l| l.starts_with("    fix:")).count(), 1);
+        assert!(paragraph(blockers, "    fix:").starts_with("    fix:    root cause remediation: "));
+        assert_eq!(blockers.lines().filter(|l| l.starts_with("    try:")).count(), 1);
+    }
+
+    #[test]
+    fn checks_that_did_not_run_are_named_on_one_line_not_a_row_each() {
+        let out = render(false);
+        assert!(!out.contains("┆ SKIPPED"), "{out}");
+        // The reason is the check's message; the id follows it.
+        let line = paragraph(&out, "1 check not run (skipped message: ");
+        assert!(line.contains("): skipped \\x1b]0;pwned"), "{line}");
+    }
+
+    #[test]
     fn try_commands_keep_their_tab_and_stay_one_command() {
         let out = render(false);
         let mut tries: Vec<String> = Vec::new();

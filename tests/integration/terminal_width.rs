@@ -179,3 +179,13 @@ fn list_fits_an_80_column_terminal() {
         assert!(run.screen.contains(s), "list lacks {s}:\n{}", run.screen);
     }
 }
+
+#[test]
+fn piped_output_keeps_its_fixed_width_whatever_columns_says() {
+    // Not a terminal: 100 columns, so logs and files read the same everywhere.
+    let (code, stdout, stderr) = crate::support::output(crate::support::bin().arg("list").env("COLUMNS", "60"));
+    assert_eq!(code, 0, "{stderr}");
+    let (w, line) = widest(&stdout);
+    assert!(w <= 100, "a line of {w}:\n{line}");
+    assert!(w > 60, "COLUMNS is for terminals only (widest {w}):\n{stdout}");
+}
