@@ -1,5 +1,11 @@
 //! The terminal rendering: a headline verdict, the compliance table, the
-//! root causes by impact, the blockers with their fixes, and the fix path.
+//! root causes by impact, the blockers grouped by root cause with their
+//! fixes, and the fix path.
+//!
+//! Everything fits [`RenderOptions::width`] (see [`layout`]): ids, kinds,
+//! statuses and times are never wrapped; details, causes and fixes are, and
+//! free text goes on under a hanging indent. `try:` commands break only
+//! between shell words, with ` \` continuations, so they still paste.
 //!
 //! Every text from the report goes through [`crate::text::escape`] here, so
 //! a server's escape sequence or newline shows as `\x1b` or `\n` and can
