@@ -75,6 +75,73 @@ pub fn join_words(words: &[Word]) -> String {
     out
 }
 
+/// Splits a command line for display in `width` columns: breaks only at
+/// blanks outside quotes and escapes, ending each line but the last with
+/// ` \\`, so the lines pasted together into `sh` are the same command.
+/// Nothing after a `#` that starts a comment is split (a backslash does not
+/// continue a comment). A word wider than a line stays whole and overflows.
+pub fn wrap_command(cmd: &str, width: usize) -> Vec<String> {
+    let words = split_blanks(cmd);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for (i, &(word, _)) in words.iter().enumerate() {
+        let last = i + 1 == words.len();
+        // A line that will be continued needs room for ` \`.
+        let room = if last { width } else { width.saturating_sub(2) };
+        let prev_blank = if i == 0 { "" } else { words[i - 1].1 };
+        let joined = crate::report::layout::width(&line)
+            + crate::report::layout::width(prev_blank)
+            + crate::report::layout::width(word);
+        if !line.is_empty() && joined > room {
+            line.push_str(" \\");
+            lines.push(std::mem::take(&mut line));
+        } else if !line.is_empty() {
+            line.push_str(prev_blank);
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// `cmd` as (word, the blanks after it) pairs, where a word is everything
+/// up to an unquoted, unescaped blank, and a comment is one word.
+fn split_blanks(cmd: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let bytes = cmd.as_bytes();
+    let mut i = 0;
+    let mut start = 0;
+    let (mut single, mut double) = (false, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let at_word_start = i == start;
+        match b {
+            b'\\' if !single => i += 1,
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            b'#' if at_word_start && !single && !double => {
+                out.push((&cmd[start..], ""));
+                return out;
+            }
+            b' ' | b'\t' if !single && !double => {
+                let end = i;
+                while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                out.push((&cmd[start..end], &cmd[end..i]));
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < cmd.len() {
+        out.push((&cmd[start..], ""));
+    }
+    out
+}
+
 /// True for a name `sh` expands as `$NAME`: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -348,6 +415,42 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{p}\n"), "{line}");
             assert!(!marker.exists(), "{line} ran a command");
         }
+    }
+
+    #[test]
+    fn a_wrapped_command_line_is_the_same_argv_to_a_real_shell() {
+        let line = join(&HOSTILE[1..]);
+        for width in [12, 30, 80] {
+            let lines = wrap_command(&line, width);
+            assert!(lines.len() > 1, "{width}: {lines:?}");
+            for l in &lines[..lines.len() - 1] {
+                assert!(l.ends_with(" \\"), "{l}");
+            }
+            // Indented continuation lines, as the table prints them.
+            let pasted = lines.join("\n      ");
+            let got = sh_argv(&pasted);
+            assert_eq!(
+                got,
+                HOSTILE[1..].iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{pasted}"
+            );
+        }
+    }
+
+    #[test]
+    fn command_lines_break_only_between_words_and_never_inside_a_comment() {
+        let cmd = "curl -sS -H \"Authorization: Bearer $METRICS_TOKEN\" 'http://h/a b' # see the logs for why";
+        let lines = wrap_command(cmd, 24);
+        assert_eq!(
+            lines,
+            [
+                "curl -sS -H \\",
+                "\"Authorization: Bearer $METRICS_TOKEN\" \\",
+                "'http://h/a b' \\",
+                "# see the logs for why",
+            ]
+        );
+        assert_eq!(wrap_command("short one", 80), ["short one"]);
     }
 
     #[test]

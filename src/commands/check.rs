@@ -155,7 +155,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
     }
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,
-        width: None,
+        width: Some(ui.width),
     };
     let text = report::render_to_string(args.format, &report, stdout_opts).context("cannot render the report")?;
     crate::error::print(&text)?;

@@ -14,6 +14,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, ColorChoice, Command};
 use crate::error::Exit;
+use crate::report::layout::{LOG_WIDTH, MIN_WIDTH};
 
 /// What every command knows about the terminal and verbosity.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +23,8 @@ pub struct Ui {
     pub color_stderr: bool,
     pub quiet: bool,
     pub verbose: u8,
+    /// Display columns that output for people (the table, `list`) fits.
+    pub width: u16,
 }
 
 impl Ui {
@@ -42,8 +45,29 @@ impl Ui {
             color_stderr: err,
             quiet: cli.quiet,
             verbose: cli.verbose,
+            width: stdout_width(),
         }
     }
+}
+
+/// The terminal's width when stdout is one, `COLUMNS` first (so a user, or
+/// a terminal the query cannot see through, can say); otherwise the fixed
+/// [`LOG_WIDTH`], ignoring `COLUMNS`, so that piped output and files are
+/// the same on every machine and in every CI.
+fn stdout_width() -> u16 {
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return LOG_WIDTH;
+    }
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c > 0);
+    from_env
+        .or_else(|| terminal_size::terminal_size_of(&stdout).map(|(w, _)| w.0))
+        .filter(|&c| c > 0)
+        .unwrap_or(LOG_WIDTH)
+        .max(MIN_WIDTH)
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {

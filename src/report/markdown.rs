@@ -11,6 +11,8 @@
 
 use std::io;
 
+use super::model::Blocker;
+use super::table::BlockerGroup;
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
 use crate::text::{
@@ -124,43 +126,8 @@ impl Renderer for Markdown {
         if !r.blockers.is_empty() {
             writeln!(out, "## Blockers")?;
             writeln!(out)?;
-            for (i, b) in r.blockers.iter().enumerate() {
-                let tag = if b.security {
-                    "🔒 SECURITY".to_string()
-                } else {
-                    b.severity.as_str().to_ascii_uppercase()
-                };
-                writeln!(
-                    out,
-                    "### {}. [{tag}] {} / {} — {}",
-                    i + 1,
-                    md(&b.requirement),
-                    code(&b.check),
-                    status(b.status)
-                )?;
-                writeln!(out)?;
-                writeln!(out, "{}", md(&b.message))?;
-                writeln!(out)?;
-                if let Some(c) = &b.cause {
-                    writeln!(out, "- **Cause:** {}", md(c))?;
-                }
-                if let Some(f) = &b.remediation {
-                    writeln!(out, "- **Remediation:** {}", md(f))?;
-                }
-                if !b.evidence.is_empty() {
-                    let ev: Vec<String> = b
-                        .evidence
-                        .iter()
-                        .map(|(k, v)| format!("{}: {}", code(k), code(&compact(v))))
-                        .collect();
-                    writeln!(out, "- **Evidence:** {}", ev.join(" · "))?;
-                }
-                if let Some(cmd) = &b.reproduce {
-                    writeln!(out, "- **Reproduce:**")?;
-                    writeln!(out)?;
-                    writeln!(out, "{}", markdown_code_block(cmd, "sh", "  "))?;
-                }
-                writeln!(out)?;
+            for (i, g) in super::table::group_blockers(r).iter().enumerate() {
+                write_group(out, i + 1, g)?;
             }
         }
 
@@ -218,6 +185,81 @@ impl Renderer for Markdown {
         )?;
         Ok(())
     }
+}
+
+/// One blocker under its own heading; blockers that share a root cause
+/// under one heading that states the cause and the fix once, then what
+/// each check saw and how to reproduce it.
+fn write_group(out: &mut dyn io::Write, n: usize, g: &BlockerGroup<'_>) -> io::Result<()> {
+    let first = g.blockers[0];
+    let tag = if g.blockers.iter().any(|b| b.security) {
+        "🔒 SECURITY".to_string()
+    } else {
+        first.severity.as_str().to_ascii_uppercase()
+    };
+    if let [b] = g.blockers.as_slice() {
+        writeln!(
+            out,
+            "### {n}. [{tag}] {} / {} — {}",
+            md(&b.requirement),
+            code(&b.check),
+            status(b.status)
+        )?;
+        writeln!(out)?;
+        writeln!(out, "{}", md(&b.message))?;
+        writeln!(out)?;
+        if let Some(c) = g.cause() {
+            writeln!(out, "- **Cause:** {}", md(c))?;
+        }
+        for f in g.fixes() {
+            writeln!(out, "- **Remediation:** {}", md(f))?;
+        }
+        write_evidence(out, b)?;
+        return Ok(());
+    }
+    writeln!(out, "### {n}. [{tag}] {}", md(g.cause().unwrap_or(&first.message)))?;
+    writeln!(out)?;
+    let checks: Vec<String> = g
+        .blockers
+        .iter()
+        .map(|b| format!("{} / {} ({})", md(&b.requirement), code(&b.check), status(b.status)))
+        .collect();
+    writeln!(out, "- **Affected checks:** {}", checks.join(", "))?;
+    for f in g.fixes() {
+        writeln!(out, "- **Remediation:** {}", md(f))?;
+    }
+    writeln!(out)?;
+    for b in &g.blockers {
+        writeln!(
+            out,
+            "**{} / {} — {}:** {}",
+            md(&b.requirement),
+            code(&b.check),
+            status(b.status),
+            md(&b.message)
+        )?;
+        writeln!(out)?;
+        write_evidence(out, b)?;
+    }
+    Ok(())
+}
+
+/// A blocker's evidence and reproduction command, as list items.
+fn write_evidence(out: &mut dyn io::Write, b: &Blocker) -> io::Result<()> {
+    if !b.evidence.is_empty() {
+        let ev: Vec<String> = b
+            .evidence
+            .iter()
+            .map(|(k, v)| format!("{}: {}", code(k), code(&compact(v))))
+            .collect();
+        writeln!(out, "- **Evidence:** {}", ev.join(" · "))?;
+    }
+    if let Some(cmd) = &b.reproduce {
+        writeln!(out, "- **Reproduce:**")?;
+        writeln!(out)?;
+        writeln!(out, "{}", markdown_code_block(cmd, "sh", "  "))?;
+    }
+    writeln!(out)
 }
 
 fn compact(v: &serde_json::Value) -> String {
@@ -416,6 +458,24 @@ mod tests {
             assert_eq!(b, want);
             assert!(b.contains('\t'), "the tab survives");
         }
+    }
+
+    #[test]
+    fn blockers_sharing_a_root_cause_get_one_heading_with_the_cause_and_fix_once() {
+        let mut r = hostile::report();
+        r.root_causes[0].checks = r.blockers.iter().map(|b| b.check.clone()).collect();
+        let md = render(&r);
+        let events = parse(&md);
+        let hs = headings(&events);
+        assert_eq!(hs.len(), 4 + 1, "{hs:#?}");
+        assert!(hs[4].starts_with("1. [🔒 SECURITY] root cause summary: "), "{}", hs[4]);
+        assert_eq!(md.matches("- **Affected checks:** ").count(), 1);
+        assert_eq!(md.matches("- **Remediation:** ").count(), 1);
+        assert!(md.contains("- **Remediation:** root cause remediation: "));
+        assert_eq!(md.matches("- **Cause:** ").count(), 0, "the heading is the cause");
+        // Each check's own evidence and command stay.
+        assert_eq!(md.matches("- **Reproduce:**").count(), r.blockers.len());
+        assert_eq!(md.matches("- **Evidence:** ").count(), r.blockers.len());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod findings;
 mod github;
 mod json;
 mod junit;
+pub mod layout;
 mod markdown;
 pub mod model;
 mod prometheus;
@@ -67,7 +68,8 @@ impl Format {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RenderOptions {
     pub color: bool,
-    /// Terminal width for the table, when known.
+    /// Display columns the table must fit: the terminal's when stdout is
+    /// one; `None` lays out for [`layout::LOG_WIDTH`].
     pub width: Option<u16>,
 }
 

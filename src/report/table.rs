@@ -1,5 +1,11 @@
 //! The terminal rendering: a headline verdict, the compliance table, the
-//! root causes by impact, the blockers with their fixes, and the fix path.
+//! root causes by impact, the blockers grouped by root cause with their
+//! fixes, and the fix path.
+//!
+//! Everything fits [`RenderOptions::width`] (see [`layout`]): ids, kinds,
+//! statuses and times are never wrapped; details, causes and fixes are, and
+//! free text goes on under a hanging indent. `try:` commands break only
+//! between shell words, with ` \` continuations, so they still paste.
 //!
 //! Every text from the report goes through [`crate::text::escape`] here, so
 //! a server's escape sequence or newline shows as `\x1b` or `\n` and can
@@ -7,18 +13,38 @@
 //! by the renderer. `try:` commands keep their tabs.
 
 use std::io;
+use std::time::Duration;
 
-use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as CTable, presets};
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ColumnConstraint, Table as CTable, Width};
 
+use super::layout::{self, table_width, truncate, wrap};
+use super::model::{Blocker, RootCauseReport};
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
+use crate::http::fmt_duration;
 use crate::status::{ReqStatus, Status};
 use crate::text::{escape as esc, escape_keep_tabs};
 
 pub struct Table;
 
+/// The least room the requirement-name column is shown with; with less, the
+/// ids (which say the same, shorter) stand alone.
+const MIN_NAME: usize = 16;
+/// The least room a check's detail gets before the `Kind` column is dropped
+/// to make more.
+const MIN_DETAIL: usize = 40;
+/// `fmt_duration` never needs more than this (`999ms`, `123.4s`); a fixed
+/// column keeps the layout from moving with the run's timings.
+const TIME_WIDTH: usize = 6;
+/// The labels of the lines under a blocker, and their hanging indent.
+const CHECKS: &str = "    checks: ";
+const FIX: &str = "    fix:    ";
+const TRY: &str = "    try:    ";
+const INDENT: &str = "            ";
+
 impl Renderer for Table {
     fn render(&self, r: &Report, out: &mut dyn io::Write, opts: RenderOptions) -> io::Result<()> {
+        let w = layout::target(opts.width);
         let paint = |text: String, color: Color, bold: bool| -> Cell {
             let mut cell = Cell::new(text);
             if opts.color {
@@ -30,15 +56,9 @@ impl Renderer for Table {
             cell
         };
         let new_table = || {
-            let mut t = CTable::new();
-            t.load_style(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .force_no_tty();
+            let mut t = layout::table(w);
             if opts.color {
                 t.enforce_styling();
-            }
-            if let Some(w) = opts.width {
-                t.set_width(w);
             }
             t
         };
@@ -49,7 +69,31 @@ impl Renderer for Table {
             (false, _) if r.verdict == "partial" => "PARTIAL",
             (false, _) => "BLOCKED",
         };
-        let verdict_text = if opts.color {
+        writeln!(
+            out,
+            "{}",
+            wrap(
+                &format!("Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name)),
+                w,
+                "",
+                "  "
+            )
+        )?;
+        let headline = wrap(
+            &format!(
+                "{verdict}  score {} (threshold {}) · {} checks: {} · {}",
+                pct(r.score),
+                pct(r.gate.threshold),
+                r.requirements.iter().map(|q| q.checks.len()).sum::<usize>(),
+                counts_line(r),
+                fmt_duration(Duration::from_millis(r.duration_ms)),
+            ),
+            w,
+            "",
+            "  ",
+        );
+        // Coloured after wrapping, so the escape codes take no room.
+        let headline = if opts.color {
             let style = if r.passed {
                 anstyle::Style::new()
                     .bold()
@@ -59,168 +103,443 @@ impl Renderer for Table {
                     .bold()
                     .fg_color(Some(anstyle::AnsiColor::Red.into()))
             };
-            format!("{style}{verdict}{style:#}")
+            headline.replacen(verdict, &format!("{style}{verdict}{style:#}"), 1)
         } else {
-            verdict.to_string()
+            headline
         };
-        writeln!(out, "Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name))?;
-        writeln!(
-            out,
-            "{verdict_text}  score {} (threshold {}) · {} checks: {} · {}",
-            pct(r.score),
-            pct(r.gate.threshold),
-            r.requirements.iter().map(|q| q.checks.len()).sum::<usize>(),
-            counts_line(r),
-            crate::http::fmt_duration(std::time::Duration::from_millis(r.duration_ms)),
-        )?;
-        writeln!(out, "{}", esc(&r.summary))?;
+        writeln!(out, "{headline}")?;
+        writeln!(out, "{}", wrap(&esc(&r.summary), w, "", "  "))?;
         writeln!(out)?;
 
-        let mut t = new_table();
-        t.set_header(vec!["Requirement", "Weight", "Required", "Score", "Status", "Checks"]);
-        for q in &r.requirements {
-            let color = match q.status {
-                ReqStatus::Pass => Color::Green,
-                ReqStatus::Fail => Color::Red,
-                ReqStatus::Waived => Color::Yellow,
-                ReqStatus::Skipped => Color::DarkGrey,
+        requirements_table(r, w, &new_table, &paint, out)?;
+        checks_table(r, w, &new_table, &paint, out)?;
+
+        if !r.root_causes.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Root causes, by score impact")?;
+            root_causes_table(r, w, &new_table, out)?;
+        }
+
+        if !r.blockers.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Blockers, by root cause")?;
+            for g in group_blockers(r) {
+                write_blocker_group(&g, w, out)?;
+            }
+        }
+
+        if !r.fix_path.already_passing {
+            writeln!(out)?;
+            let head = if r.fix_path.reachable {
+                format!(
+                    "Fix path to {}: {} fix{} → {}",
+                    pct(r.gate.threshold),
+                    r.fix_path.steps.len(),
+                    if r.fix_path.steps.len() == 1 { "" } else { "es" },
+                    pct(r.fix_path.score_after)
+                )
+            } else {
+                format!(
+                    "Fix path: even fixing every root cause reaches only {} (waived or advisory checks hold the rest)",
+                    pct(r.fix_path.score_after)
+                )
             };
+            writeln!(out, "{}", wrap(&head, w, "", "  "))?;
+            for (i, s) in r.fix_path.steps.iter().enumerate() {
+                let first = format!("  {}. ", i + 1);
+                let text = format!("{} → {}", esc(&s.summary), pct(s.score_after));
+                writeln!(out, "{}", wrap(&text, w, &first, &" ".repeat(first.len())))?;
+            }
+        }
+        if let Some(wu) = &r.warm_up {
+            writeln!(out)?;
+            let text = format!("Warm-up (synthetic, at {}): {}", esc(&wu.started_at), esc(&wu.summary));
+            writeln!(out, "{}", wrap(&text, w, "", "  "))?;
+        }
+        if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
+            writeln!(out)?;
+            writeln!(out, "{}", wrap(&line, w, "", "  "))?;
+        }
+        if let Some(line) = super::words::attempts_line(r) {
+            writeln!(out, "{}", wrap(&line, w, "", "  "))?;
+        }
+        if !r.warnings.is_empty() {
+            writeln!(out)?;
+            for warning in &r.warnings {
+                writeln!(out, "{}", wrap(&format!("warning: {}", esc(warning)), w, "", "  "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+type Paint<'a> = dyn Fn(String, Color, bool) -> Cell + 'a;
+
+/// One line per requirement: ids, weight, verdict and checks never wrap; the
+/// name, last, is cut to the room left (or left out when that is too little).
+fn requirements_table(
+    r: &Report,
+    w: usize,
+    new_table: &dyn Fn() -> CTable,
+    paint: &Paint<'_>,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let header = ["Requirement", "Weight", "Req", "Score", "Status", "Passed"];
+    let rows: Vec<(&super::model::RequirementReport, [String; 6])> = r
+        .requirements
+        .iter()
+        .map(|q| {
             let passed = q.checks.iter().filter(|c| c.status == Status::Pass).count();
             let evaluated = q.checks.iter().filter(|c| c.status != Status::Skipped).count();
-            t.add_row(vec![
-                Cell::new(format!("{}\n{}", esc(&q.id), esc(&q.name))),
-                Cell::new(weight(q.weight)).set_alignment(CellAlignment::Right),
-                Cell::new(if q.required { "yes" } else { "no" }),
-                Cell::new(if q.status == ReqStatus::Skipped {
+            let cells = [
+                esc(&q.id).into_owned(),
+                weight(q.weight),
+                if q.required { "yes" } else { "no" }.to_string(),
+                if q.status == ReqStatus::Skipped {
                     "-".to_string()
                 } else {
                     pct(q.score)
-                })
-                .set_alignment(CellAlignment::Right),
-                paint(req_status(q.status).to_string(), color, true),
-                Cell::new(if evaluated == 0 {
-                    "skipped".to_string()
+                },
+                req_status(q.status).to_string(),
+                if evaluated == 0 {
+                    "-".to_string()
                 } else {
-                    format!("{passed}/{evaluated} pass")
-                }),
-            ]);
+                    format!("{passed}/{evaluated}")
+                },
+            ];
+            (q, cells)
+        })
+        .collect();
+    let natural = column_widths(&header, rows.iter().map(|(_, c)| c.as_slice()));
+    let widths = capped(&natural, w);
+    let name_room = w.saturating_sub(table_width(&widths) + 3);
+    let names: Vec<String> = r.requirements.iter().map(|q| esc(&q.name).into_owned()).collect();
+    let name_width = names.iter().map(|n| layout::width(n)).max().unwrap_or(0).max(4);
+    let show_name = name_room >= MIN_NAME.min(name_width);
+
+    let mut t = new_table();
+    let mut head: Vec<&str> = header.to_vec();
+    if show_name {
+        head.push("Name");
+    }
+    t.set_header(head);
+    for ((q, cells), name) in rows.into_iter().zip(&names) {
+        let color = match q.status {
+            ReqStatus::Pass => Color::Green,
+            ReqStatus::Fail => Color::Red,
+            ReqStatus::Waived => Color::Yellow,
+            ReqStatus::Skipped => Color::DarkGrey,
+        };
+        let [id, wt, req, score, st, passed] = cells;
+        let mut row = vec![
+            Cell::new(id),
+            Cell::new(wt).set_alignment(CellAlignment::Right),
+            Cell::new(req),
+            Cell::new(score).set_alignment(CellAlignment::Right),
+            paint(st, color, true),
+            Cell::new(passed).set_alignment(CellAlignment::Right),
+        ];
+        if show_name {
+            row.push(Cell::new(truncate(name, name_room)));
         }
-        writeln!(out, "{t}")?;
+        t.add_row(row);
+    }
+    for (i, &n) in natural.iter().enumerate() {
+        constrain(&mut t, i, whole(n, w));
+    }
+    if show_name {
+        constrain(&mut t, header.len(), fixed(name_room.min(name_width)));
+    }
+    writeln!(out, "{t}")
+}
+
+/// The checks that ran, one row each, with their detail wrapped in the room
+/// left; the checks that did not run, as one line per reason.
+fn checks_table(
+    r: &Report,
+    w: usize,
+    new_table: &dyn Fn() -> CTable,
+    paint: &Paint<'_>,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let ran: Vec<_> = r.all_checks().filter(|(_, c)| c.status != Status::Skipped).collect();
+    if !ran.is_empty() {
+        let rows: Vec<[String; 5]> = ran
+            .iter()
+            .map(|(_, c)| {
+                let detail = match super::words::retried(c) {
+                    Some(retried) => format!("{retried}: {}", esc(&c.message)),
+                    None => esc(&c.message).into_owned(),
+                };
+                [
+                    esc(&c.id).into_owned(),
+                    esc(&c.kind).into_owned(),
+                    status(c.status).to_string(),
+                    fmt_duration(Duration::from_millis(c.duration_ms)),
+                    detail,
+                ]
+            })
+            .collect();
+        let header = ["Check", "Kind", "Status", "Time", "Detail"];
+        let mut natural = column_widths(&header[..4], rows.iter().map(|c| &c[..4]));
+        natural[3] = TIME_WIDTH;
+        let widths = capped(&natural, w);
+        let detail_width = rows.iter().map(|c| layout::width(&c[4])).max().unwrap_or(0).max(6);
+        let with_kind = w.saturating_sub(table_width(&widths) + 3);
+        let show_kind = with_kind >= MIN_DETAIL.min(detail_width);
+        let detail_room = if show_kind {
+            with_kind
+        } else {
+            w.saturating_sub(table_width(&widths) - widths[1])
+        };
 
         let mut t = new_table();
-        t.set_header(vec!["Check", "Kind", "Status", "Time", "Detail"]);
-        for (_, c) in r.all_checks() {
+        let head: Vec<&str> = header.iter().copied().filter(|h| show_kind || *h != "Kind").collect();
+        t.set_header(head);
+        for ((_, c), [id, kind, label, time, detail]) in ran.iter().zip(rows) {
             let color = match c.status {
                 Status::Pass => Color::Green,
                 Status::Fail | Status::Error => Color::Red,
                 Status::Blocked | Status::Waived => Color::Yellow,
                 Status::Skipped => Color::DarkGrey,
             };
-            let detail = match super::words::retried(c) {
-                Some(retried) => format!("{retried}: {}", esc(&c.message)),
-                None => esc(&c.message).into_owned(),
-            };
-            t.add_row(vec![
-                Cell::new(esc(&c.id)),
-                Cell::new(esc(&c.kind)),
-                paint(status(c.status).to_string(), color, false),
-                Cell::new(format!("{}ms", c.duration_ms)).set_alignment(CellAlignment::Right),
-                Cell::new(detail),
-            ]);
+            let mut row = vec![Cell::new(id)];
+            if show_kind {
+                row.push(Cell::new(kind));
+            }
+            row.push(paint(label, color, false));
+            row.push(Cell::new(time).set_alignment(CellAlignment::Right));
+            row.push(Cell::new(detail));
+            t.add_row(row);
         }
+        let n = if show_kind { 5 } else { 4 };
+        let shown = natural[..3].iter().enumerate().filter(|(i, _)| show_kind || *i != 1);
+        for (i, (_, &nat)) in shown.enumerate() {
+            constrain(&mut t, i, whole(nat, w));
+        }
+        constrain(&mut t, n - 2, fixed(TIME_WIDTH));
+        constrain(&mut t, n - 1, fixed(detail_room.min(detail_width).max(1)));
         writeln!(out, "{t}")?;
+    }
 
-        if !r.root_causes.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "Root causes, by score impact")?;
-            let mut t = new_table();
-            t.set_header(vec!["#", "Impact", "Severity", "Root cause", "Checks"]);
-            for (i, rc) in r.root_causes.iter().enumerate() {
-                t.add_row(vec![
-                    Cell::new(i + 1),
-                    Cell::new(impact(rc.score_impact)).set_alignment(CellAlignment::Right),
-                    Cell::new(rc.severity.as_str()),
-                    Cell::new(esc(&rc.summary)),
-                    Cell::new(esc(&rc.checks.join(", "))),
-                ]);
-            }
-            writeln!(out, "{t}")?;
+    // Skipped checks are named, not tabled: a filtered run lists what it
+    // left out (DESIGN §5) without a row per check.
+    let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+    for (_, c) in r.all_checks().filter(|(_, c)| c.status == Status::Skipped) {
+        let why = esc(&c.message).into_owned();
+        match reasons.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, ids)) => ids.push(esc(&c.id).into_owned()),
+            None => reasons.push((why, vec![esc(&c.id).into_owned()])),
         }
+    }
+    for (why, ids) in reasons {
+        let text = format!(
+            "{} check{} not run ({why}): {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", ")
+        );
+        writeln!(out, "{}", wrap(&text, w, "", "  "))?;
+    }
+    Ok(())
+}
 
-        if !r.blockers.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "Blockers")?;
-            for b in &r.blockers {
-                let tag = if b.security {
-                    "SECURITY".to_string()
-                } else {
-                    b.severity.as_str().to_ascii_uppercase()
-                };
-                writeln!(
-                    out,
-                    "  [{tag}] {} / {} — {}",
-                    esc(&b.requirement),
-                    esc(&b.check),
-                    status(b.status)
-                )?;
-                writeln!(out, "      {}", esc(&b.message))?;
-                if let Some(cause) = &b.cause {
-                    writeln!(out, "      cause: {}", esc(cause))?;
-                }
-                if let Some(fix) = &b.remediation {
-                    writeln!(out, "      fix:   {}", esc(fix))?;
-                }
-                if let Some(cmd) = &b.reproduce {
-                    writeln!(out, "      try:   {}", escape_keep_tabs(cmd))?;
-                }
-            }
-        }
+fn root_causes_table(r: &Report, w: usize, new_table: &dyn Fn() -> CTable, out: &mut dyn io::Write) -> io::Result<()> {
+    let header = ["#", "Impact", "Severity", "Root cause", "Checks"];
+    let rows: Vec<[String; 5]> = r
+        .root_causes
+        .iter()
+        .enumerate()
+        .map(|(i, rc)| {
+            [
+                (i + 1).to_string(),
+                impact(rc.score_impact),
+                rc.severity.as_str().to_string(),
+                esc(&rc.summary).into_owned(),
+                rc.checks.iter().map(|c| esc(c)).collect::<Vec<_>>().join(", "),
+            ]
+        })
+        .collect();
+    let natural = column_widths(&header[..3], rows.iter().map(|c| &c[..3]));
+    let widths = capped(&natural, w);
+    let room = w.saturating_sub(table_width(&widths) + 6);
+    let cause_want = rows.iter().map(|c| layout::width(&c[3])).max().unwrap_or(0).max(10);
+    let checks_want = rows.iter().map(|c| layout::width(&c[4])).max().unwrap_or(0).max(6);
+    // No id is ever cut: the checks column is at least as wide as the
+    // longest one, and wraps between ids.
+    let longest_id = r
+        .root_causes
+        .iter()
+        .flat_map(|rc| rc.checks.iter().map(|c| layout::width(&esc(c)) + 1))
+        .max()
+        .unwrap_or(6)
+        .min(id_cap(w));
+    let (cause, checks) = if cause_want + checks_want <= room {
+        (cause_want, checks_want)
+    } else {
+        let checks = checks_want.min((room / 3).max(longest_id));
+        (room.saturating_sub(checks).max(10), checks)
+    };
+    let mut t = new_table();
+    t.set_header(header.to_vec());
+    for [n, imp, sev, summary, ids] in rows {
+        t.add_row(vec![
+            Cell::new(n),
+            Cell::new(imp).set_alignment(CellAlignment::Right),
+            Cell::new(sev),
+            Cell::new(summary),
+            Cell::new(ids),
+        ]);
+    }
+    for (i, &n) in natural.iter().enumerate() {
+        constrain(&mut t, i, whole(n, w));
+    }
+    constrain(&mut t, 3, fixed(cause));
+    constrain(&mut t, 4, fixed(checks));
+    writeln!(out, "{t}")
+}
 
-        if !r.fix_path.already_passing {
-            writeln!(out)?;
-            if r.fix_path.reachable {
-                writeln!(
-                    out,
-                    "Fix path to {}: {} fix{} → {}",
-                    pct(r.gate.threshold),
-                    r.fix_path.steps.len(),
-                    if r.fix_path.steps.len() == 1 { "" } else { "es" },
-                    pct(r.fix_path.score_after)
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "Fix path: even fixing every root cause reaches only {} (waived or advisory checks hold the rest)",
-                    pct(r.fix_path.score_after)
-                )?;
-            }
-            for (i, s) in r.fix_path.steps.iter().enumerate() {
-                writeln!(out, "  {}. {} → {}", i + 1, esc(&s.summary), pct(s.score_after))?;
-            }
+/// Blockers that share a root cause, listed once with every check it hits.
+pub(super) struct BlockerGroup<'a> {
+    pub blockers: Vec<&'a Blocker>,
+    pub root_cause: Option<&'a RootCauseReport>,
+}
+
+impl BlockerGroup<'_> {
+    /// The shared cause: the root cause's summary, else the blocker's own.
+    pub fn cause(&self) -> Option<&str> {
+        match self.root_cause {
+            Some(rc) => Some(&rc.summary),
+            None => self.blockers[0].cause.as_deref(),
         }
-        if let Some(w) = &r.warm_up {
-            writeln!(out)?;
-            writeln!(
-                out,
-                "Warm-up (synthetic, at {}): {}",
-                esc(&w.started_at),
-                esc(&w.summary)
-            )?;
-        }
-        if let Some(line) = requests_line(r, &|t| esc(t).into_owned()) {
-            writeln!(out)?;
-            writeln!(out, "{line}")?;
-        }
-        if let Some(line) = super::words::attempts_line(r) {
-            writeln!(out, "{line}")?;
-        }
-        if !r.warnings.is_empty() {
-            writeln!(out)?;
-            for w in &r.warnings {
-                writeln!(out, "warning: {}", esc(w))?;
+    }
+
+    /// The root cause's remediation, else each distinct one of its blockers.
+    pub fn fixes(&self) -> Vec<&str> {
+        let mut fixes: Vec<&str> = Vec::new();
+        match self.root_cause.and_then(|rc| rc.remediation.as_deref()) {
+            Some(fix) => fixes.push(fix),
+            None => {
+                for b in &self.blockers {
+                    if let Some(fix) = b.remediation.as_deref()
+                        && !fixes.contains(&fix)
+                    {
+                        fixes.push(fix);
+                    }
+                }
             }
         }
-        Ok(())
+        fixes
+    }
+}
+
+/// Groups the blockers by the root cause that names their check, and the
+/// rest by identical cause and fix; groups keep the blockers' order (most
+/// severe first).
+pub(super) fn group_blockers(r: &Report) -> Vec<BlockerGroup<'_>> {
+    let mut groups: Vec<BlockerGroup<'_>> = Vec::new();
+    for b in &r.blockers {
+        let rc = r.root_causes.iter().find(|rc| rc.checks.contains(&b.check));
+        let same = |g: &BlockerGroup<'_>| match (rc, g.root_cause) {
+            (Some(a), Some(g)) => std::ptr::eq(a, g),
+            (None, None) => {
+                let first = g.blockers[0];
+                b.cause.is_some() && first.cause == b.cause && first.remediation == b.remediation
+            }
+            _ => false,
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.blockers.push(b),
+            None => groups.push(BlockerGroup {
+                blockers: vec![b],
+                root_cause: rc,
+            }),
+        }
+    }
+    groups
+}
+
+fn write_blocker_group(g: &BlockerGroup<'_>, w: usize, out: &mut dyn io::Write) -> io::Result<()> {
+    let first = g.blockers[0];
+    let tag = if g.blockers.iter().any(|b| b.security) {
+        "SECURITY".to_string()
+    } else {
+        first.severity.as_str().to_ascii_uppercase()
+    };
+    let cause = esc(g.cause().unwrap_or(&first.message)).into_owned();
+    let head = format!("  [{tag}] ");
+    writeln!(out, "{}", wrap(&cause, w, &head, INDENT))?;
+
+    // Checks by status, each status once: `a, b (ERROR); c (BLOCKED)`.
+    let mut by_status: Vec<(Status, Vec<String>)> = Vec::new();
+    for b in &g.blockers {
+        let id = esc(&b.check).into_owned();
+        match by_status.iter_mut().find(|(s, _)| *s == b.status) {
+            Some((_, ids)) => ids.push(id),
+            None => by_status.push((b.status, vec![id])),
+        }
+    }
+    let checks: Vec<String> = by_status
+        .iter()
+        .map(|(s, ids)| format!("{} ({})", ids.join(", "), status(*s)))
+        .collect();
+    writeln!(out, "{}", wrap(&checks.join("; "), w, CHECKS, INDENT))?;
+
+    for fix in g.fixes() {
+        writeln!(out, "{}", wrap(&esc(fix), w, FIX, INDENT))?;
+    }
+    // One command reproduces a shared cause; the JSON and Markdown reports
+    // keep every check's.
+    if let Some(cmd) = g.blockers.iter().find_map(|b| b.reproduce.as_deref()) {
+        let cmd = escape_keep_tabs(cmd);
+        let lines = crate::shell::wrap_command(&cmd, w.saturating_sub(INDENT.len()));
+        for (i, line) in lines.iter().enumerate() {
+            writeln!(out, "{}{line}", if i == 0 { TRY } else { INDENT })?;
+        }
+    }
+    Ok(())
+}
+
+/// The widest cell of each column, header included, in display columns.
+fn column_widths<'a>(header: &[&str], rows: impl Iterator<Item = &'a [String]>) -> Vec<usize> {
+    let mut widths: Vec<usize> = header.iter().map(|h| layout::width(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.lines().map(layout::width).max().unwrap_or(0));
+        }
+    }
+    widths
+}
+
+/// The most an id column takes of a `w`-wide table. Real ids are far
+/// shorter; one longer than this wraps rather than push the table off the
+/// screen.
+fn id_cap(w: usize) -> usize {
+    (w / 3).max(12)
+}
+
+fn capped(natural: &[usize], w: usize) -> Vec<usize> {
+    natural.iter().map(|&n| n.min(id_cap(w))).collect()
+}
+
+/// A column kept whole (its content's width), unless it is wider than
+/// [`id_cap`].
+fn whole(natural: usize, w: usize) -> ColumnConstraint {
+    if natural <= id_cap(w) {
+        ColumnConstraint::ContentWidth
+    } else {
+        fixed(id_cap(w))
+    }
+}
+
+/// A column `content` columns wide (comfy-table counts the padding in).
+fn fixed(content: usize) -> ColumnConstraint {
+    ColumnConstraint::Absolute(Width::Fixed(u16::try_from(content + 2).unwrap_or(u16::MAX)))
+}
+
+fn constrain(t: &mut CTable, column: usize, c: ColumnConstraint) {
+    if let Some(col) = t.column_mut(column) {
+        col.set_constraint(c);
     }
 }
 
@@ -496,14 +815,61 @@ mod tests {
         render_to_string(Format::Table, &hostile::report(), opts).expect("render the table")
     }
 
+    /// The line starting with `start` and the indented lines it wrapped
+    /// onto, joined back.
+    fn paragraph(out: &str, start: &str) -> String {
+        let mut lines = out.lines().skip_while(|l| !l.starts_with(start));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("no line starting {start:?} in {out}"));
+        let mut text = first.to_string();
+        for l in lines.take_while(|l| l.starts_with("  ")) {
+            text.push(' ');
+            text.push_str(l.trim_start());
+        }
+        text
+    }
+
     #[test]
-    fn the_footer_states_the_requests_sent_per_target_on_one_line() {
+    fn the_footer_states_the_requests_sent_per_target_in_one_paragraph() {
         let out = render(false);
-        let line = out
-            .lines()
-            .find(|l| l.starts_with("Requests sent: 5 ("))
-            .unwrap_or_else(|| panic!("no requests line in {out}"));
-        assert!(line.ends_with("4, other addresses 1)"), "{line}");
+        let text = paragraph(&out, "Requests sent: 5 (");
+        assert!(text.ends_with("4, other addresses 1)"), "{text}");
+    }
+
+    #[test]
+    fn every_line_fits_the_width_asked_for() {
+        for width in [80, 120] {
+            let opts = RenderOptions {
+                color: true,
+                width: Some(width),
+            };
+            let out = render_to_string(Format::Table, &hostile::report(), opts).expect("render");
+            for line in out.lines() {
+                let visible = strip_sgr(line);
+                // Only the comment of a hostile `try:` command may not be cut.
+                if visible.trim_start().starts_with('#') {
+                    continue;
+                }
+                assert!(
+                    crate::report::layout::width(&visible) <= usize::from(width),
+                    "{width}: {visible}"
+                );
+            }
+        }
+    }
+
+    fn strip_sgr(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find('\x1b') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i + 1..];
+            let end = tail.find('m').map_or(tail.len(), |m| m + 1);
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     #[test]
@@ -537,10 +903,55 @@ mod tests {
     }
 
     #[test]
-    fn try_lines_keep_the_commands_tab_and_stay_one_line() {
+    fn blockers_sharing_a_root_cause_are_listed_once_under_it() {
+        let mut r = hostile::report();
+        r.root_causes[0].checks = r.blockers.iter().map(|b| b.check.clone()).collect();
+        let out = render_to_string(Format::Table, &r, RenderOptions::default()).expect("render");
+        let blockers = &out[out.find("Blockers, by root cause").expect("a blockers section")..];
+        let heads: Vec<&str> = blockers.lines().filter(|l| l.starts_with("  [")).collect();
+        assert_eq!(heads.len(), 1, "one group: {blockers}");
+        assert!(
+            heads[0].starts_with("  [SECURITY] root cause summary: "),
+            "{}",
+            heads[0]
+        );
+        // Its checks by status, each status once; one fix, one command.
+        let checks = paragraph(blockers, "    checks: ");
+        for st in ["(FAIL)", "(ERROR)", "(BLOCKED)"] {
+            assert_eq!(checks.matches(st).count(), 1, "{checks}");
+        }
+        assert_eq!(blockers.lines().filter(|l| l.starts_with("    fix:")).count(), 1);
+        assert!(paragraph(blockers, "    fix:").starts_with("    fix:    root cause remediation: "));
+        assert_eq!(blockers.lines().filter(|l| l.starts_with("    try:")).count(), 1);
+    }
+
+    #[test]
+    fn checks_that_did_not_run_are_named_on_one_line_not_a_row_each() {
         let out = render(false);
-        let tries: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("try:")).collect();
-        assert_eq!(tries.len(), 3, "one per blocker");
+        assert!(!out.contains("┆ SKIPPED"), "{out}");
+        // The reason is the check's message; the id follows it.
+        let line = paragraph(&out, "1 check not run (skipped message: ");
+        assert!(line.contains("): skipped \\x1b]0;pwned"), "{line}");
+    }
+
+    #[test]
+    fn try_commands_keep_their_tab_and_stay_one_command() {
+        let out = render(false);
+        let mut tries: Vec<String> = Vec::new();
+        let mut continued = false;
+        for l in out.lines() {
+            if continued && let Some(t) = tries.last_mut() {
+                t.push(' ');
+                t.push_str(l.trim_start());
+            } else if l.trim_start().starts_with("try:") {
+                tries.push(l.to_string());
+            } else {
+                continue;
+            }
+            continued = l.ends_with(" \\");
+        }
+        let tries: Vec<String> = tries.into_iter().map(|t| t.replace(" \\ ", " ")).collect();
+        assert_eq!(tries.len(), 3, "one per blocker: {out}");
         for t in tries {
             assert!(t.contains("'{{.Names}}\t{{.Status}}'"), "{t}");
             assert!(t.contains(&crate::text::escape(EVIL).into_owned()), "{t}");

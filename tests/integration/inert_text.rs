@@ -200,9 +200,12 @@ fn assert_inert(what: &str, text: &str, tabs: bool) {
                 .collect::<String>()
         );
     }
-    for line in text.lines().map(str::trim_start) {
+    for line in text.lines() {
+        // Wrapped text goes on under a hanging indent, so a word of it may
+        // start an indented line; no server text starts a line of its own.
+        let trimmed = line.trim_start();
         assert!(
-            !line.starts_with("[   pass] forged") && !line.starts_with("# PASSED") && !line.starts_with("forged"),
+            !trimmed.starts_with("[   pass] forged") && !trimmed.starts_with("# PASSED") && !line.starts_with("forged"),
             "{what}: a forged line: {line}"
         );
     }
@@ -357,12 +360,25 @@ fn every_printed_command_parses_in_sh_and_runs_only_what_it_shows() {
         assert!(!cmd.is_empty(), "{id} has no reproduce command");
         commands.push((*id, cmd));
     }
-    // What the terminal shows after `try:` is the same command.
-    let tries: Vec<String> = strip_sgr(&r.stdout)
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("try:"))
-        .map(|c| c.trim_start().to_string())
-        .collect();
+    // What the terminal shows after `try:` is the same command, wrapped
+    // with ` \` continuations at the blanks between words.
+    let mut tries: Vec<String> = Vec::new();
+    let mut continued = false;
+    for l in strip_sgr(&r.stdout).lines() {
+        let (text, more) = match l.strip_suffix(" \\") {
+            Some(t) => (t, true),
+            None => (l, false),
+        };
+        if continued && let Some(t) = tries.last_mut() {
+            t.push(' ');
+            t.push_str(text.trim_start());
+        } else if let Some(c) = text.trim_start().strip_prefix("try:") {
+            tries.push(c.trim_start().to_string());
+        } else {
+            continue;
+        }
+        continued = more;
+    }
     for (id, cmd) in &commands {
         assert!(tries.contains(cmd), "{id}: `{cmd}` is not a try: line: {tries:#?}");
     }

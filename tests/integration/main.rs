@@ -30,6 +30,7 @@ mod reports;
 mod roundtrip;
 mod secrets;
 mod stack;
+mod terminal_width;
 mod tracing;
 mod victoria;
 mod wait_and_load;

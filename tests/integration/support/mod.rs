@@ -12,6 +12,7 @@ pub mod jaeger;
 pub mod junit_schema;
 pub mod loki;
 pub mod prometheus;
+pub mod pty;
 pub mod tls;
 pub mod victoria;
 
