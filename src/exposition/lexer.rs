@@ -152,7 +152,18 @@ impl<'a> Cursor<'a> {
     /// load per byte instead of a chain of range tests, as names are most
     /// of what a sample line is made of.
     fn take_class(&mut self, class: u8) -> &'a str {
-        self.take_while(|b| CLASSES.get(usize::from(b)).is_some_and(|c| c & class != 0))
+        let bytes = self.line.as_bytes();
+        let start = self.pos;
+        let mut end = start;
+        while let Some(&b) = bytes.get(end) {
+            if CLASSES[usize::from(b)] & class == 0 {
+                break;
+            }
+            end += 1;
+        }
+        self.pos = end;
+        // The class is ASCII, so both ends are character boundaries.
+        self.line.get(start..end).unwrap_or("")
     }
 
     /// A token ending at a space (OpenMetrics) or any blank (0.0.4).

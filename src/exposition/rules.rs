@@ -429,14 +429,16 @@ impl<V> SeriesMap<V> {
     /// The value of `key`, inserted when new and the map holds fewer than
     /// `cap`; `None` for a new key beyond the cap.
     fn entry_or(&mut self, key: u64, cap: usize, value: impl FnOnce() -> V) -> Option<&mut V> {
-        let shard = self.shards.get_mut(shard_of(key))?;
-        if !shard.contains_key(&key) {
-            if self.len >= cap {
-                return None;
+        use std::collections::hash_map::Entry;
+        let full = self.len >= cap;
+        match self.shards.get_mut(shard_of(key))?.entry(key) {
+            Entry::Occupied(held) => Some(held.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(slot) => {
+                self.len += 1;
+                Some(slot.insert(value()))
             }
-            self.len += 1;
         }
-        Some(shard.entry(key).or_insert_with(value))
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
