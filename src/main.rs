@@ -6,6 +6,12 @@ use clap::Parser;
 use medianest_gate::cli::Cli;
 use medianest_gate::error::{exit_for, failure};
 
+/// A 10,000-check run makes millions of small allocations (YAML events,
+/// report strings, futures) and glibc's malloc and free were a quarter of
+/// its instructions; mimalloc's thread-local free lists cost a fraction.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // One TLS backend for the whole process; reqwest is built without a default.
     let _ = rustls::crypto::ring::default_provider().install_default();

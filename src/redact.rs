@@ -16,7 +16,8 @@
 //! rename the check.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use secrecy::ExposeSecret;
 
@@ -28,6 +29,9 @@ pub const MIN_REDACT_LEN: usize = 4;
 
 /// A run of this many characters of a secret's form counts as the secret.
 pub const WINDOW: usize = 8;
+
+// Windows are packed into a `u64` (see `pack`).
+const _: () = assert!(WINDOW == 8);
 
 /// What credentials in a URL are replaced with.
 const URL_CREDENTIALS: &str = "****";
@@ -53,14 +57,40 @@ const SECRET_PARAMS: &[&str] = &[
 struct Form {
     text: String,
     placeholder: String,
-    /// Every `WINDOW`-byte window of `text`, when it is long enough.
-    windows: HashSet<Vec<u8>>,
+}
+
+/// Hashes a window already packed into a `u64`: one multiply, as windows
+/// are looked up at every byte of every string of a report.
+#[derive(Default)]
+struct WindowHasher(u64);
+
+impl Hasher for WindowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // hashbrown takes its index from the low bits and its tag from the
+        // top seven: the multiply feeds the top, the fold the bottom.
+        let h = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
 }
 
 #[derive(Clone, Default)]
 pub struct Redactor {
     /// Longest first, so a longer form is replaced before its pieces.
     forms: Vec<Form>,
+    /// Every `WINDOW`-byte window of every form that long, packed into a
+    /// `u64`, to the first (longest) form that has it: one lookup per byte
+    /// of a text for all forms, instead of one per form.
+    windows: HashMap<u64, usize, BuildHasherDefault<WindowHasher>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -106,8 +136,20 @@ impl Redactor {
                 r.add_url(&format!("http://h{path}"));
             }
         }
-        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        r.seal();
         r
+    }
+
+    /// Orders the forms longest first and indexes their windows; after the
+    /// last [`Redactor::add`].
+    fn seal(&mut self) {
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        self.windows.clear();
+        for (idx, form) in self.forms.iter().enumerate() {
+            for window in form.text.as_bytes().windows(WINDOW) {
+                self.windows.entry(pack(window)).or_insert(idx);
+            }
+        }
     }
 
     /// A secret value and the forms the tool derives from it.
@@ -155,15 +197,9 @@ impl Redactor {
         if text.len() < MIN_REDACT_LEN || self.forms.iter().any(|f| f.text == text) {
             return;
         }
-        let windows = if text.len() >= WINDOW {
-            text.as_bytes().windows(WINDOW).map(<[u8]>::to_vec).collect()
-        } else {
-            HashSet::new()
-        };
         self.forms.push(Form {
             text,
             placeholder: placeholder.to_string(),
-            windows,
         });
     }
 
@@ -182,37 +218,64 @@ impl Redactor {
     /// Every form, and every run of `WINDOW` or more of a form's bytes,
     /// replaced by its placeholder. All forms are matched against the
     /// original text first, so one form's replacement never hides another's
-    /// match; each covered run then becomes one placeholder.
+    /// match; a byte several forms match goes to the first (longest) of
+    /// them, and each covered run then becomes one placeholder.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let bytes = text.as_bytes();
+        if bytes.len() < MIN_REDACT_LEN || self.forms.is_empty() {
+            return Cow::Borrowed(text);
+        }
         // Sized on the first match: most strings of a report hold no secret,
         // and a 10,000-check report has hundreds of thousands of them.
         let mut covered: Vec<Option<usize>> = Vec::new();
-        let mut any = false;
-        for (idx, form) in self.forms.iter().enumerate() {
-            any |= form.mark(text, idx, &mut covered);
+        let mut take = |range: std::ops::Range<usize>, idx: usize| {
+            if covered.is_empty() {
+                covered.resize(bytes.len(), None);
+            }
+            for c in covered.get_mut(range).into_iter().flatten() {
+                if c.is_none_or(|held| idx < held) {
+                    *c = Some(idx);
+                }
+            }
+        };
+        if !self.windows.is_empty() {
+            for (i, window) in bytes.windows(WINDOW).enumerate() {
+                if let Some(&idx) = self.windows.get(&pack(window)) {
+                    take(i..i + WINDOW, idx);
+                }
+            }
         }
-        if !any {
+        // Forms too short for windows are matched whole.
+        for (idx, form) in self.forms.iter().enumerate().filter(|(_, f)| f.text.len() < WINDOW) {
+            for (i, _) in text.match_indices(form.text.as_str()) {
+                take(i..i + form.text.len(), idx);
+            }
+        }
+        if covered.is_empty() {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
         while i < bytes.len() {
-            match covered[i] {
+            match covered.get(i).copied().flatten() {
                 Some(idx) => {
                     // Widen the run to character boundaries so the output stays UTF-8.
                     let mut end = i;
-                    while end < bytes.len() && (covered[end].is_some() || !text.is_char_boundary(end)) {
+                    while end < bytes.len()
+                        && (covered.get(end).is_some_and(Option::is_some) || !text.is_char_boundary(end))
+                    {
                         end += 1;
                     }
-                    out.push_str(&self.forms[idx].placeholder);
+                    if let Some(form) = self.forms.get(idx) {
+                        out.push_str(&form.placeholder);
+                    }
                     i = end;
                 }
                 None => {
                     let next = (i + 1..=bytes.len())
                         .find(|e| text.is_char_boundary(*e))
                         .unwrap_or(bytes.len());
-                    out.push_str(&text[i..next]);
+                    out.push_str(text.get(i..next).unwrap_or(""));
                     i = next;
                 }
             }
@@ -246,35 +309,13 @@ impl Redactor {
     }
 }
 
-impl Form {
-    /// Marks the bytes this form matches (the whole form, or any `WINDOW`
-    /// bytes of it) that no earlier form took; true when it matched.
-    fn mark(&self, text: &str, idx: usize, covered: &mut Vec<Option<usize>>) -> bool {
-        let bytes = text.as_bytes();
-        let mut any = false;
-        let take = |range: std::ops::Range<usize>, covered: &mut Vec<Option<usize>>| {
-            if covered.is_empty() {
-                covered.resize(bytes.len(), None);
-            }
-            for c in &mut covered[range] {
-                c.get_or_insert(idx);
-            }
-        };
-        if self.windows.is_empty() {
-            for (i, _) in text.match_indices(self.text.as_str()) {
-                take(i..i + self.text.len(), covered);
-                any = true;
-            }
-        } else if bytes.len() >= WINDOW {
-            for i in 0..=bytes.len() - WINDOW {
-                if self.windows.contains(&bytes[i..i + WINDOW]) {
-                    take(i..i + WINDOW, covered);
-                    any = true;
-                }
-            }
-        }
-        any
+/// A `WINDOW`-byte window as one number.
+fn pack(window: &[u8]) -> u64 {
+    let mut word = [0u8; WINDOW];
+    if let Some(bytes) = window.get(..WINDOW) {
+        word.copy_from_slice(bytes);
     }
+    u64::from_le_bytes(word)
 }
 
 /// Standard base64 with padding, as HTTP Basic auth sends it.
@@ -293,7 +334,7 @@ mod tests {
         for (v, p) in pairs {
             r.add_secret(v, p);
         }
-        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        r.seal();
         r
     }
 
@@ -347,7 +388,7 @@ mod tests {
     fn url_credentials_and_secret_query_values_are_masked() {
         let mut r = Redactor::default();
         r.add_url("http://admin:hunter2-long@db.example:5432/x?token=qwerty-123456&page=2");
-        r.forms.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
+        r.seal();
         let text = "GET http://admin:hunter2-long@db.example:5432/x?token=qwerty-123456&page=2 failed";
         let out = r.redact(text);
         assert!(!out.contains("hunter2") && !out.contains("qwerty-123456"), "{out}");

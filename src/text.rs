@@ -40,12 +40,24 @@ pub fn is_unsafe(c: char) -> bool {
 /// `s` on one line with every unsafe character written as a visible escape.
 /// For table cells, `-v` lines and attribute values.
 pub fn escape(s: &str) -> Cow<'_, str> {
+    if is_printable_ascii(s) {
+        return Cow::Borrowed(s);
+    }
     escape_with(s, is_unsafe)
+}
+
+/// Nothing to escape, checked a byte at a time (which vectorises) instead
+/// of decoding characters: nearly every string a report shows is like that.
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Like [`escape`] but keeps tabs, which are harmless on a terminal and
 /// meaningful in a shell command (`docker ps --format '{{.Names}}\t…'`).
 pub fn escape_keep_tabs(s: &str) -> Cow<'_, str> {
+    if is_printable_ascii(s) {
+        return Cow::Borrowed(s);
+    }
     escape_with(s, |c| c != '\t' && is_unsafe(c))
 }
 

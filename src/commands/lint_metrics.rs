@@ -78,6 +78,15 @@ pub fn run(args: LintMetricsArgs, ui: Ui) -> anyhow::Result<Exit> {
         return Ok(Exit::Blocked);
     }
     let findings = report.findings.len() as u64 + report.unshown;
+    if report.unremembered > 0 && !ui.quiet {
+        // Not a finding: the input may be fine; the check was incomplete.
+        anstream::eprintln!(
+            "{name}: note: {} samples of families larger than the linter remembers ({} series, {} histograms a family) were checked against the series before them but not remembered, so duplicates among them may go unreported",
+            report.unremembered,
+            exposition::MAX_SERIES,
+            exposition::MAX_HISTOGRAMS
+        );
+    }
     if !ui.quiet {
         let noted = match findings {
             0 => String::new(),

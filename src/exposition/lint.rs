@@ -80,6 +80,10 @@ pub struct LintReport {
     pub series: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Samples whose series a family too large for the memory bound made
+    /// the duplicate-series and histogram checks leave out (they were
+    /// compared with the series remembered, but not remembered themselves).
+    pub unremembered: u64,
 }
 
 /// One parser with its findings and verdict.
@@ -118,6 +122,7 @@ impl<P: LineParser> Judge<P> {
 
     fn report(self, format: Format, bytes: u64) -> LintReport {
         let (families, series) = self.sink.counts();
+        let unremembered = self.sink.unremembered();
         let (findings, unshown) = self.sink.into_findings();
         LintReport {
             format,
@@ -127,6 +132,7 @@ impl<P: LineParser> Judge<P> {
             families,
             series,
             bytes,
+            unremembered,
         }
     }
 }

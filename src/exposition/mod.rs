@@ -31,6 +31,7 @@ use events::{FamId, FamilyRef, Meta, Role, Sink, Strict};
 use lexer::{At, Fail, Res};
 
 pub use lint::{LintOptions, LintReport, ReadError, lint};
+pub use rules::{MAX_HISTOGRAMS, MAX_SERIES};
 pub use rules::{Finding, Kind};
 pub use validate::{Problem, histogram_problems};
 

@@ -276,42 +276,169 @@ impl Hasher for Prehashed {
 
 type Shard<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
-/// How many tables a [`SeriesMap`] is split into.
+/// How many tables a [`SeriesSet`] or [`SeriesMap`] is split into.
 const SHARDS: usize = 64;
 
-/// A table of one family's series, split by six bits of the key into
-/// [`SHARDS`] tables that grow one at a time. A single table doubling holds
-/// its old and new copies at once: for a family of two million series that
-/// was 54 MB of hash table at the peak of a 200 MB input, against 36 MB
-/// held; split, a resize costs a sixty-fourth of that.
+/// The shard of a key. Bits 40 to 45: the tables index with a key's low bits
+/// (and hashbrown tags with its top seven), so those must vary in a shard.
+fn shard_of(key: u64) -> usize {
+    usize::try_from((key >> 40) % SHARDS as u64).unwrap_or(0)
+}
+
+/// Series identities one family's duplicate check remembers, at eight bytes
+/// each (32 MiB of table at most, see [`SeriesSet`]). A single family may
+/// have more (200 MB of very short lines is 13 million series, and 1 GiB of
+/// `a 1 <timestamp>` lines over a hundred million), and no exact set of
+/// those fits the linter's memory bound; so later series are still checked
+/// against the ones remembered, but not remembered themselves, and the
+/// report says how many were not.
+pub const MAX_SERIES: usize = 3 << 20;
+
+/// Histogram label sets one family's consistency check follows, a few
+/// numbers each; later label sets of the family go unchecked, for the same
+/// reason as [`MAX_SERIES`]. 131,072 in at most 17 MiB.
+pub const MAX_HISTOGRAMS: usize = 1 << 17;
+
+/// No shard of a [`SeriesSet`] grows past this many slots: with keys
+/// spread evenly by a keyed hash, [`MAX_SERIES`] fill each to about 75 %.
+const MAX_SHARD_SLOTS: usize = 1 << 16;
+
+/// One shard of a [`SeriesSet`]: open addressing with linear probing over
+/// bare keys, zero marking a free slot.
+#[derive(Default)]
+struct SetShard {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl SetShard {
+    /// The slot holding `key`, or the free slot where it would go; `None`
+    /// when the table has no slots.
+    fn find(&self, key: u64) -> Option<usize> {
+        let mask = self.slots.len().checked_sub(1)?;
+        // The low bits pick the slot; the shard was picked by bits 40-45.
+        let mut at = usize::try_from(key).unwrap_or(usize::MAX) & mask;
+        loop {
+            match self.slots.get(at) {
+                Some(&k) if k == key || k == 0 => return Some(at),
+                Some(_) => at = (at + 1) & mask,
+                None => return None,
+            }
+        }
+    }
+
+    /// Doubles the table (or makes its first), re-placing every key.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for key in old.into_iter().filter(|&k| k != 0) {
+            if let Some(at) = self.find(key)
+                && let Some(slot) = self.slots.get_mut(at)
+            {
+                *slot = key;
+            }
+        }
+    }
+}
+
+/// One family's series identities (keyed [`SeriesHasher`] outputs), split
+/// by six bits of the key into [`SHARDS`] tables that double one at a
+/// time. hashbrown spends a control byte per slot and a single table
+/// doubling holds its old and new copies at once; this is eight bytes a
+/// slot, and a resize costs a sixty-fourth of the whole.
+struct SeriesSet {
+    shards: Vec<SetShard>,
+    /// Keys held, over all shards.
+    len: usize,
+}
+
+/// What [`SeriesSet::insert`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    New,
+    Again,
+    /// Not seen before, and the set is full: not remembered.
+    Unremembered,
+}
+
+impl Default for SeriesSet {
+    fn default() -> Self {
+        SeriesSet {
+            shards: (0..SHARDS).map(|_| SetShard::default()).collect(),
+            len: 0,
+        }
+    }
+}
+
+impl SeriesSet {
+    fn insert(&mut self, key: u64) -> Seen {
+        // Zero marks a free slot; one more collision in 2^64 is harmless.
+        let key = key.max(1);
+        let room = self.len < MAX_SERIES;
+        let Some(shard) = self.shards.get_mut(shard_of(key)) else {
+            return Seen::Unremembered;
+        };
+        // Kept at most 7/8 full, so a probe always meets a free slot.
+        if room && (shard.len + 1) * 8 > shard.slots.len() * 7 && shard.slots.len() < MAX_SHARD_SLOTS {
+            shard.grow();
+        }
+        let Some(at) = shard.find(key) else {
+            return Seen::Unremembered;
+        };
+        let fits = room && (shard.len + 1) * 8 <= shard.slots.len() * 7;
+        match shard.slots.get_mut(at) {
+            Some(slot) if *slot == key => Seen::Again,
+            Some(slot) if fits => {
+                *slot = key;
+                shard.len += 1;
+                self.len += 1;
+                Seen::New
+            }
+            _ => Seen::Unremembered,
+        }
+    }
+
+    /// Empties every shard, keeping its capacity for the next family.
+    fn clear(&mut self) {
+        for shard in &mut self.shards {
+            shard.slots.fill(0);
+            shard.len = 0;
+        }
+        self.len = 0;
+    }
+}
+
+/// A map from histogram label sets to their state, split by six bits of the
+/// key into [`SHARDS`] tables that grow one at a time, for the same reason
+/// as [`SeriesSet`].
 struct SeriesMap<V> {
     shards: Vec<Shard<V>>,
+    len: usize,
 }
 
 impl<V> Default for SeriesMap<V> {
     fn default() -> Self {
         SeriesMap {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            len: 0,
         }
     }
 }
 
 impl<V> SeriesMap<V> {
-    /// The shard of `key`. Bits 40 to 45: hashbrown indexes buckets with a
-    /// key's low bits and tags them with its top seven, so both must vary
-    /// within a shard.
-    fn shard(&mut self, key: u64) -> Option<&mut Shard<V>> {
-        let at = usize::try_from((key >> 40) % SHARDS as u64).unwrap_or(0);
-        self.shards.get_mut(at)
-    }
-
-    /// Whether `key` was new.
-    fn insert_new(&mut self, key: u64, value: V) -> bool {
-        self.shard(key).is_none_or(|shard| shard.insert(key, value).is_none())
-    }
-
-    fn entry_or(&mut self, key: u64, value: V) -> Option<&mut V> {
-        self.shard(key).map(|shard| shard.entry(key).or_insert(value))
+    /// The value of `key`, inserted when new and the map holds fewer than
+    /// `cap`; `None` for a new key beyond the cap.
+    fn entry_or(&mut self, key: u64, cap: usize, value: impl FnOnce() -> V) -> Option<&mut V> {
+        use std::collections::hash_map::Entry;
+        let full = self.len >= cap;
+        match self.shards.get_mut(shard_of(key))?.entry(key) {
+            Entry::Occupied(held) => Some(held.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(slot) => {
+                self.len += 1;
+                Some(slot.insert(value()))
+            }
+        }
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
@@ -321,6 +448,7 @@ impl<V> SeriesMap<V> {
     /// Empties every shard, keeping its capacity for the next family.
     fn clear(&mut self) {
         self.shards.iter_mut().for_each(Shard::clear);
+        self.len = 0;
     }
 }
 
@@ -335,20 +463,62 @@ struct LintFamily {
 
 /// One histogram label set (all labels but `le`) of the open run, checked
 /// as its samples arrive: a few numbers, not its buckets, so a family of a
-/// million buckets costs a few megabytes.
+/// million buckets costs a few megabytes. The optional numbers are flagged
+/// in one byte rather than as `Option`s, which made it 80 bytes instead of
+/// 56 (see [`MAX_HISTOGRAMS`]).
 struct Histogram {
     /// First sample of the series, for the findings only the end can make.
     line: usize,
-    /// The highest `le` so far and its bucket's value.
-    last: Option<(f64, f64)>,
-    /// Buckets came in increasing `le` order so far. Client libraries write
-    /// them so; when one does not, cumulativeness is not checked, as that
-    /// would need every bucket kept.
-    ordered: bool,
-    inf: Option<f64>,
-    count: Option<(f64, usize)>,
-    /// The `_count` was checked against `+Inf` when it arrived.
-    count_checked: bool,
+    /// The highest `le` so far and its bucket's value, when [`LAST`].
+    last_le: f64,
+    last_value: f64,
+    /// The `+Inf` bucket's value, when [`INF`].
+    inf: f64,
+    /// The first `_count` and its line, when [`COUNT`].
+    count: f64,
+    count_line: usize,
+    /// [`LAST`], [`INF`], [`COUNT`], [`ORDERED`] and [`COUNT_CHECKED`].
+    flags: u8,
+}
+
+const LAST: u8 = 1;
+const INF: u8 = 2;
+const COUNT: u8 = 4;
+/// Buckets came in increasing `le` order so far. Client libraries write
+/// them so; when one does not, cumulativeness is not checked, as that would
+/// need every bucket kept.
+const ORDERED: u8 = 8;
+/// The `_count` was checked against `+Inf` when it arrived.
+const COUNT_CHECKED: u8 = 16;
+
+impl Histogram {
+    fn new(line: usize) -> Self {
+        Histogram {
+            line,
+            last_le: 0.0,
+            last_value: 0.0,
+            inf: 0.0,
+            count: 0.0,
+            count_line: 0,
+            flags: ORDERED,
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn last(&self) -> Option<(f64, f64)> {
+        self.has(LAST).then_some((self.last_le, self.last_value))
+    }
+
+    fn inf(&self) -> Option<f64> {
+        self.has(INF).then_some(self.inf)
+    }
+
+    fn count(&self) -> Option<(f64, usize)> {
+        self.has(COUNT).then_some((self.count, self.count_line))
+    }
 }
 
 /// The text-format family whose samples are being read.
@@ -356,7 +526,7 @@ struct Run {
     id: FamId,
     name: String,
     /// Series identities (name, labels in any order, timestamp).
-    seen: SeriesMap<()>,
+    seen: SeriesSet,
     histograms: SeriesMap<Histogram>,
 }
 
@@ -372,8 +542,11 @@ pub(crate) struct LintSink {
     run: Option<Run>,
     hasher: SeriesHasher,
     /// The tables of the last run, kept for the next one.
-    spare: (SeriesMap<()>, SeriesMap<Histogram>),
+    spare: (SeriesSet, SeriesMap<Histogram>),
     series: u64,
+    /// Samples past [`MAX_SERIES`] or [`MAX_HISTOGRAMS`] of their family,
+    /// not remembered by the consistency checks.
+    unremembered: u64,
     sampled_families: usize,
 }
 
@@ -387,8 +560,9 @@ impl LintSink {
             unshown: 0,
             run: None,
             hasher: SeriesHasher::new(),
-            spare: (SeriesMap::default(), SeriesMap::default()),
+            spare: (SeriesSet::default(), SeriesMap::default()),
             series: 0,
+            unremembered: 0,
             sampled_families: 0,
         }
     }
@@ -396,6 +570,12 @@ impl LintSink {
     /// Families with at least one sample, and sample lines.
     pub(crate) fn counts(&self) -> (usize, u64) {
         (self.sampled_families, self.series)
+    }
+
+    /// Samples the consistency checks could not remember (see
+    /// [`MAX_SERIES`]).
+    pub(crate) fn unremembered(&self) -> u64 {
+        self.unremembered
     }
 
     /// The end of a successful parse: the last family's consistency, then
@@ -546,28 +726,32 @@ impl LintSink {
         let Some(run) = self.run.as_mut() else {
             return;
         };
-        if !run.seen.insert_new(identity, ()) {
-            let message = format!(
-                "duplicate series {}",
-                validate::render_series(sample.name, sample, None)
-            );
-            self.add(family.id, family.name, Kind::DuplicateSeries, 0, sample.line, message);
-            return;
+        let seen = run.seen.insert(identity);
+        if seen == Seen::Unremembered {
+            self.unremembered += 1;
+        }
+        match seen {
+            Seen::New | Seen::Unremembered => {}
+            Seen::Again => {
+                let message = format!(
+                    "duplicate series {}",
+                    validate::render_series(sample.name, sample, None)
+                );
+                self.add(family.id, family.name, Kind::DuplicateSeries, 0, sample.line, message);
+                return;
+            }
         }
         if family.metric_type != MetricType::Histogram || !matches!(role, Role::Bucket(_) | Role::Count) {
             return;
         }
-        let Some(h) = run.histograms.entry_or(
-            series,
-            Histogram {
-                line: sample.line,
-                last: None,
-                ordered: true,
-                inf: None,
-                count: None,
-                count_checked: false,
-            },
-        ) else {
+        let Some(h) = run
+            .histograms
+            .entry_or(series, MAX_HISTOGRAMS, || Histogram::new(sample.line))
+        else {
+            // Counted once per sample, whichever check left it out.
+            if seen != Seen::Unremembered {
+                self.unremembered += 1;
+            }
             return;
         };
         let value = sample.value;
@@ -577,16 +761,18 @@ impl LintSink {
                 found = Some((Kind::HistogramBadLe, "bucket le=\"NaN\" is not a number".to_string()));
             }
             Role::Bucket(le) => {
-                if le == f64::INFINITY && h.inf.is_none() {
-                    h.inf = Some(value);
+                if le == f64::INFINITY && !h.has(INF) {
+                    h.inf = value;
+                    h.flags |= INF;
                 }
-                match h.last {
-                    Some((last_le, _)) if le < last_le => h.ordered = false,
-                    Some((last_le, _)) if le == last_le && h.ordered => {
+                let ordered = h.has(ORDERED);
+                match h.last() {
+                    Some((last_le, _)) if le < last_le => h.flags &= !ORDERED,
+                    Some((last_le, _)) if le == last_le && ordered => {
                         let text = format!("duplicate bucket le=\"{}\"", show_le(le));
                         found = Some((Kind::HistogramDuplicateLe, text));
                     }
-                    Some((last_le, last_value)) if h.ordered && value < last_value => {
+                    Some((last_le, last_value)) if ordered && value < last_value => {
                         let text = format!(
                             "bucket le=\"{}\" ({value}) is lower than le=\"{}\" ({last_value}): buckets must be cumulative",
                             show_le(le),
@@ -596,17 +782,21 @@ impl LintSink {
                     }
                     _ => {}
                 }
-                if h.ordered {
-                    h.last = Some((le, value));
+                if h.has(ORDERED) {
+                    h.last_le = le;
+                    h.last_value = value;
+                    h.flags |= LAST;
                 }
             }
             _ => {
-                if h.count.is_none() {
-                    h.count = Some((value, sample.line));
+                if !h.has(COUNT) {
+                    h.count = value;
+                    h.count_line = sample.line;
+                    h.flags |= COUNT;
                     // Buckets come before `_count` from every client library,
                     // so `+Inf` is known by now; if not, the end decides.
-                    if let Some(inf) = h.inf {
-                        h.count_checked = true;
+                    if let Some(inf) = h.inf() {
+                        h.flags |= COUNT_CHECKED;
                         if count_differs(value, inf) {
                             let text = format!("_count ({value}) differs from the +Inf bucket ({inf})");
                             found = Some((Kind::HistogramCountMismatch, text));
@@ -630,14 +820,14 @@ impl LintSink {
         let mut found: Vec<(usize, Kind, String)> = Vec::new();
         for h in run.histograms.values() {
             let series = format!("histogram {} (series at line {})", run.name, h.line);
-            match (h.inf, h.count) {
+            match (h.inf(), h.count()) {
                 (None, _) => found.push((
                     h.line,
                     Kind::HistogramNoInf,
                     format!("{series} has no le=\"+Inf\" bucket"),
                 )),
                 (Some(_), None) => found.push((h.line, Kind::HistogramNoCount, format!("{series} has no _count"))),
-                (Some(inf), Some((count, line))) if !h.count_checked && count_differs(count, inf) => found.push((
+                (Some(inf), Some((count, line))) if !h.has(COUNT_CHECKED) && count_differs(count, inf) => found.push((
                     line,
                     Kind::HistogramCountMismatch,
                     format!("{series}: _count ({count}) differs from the +Inf bucket ({inf})"),
@@ -740,6 +930,29 @@ mod tests {
     }
 
     const HEAD: &str = "# HELP h_seconds Latency.\n# TYPE h_seconds histogram\n";
+
+    #[test]
+    fn the_series_set_is_exact_up_to_its_cap_and_bounded_past_it() {
+        use super::{MAX_SERIES, Seen, SeriesSet};
+        // Spread like keyed hashes; zero included, which shares a slot with one.
+        let key = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
+        let mut set = SeriesSet::default();
+        let cap = MAX_SERIES as u64;
+        for i in 0..cap {
+            assert_eq!(set.insert(key(i)), Seen::New, "{i}");
+        }
+        assert_eq!(set.insert(key(7)), Seen::Again);
+        assert_eq!(set.insert(key(cap - 1)), Seen::Again);
+        // Past the cap: still compared with what is held, not remembered.
+        assert_eq!(set.insert(key(cap)), Seen::Unremembered);
+        assert_eq!(set.insert(key(cap)), Seen::Unremembered);
+        assert_eq!(set.insert(key(3)), Seen::Again);
+        let slots: usize = set.shards.iter().map(|s| s.slots.len()).sum();
+        assert!(slots * 8 <= 32 << 20, "{slots} slots");
+        set.clear();
+        assert_eq!(set.insert(key(7)), Seen::New);
+        assert_eq!(set.insert(key(7)), Seen::Again);
+    }
 
     #[test]
     fn a_clean_histogram_has_no_findings() {

@@ -44,6 +44,9 @@ struct Fam {
     sampled: bool,
 }
 
+/// Sample names remembered with their resolution (see `TextParser::recent`).
+const RECENT: usize = 4;
+
 /// Above this many labels the duplicate check switches from a linear scan
 /// per label to a set, so a hostile line stays linear.
 const LINEAR_DUP_LIMIT: usize = 16;
@@ -54,9 +57,11 @@ pub(crate) struct TextParser {
     by_name: HashMap<Rc<str>, FamId>,
     /// Family of the most recent sample.
     current: Option<FamId>,
-    /// The last sample name and what it resolved to: consecutive lines
-    /// mostly repeat it, and this spares hashing it again.
-    last: (String, FamId, Part),
+    /// The last few sample names and what they resolved to, most recent
+    /// first: consecutive lines mostly repeat one, and a histogram's lines
+    /// cycle through three (`_bucket`, `_sum`, `_count`), so this spares
+    /// hashing a name again (and, for a suffix, twice).
+    recent: [(String, FamId, Part); RECENT],
 }
 
 /// The labels of one sample line and what promtool makes of them.
@@ -73,7 +78,7 @@ impl TextParser {
             fams: Vec::new(),
             by_name: HashMap::new(),
             current: None,
-            last: (String::new(), 0, Part::Exact),
+            recent: std::array::from_fn(|_| (String::new(), 0, Part::Exact)),
         }
     }
 
@@ -229,14 +234,22 @@ impl TextParser {
         // A name's resolution never changes once made: an exact family
         // shadows the suffix rules for good, and a suffix match needs a typed
         // family, whose TYPE cannot change.
-        let (id, part) = if self.last.0 == name && !name.is_empty() {
-            (self.last.1, self.last.2)
-        } else {
-            let resolved = self.resolve(name, no, sink);
-            self.last.0.clear();
-            self.last.0.push_str(name);
-            (self.last.1, self.last.2) = resolved;
-            resolved
+        let hit = self.recent.iter().position(|(n, ..)| n == name && !name.is_empty());
+        let (id, part) = match hit {
+            Some(at) => {
+                // Most recent first, so the common case is one comparison.
+                self.recent[..=at].rotate_right(1);
+                (self.recent[0].1, self.recent[0].2)
+            }
+            None => {
+                let resolved = self.resolve(name, no, sink);
+                self.recent.rotate_right(1);
+                let slot = &mut self.recent[0];
+                slot.0.clear();
+                slot.0.push_str(name);
+                (slot.1, slot.2) = resolved;
+                resolved
+            }
         };
         let Some(fam) = self.fams.get_mut(id) else {
             return fail(name_at, "internal error: family index out of range");

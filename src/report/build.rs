@@ -31,9 +31,8 @@ pub struct RunMeta<'a> {
     pub warm_up: Option<crate::report::WarmUpReport>,
 }
 
-/// Fails only if the redaction round trip fails, which would be a bug: the
-/// report is then withheld rather than risk printing a secret.
-pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Result<Report, serde_json::Error> {
+/// The report of an evaluation, every secret redacted (see [`redact`]).
+pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Report {
     let mut counts = Counts::default();
     let requirements: Vec<RequirementReport> = eval
         .requirements
@@ -259,48 +258,209 @@ fn summarize_checked(eval: &Evaluation, counts: &Counts) -> String {
     format!("BLOCKED: {}", reasons.join("; "))
 }
 
-/// Redacts every string of the report by a round trip through JSON, so no
-/// field can be forgotten; then puts back the gate's own identifiers, which
-/// the gate author wrote and `diff` and every JSON consumer key on.
-fn redact(report: Report, redactor: &Redactor) -> Result<Report, serde_json::Error> {
-    let mut value = serde_json::to_value(&report)?;
-    redactor.redact_json(&mut value);
-    let mut redacted: Report = serde_json::from_value(value)?;
-    restore_identifiers(&mut redacted, &report);
-    Ok(redacted)
-}
-
-fn restore_identifiers(to: &mut Report, from: &Report) {
-    to.gate.id.clone_from(&from.gate.id);
-    to.gate.name.clone_from(&from.gate.name);
-    // Not serialized, so the JSON round trip dropped them.
-    to.gate.from_file = from.gate.from_file;
-    for (r, o) in to.requirements.iter_mut().zip(&from.requirements) {
-        r.id.clone_from(&o.id);
-        r.name.clone_from(&o.name);
-        for (c, oc) in r.checks.iter_mut().zip(&o.checks) {
-            c.id.clone_from(&oc.id);
-            c.name.clone_from(&oc.name);
-            c.kind.clone_from(&oc.kind);
-            c.target.clone_from(&oc.target);
-            c.line = oc.line;
+/// Redacts every string of the report in place, map keys included, except
+/// the gate's own identifiers (ids, names, kinds, target names), which the
+/// gate author wrote and `diff` and every JSON consumer key on. It used to
+/// be a round trip through `serde_json::Value`, a fifth of a 10,000-check
+/// run; each struct is destructured without `..` instead, so a field added
+/// to the model does not compile until it is redacted or named as exempt.
+fn redact(mut report: Report, redactor: &Redactor) -> Report {
+    let Report {
+        schema_version: _,
+        tool,
+        gate,
+        started_at,
+        duration_ms: _,
+        score: _,
+        passed: _,
+        verdict,
+        partial: _,
+        not_checked,
+        summary,
+        insecure: _,
+        attempts: _,
+        counts: _,
+        requirements,
+        blockers,
+        root_causes,
+        fix_path,
+        warnings,
+        warm_up,
+        requests,
+    } = &mut report;
+    let r = Scrub(redactor);
+    let Tool { name, version } = tool;
+    r.all([name, version, started_at, verdict, summary]);
+    let GateInfo {
+        id: _,
+        name: _,
+        source,
+        threshold: _,
+        required_must_pass: _,
+        from_file: _,
+    } = gate;
+    r.text(source);
+    r.texts(not_checked);
+    r.texts(warnings);
+    for req in requirements {
+        let RequirementReport {
+            id: _,
+            name: _,
+            weight: _,
+            required: _,
+            severity: _,
+            score: _,
+            status: _,
+            checks,
+        } = req;
+        for c in checks {
+            let CheckReport {
+                id: _,
+                name: _,
+                kind: _,
+                target: _,
+                weight: _,
+                status: _,
+                duration_ms: _,
+                message,
+                evidence,
+                expected,
+                cause,
+                remediation,
+                reproduce,
+                security: _,
+                waiver,
+                attempts: _,
+                passed_after_retry: _,
+                warnings,
+                line: _,
+            } = c;
+            r.text(message);
+            r.map(evidence);
+            r.map(expected);
+            r.opts([cause, remediation, reproduce]);
+            if let Some(WaiverReport {
+                reason,
+                expires,
+                expired: _,
+            }) = waiver
+            {
+                r.all([reason, expires]);
+            }
+            r.texts(warnings);
         }
     }
-    for (b, o) in to.blockers.iter_mut().zip(&from.blockers) {
-        b.requirement.clone_from(&o.requirement);
-        b.check.clone_from(&o.check);
+    for b in blockers {
+        let Blocker {
+            requirement: _,
+            check: _,
+            severity: _,
+            status: _,
+            security: _,
+            message,
+            cause,
+            remediation,
+            evidence,
+            reproduce,
+        } = b;
+        r.text(message);
+        r.opts([cause, remediation, reproduce]);
+        r.map(evidence);
     }
-    for (rc, o) in to.root_causes.iter_mut().zip(&from.root_causes) {
-        rc.key.clone_from(&o.key);
-        rc.checks.clone_from(&o.checks);
-        rc.unblocks.clone_from(&o.unblocks);
+    for rc in root_causes {
+        let RootCauseReport {
+            key: _,
+            summary,
+            score_impact: _,
+            severity: _,
+            security: _,
+            checks: _,
+            unblocks: _,
+            remediation,
+        } = rc;
+        r.text(summary);
+        r.opts([remediation]);
     }
-    for (s, o) in to.fix_path.steps.iter_mut().zip(&from.fix_path.steps) {
-        s.root_cause.clone_from(&o.root_cause);
+    let FixPathReport {
+        already_passing: _,
+        reachable: _,
+        score_after: _,
+        steps,
+    } = fix_path;
+    for step in steps {
+        let FixStepReport {
+            root_cause: _,
+            summary,
+            score_after: _,
+        } = step;
+        r.text(summary);
     }
-    if let (Some(to), Some(from)) = (&mut to.requests, &from.requests) {
-        for (t, o) in to.by_target.iter_mut().zip(&from.by_target) {
-            t.targets.clone_from(&o.targets);
+    if let Some(WarmUpReport {
+        target,
+        paths,
+        requests_planned: _,
+        requests_sent: _,
+        answers,
+        started_at,
+        traffic_ms: _,
+        scrape_interval_ms: _,
+        waited_ms: _,
+        summary,
+    }) = warm_up
+    {
+        r.all([target, started_at, summary]);
+        r.texts(paths);
+        r.keys(answers);
+    }
+    // Numbers and target names only.
+    if let Some(RequestsReport { total: _, by_target }) = requests {
+        for count in by_target {
+            let RequestCount { targets: _, requests: _ } = count;
+        }
+    }
+    report
+}
+
+/// The redactor applied to each kind of field of the report.
+struct Scrub<'r>(&'r Redactor);
+
+impl Scrub<'_> {
+    fn text(&self, s: &mut String) {
+        if let std::borrow::Cow::Owned(redacted) = self.0.redact(s) {
+            *s = redacted;
+        }
+    }
+
+    fn all<const N: usize>(&self, fields: [&mut String; N]) {
+        fields.into_iter().for_each(|s| self.text(s));
+    }
+
+    fn texts(&self, list: &mut [String]) {
+        list.iter_mut().for_each(|s| self.text(s));
+    }
+
+    fn opts<const N: usize>(&self, fields: [&mut Option<String>; N]) {
+        fields.into_iter().flatten().for_each(|s| self.text(s));
+    }
+
+    /// Values and keys; a key that changes is moved to its redacted name.
+    fn map(&self, map: &mut BTreeMap<String, serde_json::Value>) {
+        map.values_mut().for_each(|v| self.0.redact_json(v));
+        self.keys(map);
+    }
+
+    fn keys<V>(&self, map: &mut BTreeMap<String, V>) {
+        let changed: Vec<(String, String)> = map
+            .keys()
+            .filter_map(|k| match self.0.redact(k) {
+                std::borrow::Cow::Owned(redacted) => Some((k.clone(), redacted)),
+                std::borrow::Cow::Borrowed(_) => None,
+            })
+            .collect();
+        for (old, new) in changed {
+            if let Some(v) = map.remove(&old) {
+                map.insert(new, v);
+            }
         }
     }
 }

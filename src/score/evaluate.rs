@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{CheckIn, ReqIn, fix_path, root_causes};
+use super::{CheckIn, ReqIn};
 use crate::gate::{Gate, PassRule};
 use crate::probe::Outcome;
 use crate::runner::CheckResult;
@@ -196,8 +196,9 @@ pub fn evaluate(gate: &Gate, results: Vec<CheckResult>, judging: Judging<'_>) ->
     let not_checked = not_checked(&requirements);
     // Fail closed: what was not checked cannot be said to pass.
     let passed = super::passes(&reqs_in, rule) && (not_checked.is_empty() || allow_partial);
-    let causes = root_causes(&reqs_in);
-    let fix = fix_path(&reqs_in, rule);
+    let sets = super::root_cause::cause_sets(&reqs_in);
+    let causes = super::root_cause::root_causes_with(&reqs_in, &sets);
+    let fix = super::fix_path::fix_path_with(&reqs_in, rule, &causes, &sets);
     let failed_required = super::failed_required(&reqs_in).iter().map(|r| r.id.clone()).collect();
 
     // Which root causes each check waits on, looked up once per blocked check.

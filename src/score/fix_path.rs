@@ -1,10 +1,10 @@
 //! The fix path: the smallest set of root causes whose fixing passes the
 //! gate, exact up to [`EXACT_LIMIT`] causes and greedy beyond.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::root_cause::{cause_sets, simulate};
-use super::{ReqIn, gate_score, passes, root_causes};
+use super::root_cause::{RootCause, cause_sets, root_causes_with, simulate};
+use super::{ReqIn, gate_score, passes};
 use crate::gate::PassRule;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,19 @@ const EXACT_LIMIT: usize = 12;
 /// The smallest set of root causes whose fixing passes the gate; among sets
 /// of that size, the one with the highest resulting score.
 pub fn fix_path(reqs: &[ReqIn], rule: PassRule) -> FixPath {
+    let sets = cause_sets(reqs);
+    fix_path_with(reqs, rule, &root_causes_with(reqs, &sets), &sets)
+}
+
+/// [`fix_path`] with the root causes and [`cause_sets`] of `reqs` already
+/// computed: the evaluation needs both anyway, and each is a walk over
+/// every check.
+pub(super) fn fix_path_with(
+    reqs: &[ReqIn],
+    rule: PassRule,
+    causes: &[RootCause],
+    sets: &BTreeMap<String, BTreeSet<String>>,
+) -> FixPath {
     let current = gate_score(reqs);
     if passes(reqs, rule) {
         return FixPath {
@@ -41,11 +54,9 @@ pub fn fix_path(reqs: &[ReqIn], rule: PassRule) -> FixPath {
             score_after: current,
         };
     }
-    let causes = root_causes(reqs);
-    let sets = cause_sets(reqs);
     let keys: Vec<&str> = causes.iter().map(|c| c.key.as_str()).collect();
     let eval = |chosen: &BTreeSet<&str>| {
-        let after = simulate(reqs, &sets, chosen);
+        let after = simulate(reqs, sets, chosen);
         (passes(&after, rule), gate_score(&after))
     };
 
@@ -87,7 +98,7 @@ pub fn fix_path(reqs: &[ReqIn], rule: PassRule) -> FixPath {
                 .map(|k| {
                     let mut s = set.clone();
                     s.insert(k);
-                    let after = simulate(reqs, &sets, &s);
+                    let after = simulate(reqs, sets, &s);
                     (super::failed_required(&after).len(), gate_score(&after), *k)
                 })
                 .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
@@ -174,7 +185,7 @@ mod tests {
         let reqs = vec![req("a", 10.0, true, vec![check("a", Status::Pass)])];
         let fp = fix_path(&reqs, RULE);
         assert!(fp.already_passing && fp.reachable && fp.steps.is_empty());
-        assert!(root_causes(&reqs).is_empty());
+        assert!(super::super::root_causes(&reqs).is_empty());
     }
 
     #[test]

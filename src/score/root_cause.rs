@@ -104,7 +104,11 @@ pub(super) fn simulate(
 
 /// Root causes ordered by score impact (then severity, then key).
 pub fn root_causes(reqs: &[ReqIn]) -> Vec<RootCause> {
-    let sets = cause_sets(reqs);
+    root_causes_with(reqs, &cause_sets(reqs))
+}
+
+/// [`root_causes`] with the [`cause_sets`] of `reqs` already computed.
+pub(super) fn root_causes_with(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<String>>) -> Vec<RootCause> {
     let current = gate_score(reqs);
     let mut order: Vec<String> = Vec::new();
     let mut causes: BTreeMap<String, RootCause> = BTreeMap::new();
