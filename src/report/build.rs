@@ -27,6 +27,8 @@ pub struct RunMeta<'a> {
     pub requests: Option<RequestsReport>,
     pub warnings: Vec<String>,
     pub warm_up: Option<crate::report::WarmUpReport>,
+    /// What a `demo` run simulated; `None` for a real stack.
+    pub simulated: Option<String>,
 }
 
 /// Fails only if the redaction round trip fails, which would be a bug: the
@@ -148,6 +150,7 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Resul
         warnings,
         warm_up: meta.warm_up.clone(),
         requests: meta.requests.clone(),
+        simulated: meta.simulated.clone(),
     };
     redact(report, redactor)
 }

@@ -55,6 +55,10 @@ pub struct Report {
     /// stack. Absent in reports of versions that did not count them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<RequestsReport>,
+    /// Set when the probed stack was simulated (`medianest-gate demo`): what
+    /// it simulated. Absent for every run against a real stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<String>,
 }
 
 /// What the warm-up sent before the checks (a synthetic action).

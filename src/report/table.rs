@@ -63,6 +63,9 @@ impl Renderer for Table {
         } else {
             verdict.to_string()
         };
+        if let Some(sim) = &r.simulated {
+            writeln!(out, "SIMULATED STACK: {}", esc(sim))?;
+        }
         writeln!(out, "Gate {} · {}", esc(&r.gate.id), esc(&r.gate.name))?;
         writeln!(
             out,
