@@ -9,10 +9,9 @@ use crate::error::{Exit, Failure};
 
 pub fn run(args: DemoArgs, ui: Ui) -> anyhow::Result<Exit> {
     if args.list {
-        let width = Scenario::ALL.iter().map(|s| s.name().len()).max().unwrap_or(0);
-        let lines: String = Scenario::ALL
-            .iter()
-            .map(|s| format!("{:width$}  {}\n", s.name(), s.description()))
+        let width = Scenario::list().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let lines: String = Scenario::list()
+            .map(|(name, what)| format!("{name:width$}  {what}\n"))
             .collect();
         crate::error::print(&lines)?;
         return Ok(Exit::Passed);
@@ -39,13 +38,13 @@ pub fn run(args: DemoArgs, ui: Ui) -> anyhow::Result<Exit> {
     vars.append(&mut check.gate.vars);
     check.gate.vars = vars;
     let result = check::run_as(check, ui, Some(what));
-    stack.stop();
+    drop(stack);
     result
 }
 
 fn unknown(name: &str) -> Failure {
-    let names = Scenario::ALL.map(Scenario::name);
-    let hint = crate::suggest::closest(name, names)
+    let names: Vec<&str> = Scenario::list().map(|(name, _)| name).collect();
+    let hint = crate::suggest::closest(name, names.iter().copied())
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default();
     Failure::usage(format!(

@@ -16,7 +16,10 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// What Grafana's entrypoint prints when its data directory is not writable
 /// (reference §3.9), the `mkdir` line first as it comes from stderr.
 const GRAFANA_UNWRITABLE: [(u8, &str); 3] = [
-    (2, "mkdir: can't create directory '/var/lib/grafana/plugins': Permission denied\n"),
+    (
+        2,
+        "mkdir: can't create directory '/var/lib/grafana/plugins': Permission denied\n",
+    ),
     (1, "GF_PATHS_DATA='/var/lib/grafana' is not writable.\n"),
     (
         1,
@@ -46,7 +49,10 @@ fn containers(scenario: Scenario) -> Vec<Container> {
         // One set of lines per start: the restart loop repeats them.
         GRAFANA_UNWRITABLE.iter().copied().cycle().take(3 * 8).collect()
     } else {
-        vec![(1, "logger=server t=2025-09-12T06:00:01Z level=info msg=\"HTTP Server Listen\" address=[::]:3000\n")]
+        vec![(
+            1,
+            "logger=server t=2025-09-12T06:00:01Z level=info msg=\"HTTP Server Listen\" address=[::]:3000\n",
+        )]
     };
     let running = |name, image, mounts, ip| Container {
         name,
@@ -79,23 +85,38 @@ fn containers(scenario: Scenario) -> Vec<Container> {
             logs: grafana_logs,
             ip: 3,
         },
-        running("medianest-loki", "grafana/loki:3.2.1", &[("/srv/medianest/loki", "/loki")], 4),
-        running("medianest-prometheus", "prom/prometheus:v2.42.0", &[("/srv/medianest/prometheus", "/prometheus")], 5),
+        running(
+            "medianest-loki",
+            "grafana/loki:3.2.1",
+            &[("/srv/medianest/loki", "/loki")],
+            4,
+        ),
+        running(
+            "medianest-prometheus",
+            "prom/prometheus:v2.42.0",
+            &[("/srv/medianest/prometheus", "/prometheus")],
+            5,
+        ),
     ]
 }
 
 pub fn answer(sim: &Sim, req: &Req) -> Reply {
     let mut reply = route(sim.scenario, req);
-    reply
-        .headers
-        .extend([("api-version", "1.41"), ("server", "Docker/20.10.24+dfsg1 (linux)"), ("ostype", "linux")]);
+    reply.headers.extend([
+        ("api-version", "1.41"),
+        ("server", "Docker/20.10.24+dfsg1 (linux)"),
+        ("ostype", "linux"),
+    ]);
     reply
 }
 
 fn route(scenario: Scenario, req: &Req) -> Reply {
     // An optional version prefix (`/v1.41/...`) names the same handlers.
     let path = match req.path.strip_prefix("/v").and_then(|p| p.split_once('/')) {
-        Some((v, rest)) if v.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) => {
+        Some((v, rest))
+            if v.split('.')
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
             format!("/{rest}")
         }
         _ => req.path.clone(),
@@ -121,7 +142,11 @@ fn route(scenario: Scenario, req: &Req) -> Reply {
         ["", "containers", name, "logs"] => {
             let wanted = |s: &str| matches!(req.param(s), Some("1" | "true"));
             if !wanted("stdout") && !wanted("stderr") {
-                return Reply::json(400, JSON, &json!({"message": "Bad parameters: you must choose at least one stream"}));
+                return Reply::json(
+                    400,
+                    JSON,
+                    &json!({"message": "Bad parameters: you must choose at least one stream"}),
+                );
             }
             match find(name) {
                 Some(c) => logs(c, req.param("tail"), wanted("stdout"), wanted("stderr")),
@@ -218,8 +243,11 @@ fn network(all: &[Container]) -> Value {
         .iter()
         .filter(|c| c.status == "running")
         .map(|c| {
-            (id(c.name), json!({"Name": c.name, "EndpointID": id(&format!("{}-ep", c.name)),
-                "MacAddress": "", "IPv4Address": format!("172.20.0.{}/16", c.ip), "IPv6Address": ""}))
+            (
+                id(c.name),
+                json!({"Name": c.name, "EndpointID": id(&format!("{}-ep", c.name)),
+                "MacAddress": "", "IPv4Address": format!("172.20.0.{}/16", c.ip), "IPv6Address": ""}),
+            )
         })
         .collect();
     json!({"Name": NETWORK, "Id": id(NETWORK), "Created": "2025-09-11T06:00:00.01Z", "Scope": "local", "Driver": "bridge",

@@ -24,10 +24,21 @@ pub fn answer(sim: &Sim, req: &Req) -> Reply {
             r#"{"extra":null,"message":"Unauthorized","messageId":"auth.unauthorized","statusCode":401,"traceID":""}"#,
         );
     }
-    if let Some(uid) = path.strip_prefix("/api/datasources/uid/").and_then(|p| p.strip_suffix("/health")) {
+    if let Some(uid) = path
+        .strip_prefix("/api/datasources/uid/")
+        .and_then(|p| p.strip_suffix("/health"))
+    {
         return match uid {
-            PROM_UID => Reply::new(200, JSON, r#"{"message":"Successfully queried the Prometheus API.","status":"OK"}"#),
-            LOKI_UID => Reply::new(200, JSON, r#"{"message":"Data source successfully connected.","status":"OK"}"#),
+            PROM_UID => Reply::new(
+                200,
+                JSON,
+                r#"{"message":"Successfully queried the Prometheus API.","status":"OK"}"#,
+            ),
+            LOKI_UID => Reply::new(
+                200,
+                JSON,
+                r#"{"message":"Data source successfully connected.","status":"OK"}"#,
+            ),
             _ => Reply::new(500, JSON, r#"{"message":"Unable to load datasource metadata"}"#),
         };
     }
@@ -62,14 +73,36 @@ fn datasources() -> Value {
 
 /// The provisioned dashboards: (uid, title, panels as (title, datasource uid, expr)).
 const DASHBOARDS: [(&str, &str, &[(&str, &str, &str)]); 2] = [
-    ("medianest-overview", "MediaNest Overview", &[
-        ("Request rate", PROM_UID, "sum(rate(http_requests_total{job=\"medianest-backend\"}[$__rate_interval]))"),
-        ("p95 latency", PROM_UID, "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"medianest-backend\"}[$__rate_interval])))"),
-        ("Active sessions", PROM_UID, "sum(user_sessions_active{job=\"medianest-backend\"})"),
-    ]),
-    ("medianest-logs", "MediaNest Logs", &[
-        ("Log lines per minute", LOKI_UID, "sum(count_over_time({job=\"medianest-app\"}[1m]))"),
-    ]),
+    (
+        "medianest-overview",
+        "MediaNest Overview",
+        &[
+            (
+                "Request rate",
+                PROM_UID,
+                "sum(rate(http_requests_total{job=\"medianest-backend\"}[$__rate_interval]))",
+            ),
+            (
+                "p95 latency",
+                PROM_UID,
+                "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"medianest-backend\"}[$__rate_interval])))",
+            ),
+            (
+                "Active sessions",
+                PROM_UID,
+                "sum(user_sessions_active{job=\"medianest-backend\"})",
+            ),
+        ],
+    ),
+    (
+        "medianest-logs",
+        "MediaNest Logs",
+        &[(
+            "Log lines per minute",
+            LOKI_UID,
+            "sum(count_over_time({job=\"medianest-app\"}[1m]))",
+        )],
+    ),
 ];
 
 fn search() -> Value {
@@ -115,12 +148,20 @@ fn dashboard(uid: &str) -> Option<Value> {
 /// while Prometheus scrapes it; Loki's app logs always arrive.
 fn ds_query(sim: &Sim, body: &[u8]) -> Reply {
     let request_error = |message: &str, id: &str| {
-        Reply::json(400, JSON, &json!({"message": message, "messageId": id, "statusCode": 400, "traceID": ""}))
+        Reply::json(
+            400,
+            JSON,
+            &json!({"message": message, "messageId": id, "statusCode": 400, "traceID": ""}),
+        )
     };
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return request_error("bad request data", "");
     };
-    let queries = req.get("queries").and_then(Value::as_array).cloned().unwrap_or_default();
+    let queries = req
+        .get("queries")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if queries.is_empty() {
         return request_error("No queries found", "query.noQueries");
     }

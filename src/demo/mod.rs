@@ -15,7 +15,6 @@ mod loki;
 mod prometheus;
 mod serve;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,54 +33,62 @@ pub enum Scenario {
     LokiRetention,
 }
 
-impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+/// Every scenario with its name and the line `demo --list` prints; the first is the default.
+const SCENARIOS: [(Scenario, &str, &str); 6] = [
+    (
         Scenario::SeedDay,
-        Scenario::Healthy,
+        "seed-day",
+        "the seed's own day, 2025-09-12 (default): the backend is down and Grafana restarts in a loop because its data directory is not writable (BLOCKED)",
+    ),
+    (Scenario::Healthy, "healthy", "everything works (PASSED)"),
+    (
         Scenario::SlowP95,
+        "slow-p95",
+        "the backend's p95 latency is above the 600 ms SLA (performance-sla fails)",
+    ),
+    (
         Scenario::Scrape401,
+        "scrape-401",
+        "Prometheus scrapes /metrics without the bearer token and gets 401 (prometheus-scrape fails)",
+    ),
+    (
         Scenario::MetricsOpen,
+        "metrics-open",
+        "the backend serves /metrics without authentication (metrics-endpoint fails)",
+    ),
+    (
         Scenario::LokiRetention,
-    ];
+        "loki-retention",
+        "Loki sets retention_period 30d but compactor retention is disabled, so nothing is ever deleted (log-aggregation passes with a warning: the setting is not enforced)",
+    ),
+];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::SeedDay => "seed-day",
-            Scenario::Healthy => "healthy",
-            Scenario::SlowP95 => "slow-p95",
-            Scenario::Scrape401 => "scrape-401",
-            Scenario::MetricsOpen => "metrics-open",
-            Scenario::LokiRetention => "loki-retention",
-        }
+impl Scenario {
+    /// (name, description) of every scenario, the default first.
+    pub fn list() -> impl Iterator<Item = (&'static str, &'static str)> {
+        SCENARIOS.iter().map(|(_, n, d)| (*n, *d))
     }
 
-    /// One line for `demo --list`.
+    pub fn name(self) -> &'static str {
+        self.entry().0
+    }
+
     pub fn description(self) -> &'static str {
-        match self {
-            Scenario::SeedDay => {
-                "the seed's own day, 2025-09-12 (default): the backend is down and Grafana restarts in a loop because its data directory is not writable (BLOCKED)"
-            }
-            Scenario::Healthy => "everything works (PASSED)",
-            Scenario::SlowP95 => "the backend's p95 latency is above the 600 ms SLA (performance-sla fails)",
-            Scenario::Scrape401 => {
-                "Prometheus scrapes /metrics without the bearer token and gets 401 (prometheus-scrape fails)"
-            }
-            Scenario::MetricsOpen => "the backend serves /metrics without authentication (metrics-endpoint fails)",
-            Scenario::LokiRetention => {
-                "Loki sets retention_period 30d but compactor retention is disabled, so nothing is ever deleted (log-aggregation passes with a warning: the setting is not enforced)"
-            }
-        }
+        self.entry().1
+    }
+
+    fn entry(self) -> (&'static str, &'static str) {
+        SCENARIOS
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or(("", ""), |(_, n, d)| (*n, *d))
     }
 
     pub fn parse(name: &str) -> Option<Scenario> {
-        Scenario::ALL.into_iter().find(|s| s.name() == name)
+        SCENARIOS.iter().find(|(_, n, _)| *n == name).map(|(s, _, _)| *s)
     }
 
     fn backend_up(self) -> bool {
-        self != Scenario::SeedDay
-    }
-
-    fn grafana_up(self) -> bool {
         self != Scenario::SeedDay
     }
 
@@ -109,13 +116,13 @@ struct Sim {
 const METRICS_TOKEN: &str = "dM0qX7vK2pLw9Rt4";
 const GRAFANA_TOKEN: &str = "glsa_Zk3N9xQ2Lr7Vw5Tp";
 
-/// The running stack; [`Stack::stop`] ends it.
+/// The running stack; dropping it stops every service and removes the socket.
 pub struct Stack {
     /// `--var` pairs that point the built-in Gate G at the stack.
     pub vars: Vec<(String, String)>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    socket_dir: PathBuf,
+    _socket_dir: tempfile::TempDir,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,47 +143,38 @@ impl Stack {
             .enable_all()
             .build()
             .context("cannot start the simulated stack's runtime")?;
-        let socket_dir = private_dir()?;
-        let socket = socket_dir.join("docker.sock");
+        let socket_dir = tempfile::Builder::new()
+            .prefix("medianest-gate-demo-")
+            .tempdir()
+            .context("cannot create a directory for the simulated Docker socket")?;
+        let socket = socket_dir.path().join("docker.sock");
+        // Seed day: backend and Grafana are down, their ports refuse connections.
+        let down = |s: Service| scenario == Scenario::SeedDay && matches!(s, Service::Backend | Service::Grafana);
         let services = [
-            (Service::Backend, scenario.backend_up()),
-            (Service::Prometheus, true),
-            (Service::Grafana, scenario.grafana_up()),
-            (Service::Loki, true),
-            (Service::Alertmanager, true),
-            (Service::Jaeger, true),
+            Service::Backend,
+            Service::Prometheus,
+            Service::Grafana,
+            Service::Loki,
+            Service::Alertmanager,
+            Service::Jaeger,
         ];
-        let bound = runtime.block_on(async {
-            let mut bound = Vec::new();
-            for (service, up) in services {
-                bound.push((service, Port::bind(up)?));
-            }
-            let docker = tokio::net::UnixListener::bind(&socket)?;
-            std::io::Result::Ok((bound, docker))
-        });
-        let (bound, docker) = match bound {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&socket_dir);
-                return Err(anyhow::Error::new(e).context("cannot bind the simulated stack on 127.0.0.1"));
-            }
-        };
-        let addr = |s: Service| {
-            bound
-                .iter()
-                .find(|(b, _)| *b == s)
-                .map(|(_, p)| p.addr.clone())
-                .unwrap_or_default()
-        };
+        let (ports, docker) = runtime
+            .block_on(async {
+                let mut ports = Vec::new();
+                for s in services {
+                    let socket = tokio::net::TcpSocket::new_v4()?;
+                    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+                    let addr = socket.local_addr()?.to_string();
+                    // Bound but never listening: connecting is refused, as at
+                    // a stopped service's port, and no other process takes it.
+                    let port = if down(s) { Err(socket) } else { Ok(socket.listen(128)?) };
+                    ports.push((s, addr, port));
+                }
+                std::io::Result::Ok((ports, tokio::net::UnixListener::bind(&socket)?))
+            })
+            .context("cannot bind the simulated stack on 127.0.0.1")?;
+        let addr = |s: Service| ports.iter().find(|p| p.0 == s).map(|p| p.1.clone()).unwrap_or_default();
         let url = |s: Service| format!("http://{}", addr(s));
-        let sim = Arc::new(Sim {
-            scenario,
-            metrics_token: METRICS_TOKEN.to_string(),
-            grafana_token: GRAFANA_TOKEN.to_string(),
-            backend: addr(Service::Backend),
-            prometheus: addr(Service::Prometheus),
-            alertmanager: addr(Service::Alertmanager),
-        });
         let vars = [
             ("MEDIANEST_BACKEND_URL", url(Service::Backend)),
             ("PROMETHEUS_URL", url(Service::Prometheus)),
@@ -187,107 +185,54 @@ impl Stack {
             ("DOCKER_HOST", format!("unix://{}", socket.display())),
             ("METRICS_TOKEN", METRICS_TOKEN.to_string()),
             ("GRAFANA_TOKEN", GRAFANA_TOKEN.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-
+        ];
+        let sim = Arc::new(Sim {
+            scenario,
+            metrics_token: METRICS_TOKEN.to_string(),
+            grafana_token: GRAFANA_TOKEN.to_string(),
+            backend: addr(Service::Backend),
+            prometheus: addr(Service::Prometheus),
+            alertmanager: addr(Service::Alertmanager),
+        });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("demo-stack".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    // A refused port stays bound (never listening) until the stack stops.
-                    let mut reserved = Vec::new();
-                    for (service, port) in bound {
-                        match port.listener {
-                            Some(l) => spawn_tcp(l, handler(service, Arc::clone(&sim))),
-                            None => reserved.push(port),
+                    let mut refusing = Vec::new();
+                    for (service, _, port) in ports {
+                        match port {
+                            Ok(l) => {
+                                tokio::spawn(serve::serve(l, handler(service, Arc::clone(&sim))));
+                            }
+                            Err(reserved) => refusing.push(reserved),
                         }
                     }
-                    let docker = Arc::new(docker);
-                    let sim_docker = Arc::clone(&sim);
-                    let docker_handler: Handler = Arc::new(move |req| docker::answer(&sim_docker, &req));
-                    tokio::spawn(serve::serve(
-                        move || {
-                            let l = Arc::clone(&docker);
-                            async move { l.accept().await.map(|(s, _)| s) }
-                        },
-                        docker_handler,
-                    ));
+                    let docker_answer: Handler = Arc::new(move |req| docker::answer(&sim, &req));
+                    tokio::spawn(serve::serve(docker, docker_answer));
                     let _ = stopped.await;
-                    drop(reserved);
+                    drop(refusing);
                 });
             })
             .context("cannot start the simulated stack's thread")?;
         Ok(Stack {
-            vars,
+            vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             stop: Some(stop),
             thread: Some(thread),
-            socket_dir,
+            _socket_dir: socket_dir,
         })
     }
+}
 
-    /// Stops every service and removes the socket directory.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
+impl Drop for Stack {
+    fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_dir_all(&self.socket_dir);
     }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-/// A loopback port: listening, or only bound, so that connecting to it is
-/// refused the way a stopped service's port is (and no other process can take it).
-struct Port {
-    addr: String,
-    listener: Option<tokio::net::TcpListener>,
-    _reserved: Option<tokio::net::TcpSocket>,
-}
-
-impl Port {
-    fn bind(listening: bool) -> std::io::Result<Port> {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let addr = socket.local_addr()?.to_string();
-        if listening {
-            Ok(Port {
-                addr,
-                listener: Some(socket.listen(128)?),
-                _reserved: None,
-            })
-        } else {
-            Ok(Port {
-                addr,
-                listener: None,
-                _reserved: Some(socket),
-            })
-        }
-    }
-}
-
-fn spawn_tcp(listener: tokio::net::TcpListener, handler: Handler) {
-    let listener = Arc::new(listener);
-    tokio::spawn(serve::serve(
-        move || {
-            let l = Arc::clone(&listener);
-            async move { l.accept().await.map(|(s, _)| s) }
-        },
-        handler,
-    ));
 }
 
 fn handler(service: Service, sim: Arc<Sim>) -> Handler {
@@ -300,29 +245,6 @@ fn handler(service: Service, sim: Arc<Sim>) -> Handler {
         Service::Jaeger => extras::jaeger,
     };
     Arc::new(move |req| answer(&sim, &req))
-}
-
-/// A new directory only this user can enter, for the Docker socket.
-fn private_dir() -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let base = std::env::temp_dir();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mut last = None;
-    for attempt in 0..16u32 {
-        let dir = base.join(format!("medianest-gate-demo-{}-{nanos:x}-{attempt}", std::process::id()));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(anyhow::anyhow!(
-        "cannot create a directory for the simulated Docker socket in {}: {}",
-        base.display(),
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
 }
 
 /// Bearer check shared by the protected services.

@@ -66,7 +66,12 @@ fn targets(sim: &Sim, req: &Req) -> Value {
     );
     let backend = match sim.scenario {
         Scenario::SeedDay => target(JOB, &sim.backend, "down", &refused),
-        Scenario::Scrape401 => target(JOB, &sim.backend, "down", "server returned HTTP status 401 Unauthorized"),
+        Scenario::Scrape401 => target(
+            JOB,
+            &sim.backend,
+            "down",
+            "server returned HTTP status 401 Unauthorized",
+        ),
         _ => target(JOB, &sim.backend, "up", ""),
     };
     // Sorted by pool name, as Prometheus lists them.
@@ -164,12 +169,22 @@ fn window(q: &str) -> f64 {
 pub(super) fn histogram_quantile(q: f64, cumulative: &[u64]) -> f64 {
     let total = cumulative[cumulative.len() - 1] as f64;
     let rank = q * total;
-    let bounds: Vec<f64> = backend::LE.iter().map(|le| le.parse().unwrap_or(f64::INFINITY)).collect();
-    let i = cumulative.iter().position(|c| *c as f64 >= rank).unwrap_or(cumulative.len() - 1);
+    let bounds: Vec<f64> = backend::LE
+        .iter()
+        .map(|le| le.parse().unwrap_or(f64::INFINITY))
+        .collect();
+    let i = cumulative
+        .iter()
+        .position(|c| *c as f64 >= rank)
+        .unwrap_or(cumulative.len() - 1);
     if bounds[i].is_infinite() {
         return bounds[i - 1];
     }
-    let (lower, below) = if i == 0 { (0.0, 0.0) } else { (bounds[i - 1], cumulative[i - 1] as f64) };
+    let (lower, below) = if i == 0 {
+        (0.0, 0.0)
+    } else {
+        (bounds[i - 1], cumulative[i - 1] as f64)
+    };
     let in_bucket = cumulative[i] as f64 - below;
     lower + (bounds[i] - lower) * (rank - below) / in_bucket
 }

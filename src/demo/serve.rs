@@ -61,16 +61,31 @@ impl Reply {
 /// A service: answers one request.
 pub type Handler = Arc<dyn Fn(Req) -> Reply + Send + Sync>;
 
-/// Serves `handler` on every connection `accept` yields, until the task is dropped.
-pub async fn serve<S, F, Fut>(mut accept: F, handler: Handler)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<S>>,
-{
+/// Where connections come from: a TCP or a unix listener.
+pub trait Listener: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn next(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+    fn next(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
+        async move { self.accept().await.map(|(s, _)| s) }
+    }
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    fn next(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
+        async move { self.accept().await.map(|(s, _)| s) }
+    }
+}
+
+/// Serves `handler` on every connection of `listener`, until the task is dropped.
+pub async fn serve(listener: impl Listener, handler: Handler) {
     loop {
         // A failed accept (a client that hung up at once) ends only that connection.
-        let Ok(stream) = accept().await else { continue };
+        let Ok(stream) = listener.next().await else { continue };
         let handler = Arc::clone(&handler);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
@@ -85,7 +100,10 @@ where
     }
 }
 
-async fn answer(req: hyper::Request<Incoming>, handler: &(dyn Fn(Req) -> Reply + Send + Sync)) -> hyper::Response<Full<Bytes>> {
+async fn answer(
+    req: hyper::Request<Incoming>,
+    handler: &(dyn Fn(Req) -> Reply + Send + Sync),
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let reply = match Limited::new(body, BODY_CAP).collect().await {
         Ok(body) => handler(Req {

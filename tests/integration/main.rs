@@ -7,6 +7,7 @@ mod alerting;
 mod check_backend;
 mod cli;
 mod dashboards;
+mod demo;
 mod docker;
 mod exit_codes;
 mod fail_closed;
