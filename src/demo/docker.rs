@@ -255,3 +255,44 @@ fn network(all: &[Container]) -> Value {
         "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
         "Containers": members, "Options": {}, "Labels": {}})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str) -> Reply {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        route(
+            Scenario::SeedDay,
+            &Req {
+                method: hyper::Method::GET,
+                path: path.to_string(),
+                query: url::form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
+                authorization: None,
+                body: bytes::Bytes::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn versioned_and_bare_paths_are_the_same_api() {
+        assert_eq!(get("/v1.41/_ping").body, get("/_ping").body);
+        assert_eq!(get("/v1.41/containers/medianest-grafana/json").status, 200);
+        assert_eq!(get("/containers/nope/json").status, 404);
+        // Without all=1 the exited backend is not listed.
+        let listed = |p| serde_json::from_slice::<Value>(&get(p).body).map(|v| v.as_array().map_or(0, Vec::len));
+        assert_eq!(listed("/containers/json").ok(), Some(3));
+        assert_eq!(listed("/containers/json?all=1").ok(), Some(4));
+    }
+
+    #[test]
+    fn logs_are_multiplexed_frames_and_need_a_stream() {
+        assert_eq!(get("/containers/medianest-grafana/logs").status, 400);
+        let body = get("/containers/medianest-grafana/logs?stdout=1&stderr=1&tail=2").body;
+        let line = GRAFANA_UNWRITABLE[1].1;
+        assert_eq!(&body[..8], &[1, 0, 0, 0, 0, 0, 0, line.len() as u8]);
+        assert_eq!(&body[8..8 + line.len()], line.as_bytes());
+        let stdout_only = get("/containers/medianest-grafana/logs?stdout=1").body;
+        assert!(!String::from_utf8_lossy(&stdout_only).contains("mkdir"));
+    }
+}

@@ -71,37 +71,37 @@ fn datasources() -> Value {
     ])
 }
 
-/// The provisioned dashboards: (uid, title, panels as (title, datasource uid, expr)).
-const DASHBOARDS: [(&str, &str, &[(&str, &str, &str)]); 2] = [
+/// The provisioned dashboards: (uid, title).
+const DASHBOARDS: [(&str, &str); 2] = [
+    ("medianest-overview", "MediaNest Overview"),
+    ("medianest-logs", "MediaNest Logs"),
+];
+/// Their panels: (dashboard uid, title, datasource uid, expr).
+type Panel = (&'static str, &'static str, &'static str, &'static str);
+const PANELS: [Panel; 4] = [
     (
         "medianest-overview",
-        "MediaNest Overview",
-        &[
-            (
-                "Request rate",
-                PROM_UID,
-                "sum(rate(http_requests_total{job=\"medianest-backend\"}[$__rate_interval]))",
-            ),
-            (
-                "p95 latency",
-                PROM_UID,
-                "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"medianest-backend\"}[$__rate_interval])))",
-            ),
-            (
-                "Active sessions",
-                PROM_UID,
-                "sum(user_sessions_active{job=\"medianest-backend\"})",
-            ),
-        ],
+        "Request rate",
+        PROM_UID,
+        "sum(rate(http_requests_total{job=\"medianest-backend\"}[$__rate_interval]))",
+    ),
+    (
+        "medianest-overview",
+        "p95 latency",
+        PROM_UID,
+        "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"medianest-backend\"}[$__rate_interval])))",
+    ),
+    (
+        "medianest-overview",
+        "Active sessions",
+        PROM_UID,
+        "sum(user_sessions_active{job=\"medianest-backend\"})",
     ),
     (
         "medianest-logs",
-        "MediaNest Logs",
-        &[(
-            "Log lines per minute",
-            LOKI_UID,
-            "sum(count_over_time({job=\"medianest-app\"}[1m]))",
-        )],
+        "Log lines per minute",
+        LOKI_UID,
+        "sum(count_over_time({job=\"medianest-app\"}[1m]))",
     ),
 ];
 
@@ -109,7 +109,7 @@ fn search() -> Value {
     let hits: Vec<Value> = DASHBOARDS
         .iter()
         .enumerate()
-        .map(|(i, (uid, title, _))| {
+        .map(|(i, (uid, title))| {
             json!({"id": 3 + i, "uid": uid, "orgId": 1, "title": title, "uri": format!("db/{uid}"),
                 "url": format!("/d/{uid}/{uid}"), "slug": uid, "type": "dash-db", "tags": ["medianest"],
                 "isStarred": false, "folderUid": "medianest", "folderTitle": "MediaNest",
@@ -120,11 +120,12 @@ fn search() -> Value {
 }
 
 fn dashboard(uid: &str) -> Option<Value> {
-    let (i, (uid, title, panels)) = DASHBOARDS.iter().enumerate().find(|(_, d)| d.0 == uid)?;
-    let panels: Vec<Value> = panels
+    let (i, (uid, title)) = DASHBOARDS.iter().enumerate().find(|(_, d)| d.0 == uid)?;
+    let panels: Vec<Value> = PANELS
         .iter()
+        .filter(|p| p.0 == *uid)
         .enumerate()
-        .map(|(n, (ptitle, ds, expr))| {
+        .map(|(n, (_, ptitle, ds, expr))| {
             let ds = json!({"type": if *ds == PROM_UID { "prometheus" } else { "loki" }, "uid": ds});
             json!({"id": n + 1, "title": ptitle, "type": "timeseries",
                 "gridPos": {"x": (n % 2) * 12, "y": (n / 2) * 8, "w": 12, "h": 8}, "datasource": ds,

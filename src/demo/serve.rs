@@ -69,15 +69,15 @@ pub trait Listener: Send + 'static {
 
 impl Listener for tokio::net::TcpListener {
     type Io = tokio::net::TcpStream;
-    fn next(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
-        async move { self.accept().await.map(|(s, _)| s) }
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
     }
 }
 
 impl Listener for tokio::net::UnixListener {
     type Io = tokio::net::UnixStream;
-    fn next(&self) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
-        async move { self.accept().await.map(|(s, _)| s) }
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
     }
 }
 

@@ -449,6 +449,7 @@ pub(super) mod hostile {
                     },
                 ],
             }),
+            simulated: Some(evil("simulated")),
         }
     }
 

@@ -60,9 +60,17 @@ fn the_seed_day_is_blocked_by_the_backend_down_and_grafana_in_a_restart_loop() {
     let causes = report["root_causes"].as_array().expect("root causes");
     let first = causes[0]["summary"].as_str().unwrap_or_default();
     assert!(first.contains("backend") && first.contains("refused"), "{first}");
-    for id in ["metrics-auth", "prometheus-targets", "health", "health-api-v1", "health-api"] {
+    for id in [
+        "metrics-auth",
+        "prometheus-targets",
+        "health",
+        "health-api-v1",
+        "health-api",
+    ] {
         assert!(
-            causes[0]["checks"].as_array().is_some_and(|c| c.iter().any(|x| x == id)),
+            causes[0]["checks"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|x| x == id)),
             "{id} not under the backend's root cause: {}",
             causes[0]
         );
@@ -80,7 +88,11 @@ fn the_seed_day_is_blocked_by_the_backend_down_and_grafana_in_a_restart_loop() {
 
     let grafana = check(&report, "grafana-container");
     assert_eq!(grafana["evidence"]["status"], "restarting");
-    assert!(grafana["remediation"].as_str().is_some_and(|r| r.contains("chown -R 472:0")));
+    assert!(
+        grafana["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("chown -R 472:0"))
+    );
     // The scrape error is Prometheus' own wording for a refused port.
     let scrape = check(&report, "prometheus-targets");
     assert!(
@@ -118,8 +130,18 @@ fn the_healthy_stack_passes_every_check_it_runs() {
 fn each_broken_scenario_fails_its_own_requirement() {
     for (scenario, requirement_id, check_id, says) in [
         ("slow-p95", "performance-sla", "p95-latency", "over the 600 ms limit"),
-        ("scrape-401", "prometheus-scrape", "prometheus-targets", "401 Unauthorized"),
-        ("metrics-open", "metrics-endpoint", "metrics-auth", "without authentication"),
+        (
+            "scrape-401",
+            "prometheus-scrape",
+            "prometheus-targets",
+            "401 Unauthorized",
+        ),
+        (
+            "metrics-open",
+            "metrics-endpoint",
+            "metrics-auth",
+            "without authentication",
+        ),
     ] {
         let (code, report, stderr) = demo_json(&[scenario]);
         assert_eq!(code, 1, "{scenario}: {stderr}");
@@ -130,7 +152,10 @@ fn each_broken_scenario_fails_its_own_requirement() {
         );
         let c = check(&report, check_id);
         assert_eq!(c["status"], "fail", "{scenario}: {c}");
-        assert!(c["message"].as_str().is_some_and(|m| m.contains(says)), "{scenario}: {c}");
+        assert!(
+            c["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{scenario}: {c}"
+        );
         assert_eq!(
             report["root_causes"][0]["checks"][0], check_id,
             "{scenario}: the leading root cause is the scenario's"
@@ -146,9 +171,9 @@ fn unenforced_loki_retention_passes_with_its_warning() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(requirement(&report, "log-aggregation")["status"], "pass");
     assert!(
-        report["warnings"]
-            .as_array()
-            .is_some_and(|w| w.iter().any(|w| w.as_str().is_some_and(|w| w.contains("retention_enabled is false")))),
+        report["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("retention_enabled is false")))),
         "{}",
         report["warnings"]
     );
@@ -161,10 +186,22 @@ fn list_names_every_scenario_with_a_line_each() {
     let names: Vec<&str> = stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(
         names,
-        ["seed-day", "healthy", "slow-p95", "scrape-401", "metrics-open", "loki-retention"]
+        [
+            "seed-day",
+            "healthy",
+            "slow-p95",
+            "scrape-401",
+            "metrics-open",
+            "loki-retention"
+        ]
     );
     assert!(stdout.lines().all(|l| l.len() > 40), "{stdout}");
-    assert!(stdout.lines().next().is_some_and(|l| l.contains("2025-09-12") && l.contains("default")));
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("2025-09-12") && l.contains("default"))
+    );
     assert!(!stderr.contains("SIMULATED"), "--list starts nothing: {stderr}");
 }
 
@@ -192,7 +229,10 @@ fn check_flags_apply_and_every_format_says_the_stack_is_simulated() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let first = stdout.lines().next().unwrap_or_default();
-    assert!(first.starts_with("SIMULATED STACK:"), "a line before the table: {stdout}");
+    assert!(
+        first.starts_with("SIMULATED STACK:"),
+        "a line before the table: {stdout}"
+    );
     assert!(stdout.contains("PASSED (PARTIAL)"), "{stdout}");
     let markdown = std::fs::read_to_string(&md).expect("the --report file");
     assert!(markdown.contains("**Simulated stack:**"), "{markdown}");
