@@ -65,7 +65,7 @@ fn exposition(scenario: Scenario) -> String {
 
 pub fn answer(sim: &Sim, req: &Req) -> Reply {
     match req.path.as_str() {
-        "/metrics" if sim.scenario == Scenario::MetricsOpen || bearer(req, &sim.metrics_token) => Reply::new(
+        "/metrics" if sim.scenario == Scenario::MetricsOpen || bearer(req, super::METRICS_TOKEN) => Reply::new(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
             exposition(sim.scenario),

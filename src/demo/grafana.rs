@@ -17,7 +17,7 @@ pub fn answer(sim: &Sim, req: &Req) -> Reply {
         let body = json!({"commit": "2a88694fd3", "database": "ok", "version": "11.2.0"});
         return Reply::new(200, JSON, serde_json::to_string_pretty(&body).unwrap_or_default());
     }
-    if !bearer(req, &sim.grafana_token) {
+    if !bearer(req, super::GRAFANA_TOKEN) {
         return Reply::new(
             401,
             JSON,

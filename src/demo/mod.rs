@@ -98,12 +98,10 @@ impl Scenario {
     }
 }
 
-/// What every simulated service knows: the scenario, the tokens, the addresses.
+/// What every simulated service knows: the scenario and the addresses
+/// (`127.0.0.1:PORT`) the others' answers name.
 struct Sim {
     scenario: Scenario,
-    metrics_token: String,
-    grafana_token: String,
-    /// `127.0.0.1:PORT` of each service.
     backend: String,
     prometheus: String,
     alertmanager: String,
@@ -116,6 +114,17 @@ struct Sim {
 const METRICS_TOKEN: &str = "dM0qX7vK2pLw9Rt4";
 const GRAFANA_TOKEN: &str = "glsa_Zk3N9xQ2Lr7Vw5Tp";
 
+type Answer = fn(&Sim, &Req) -> Reply;
+/// Each TCP service: the Gate G variable its URL goes into, and its answers.
+const SERVICES: [(&str, Answer); 6] = [
+    ("MEDIANEST_BACKEND_URL", backend::answer),
+    ("PROMETHEUS_URL", prometheus::answer),
+    ("GRAFANA_URL", grafana::answer),
+    ("LOKI_URL", loki::answer),
+    ("ALERTMANAGER_URL", extras::alertmanager),
+    ("TRACING_URL", extras::jaeger),
+];
+
 /// The running stack; dropping it stops every service and removes the socket.
 pub struct Stack {
     /// `--var` pairs that point the built-in Gate G at the stack.
@@ -123,16 +132,6 @@ pub struct Stack {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _socket_dir: tempfile::TempDir,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Service {
-    Backend,
-    Prometheus,
-    Grafana,
-    Loki,
-    Alertmanager,
-    Jaeger,
 }
 
 impl Stack {
@@ -148,51 +147,42 @@ impl Stack {
             .tempdir()
             .context("cannot create a directory for the simulated Docker socket")?;
         let socket = socket_dir.path().join("docker.sock");
-        // Seed day: backend and Grafana are down, their ports refuse connections.
-        let down = |s: Service| scenario == Scenario::SeedDay && matches!(s, Service::Backend | Service::Grafana);
-        let services = [
-            Service::Backend,
-            Service::Prometheus,
-            Service::Grafana,
-            Service::Loki,
-            Service::Alertmanager,
-            Service::Jaeger,
-        ];
+        // Seed day: the backend and Grafana are down, their ports refuse connections.
+        let down = |var: &str| scenario == Scenario::SeedDay && matches!(var, "MEDIANEST_BACKEND_URL" | "GRAFANA_URL");
         let (ports, docker) = runtime
             .block_on(async {
                 let mut ports = Vec::new();
-                for s in services {
+                for (var, answer) in SERVICES {
                     let socket = tokio::net::TcpSocket::new_v4()?;
                     socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
                     let addr = socket.local_addr()?.to_string();
                     // Bound but never listening: connecting is refused, as at
                     // a stopped service's port, and no other process takes it.
-                    let port = if down(s) { Err(socket) } else { Ok(socket.listen(128)?) };
-                    ports.push((s, addr, port));
+                    let port = if down(var) {
+                        Err(socket)
+                    } else {
+                        Ok(socket.listen(128)?)
+                    };
+                    ports.push((var, addr, answer, port));
                 }
                 std::io::Result::Ok((ports, tokio::net::UnixListener::bind(&socket)?))
             })
             .context("cannot bind the simulated stack on 127.0.0.1")?;
-        let addr = |s: Service| ports.iter().find(|p| p.0 == s).map(|p| p.1.clone()).unwrap_or_default();
-        let url = |s: Service| format!("http://{}", addr(s));
-        let vars = [
-            ("MEDIANEST_BACKEND_URL", url(Service::Backend)),
-            ("PROMETHEUS_URL", url(Service::Prometheus)),
-            ("GRAFANA_URL", url(Service::Grafana)),
-            ("LOKI_URL", url(Service::Loki)),
-            ("ALERTMANAGER_URL", url(Service::Alertmanager)),
-            ("TRACING_URL", url(Service::Jaeger)),
-            ("DOCKER_HOST", format!("unix://{}", socket.display())),
-            ("METRICS_TOKEN", METRICS_TOKEN.to_string()),
-            ("GRAFANA_TOKEN", GRAFANA_TOKEN.to_string()),
-        ];
+        let mut vars: Vec<(String, String)> = ports
+            .iter()
+            .map(|(var, addr, _, _)| (var.to_string(), format!("http://{addr}")))
+            .collect();
+        vars.extend([
+            ("DOCKER_HOST".to_string(), format!("unix://{}", socket.display())),
+            ("METRICS_TOKEN".to_string(), METRICS_TOKEN.to_string()),
+            ("GRAFANA_TOKEN".to_string(), GRAFANA_TOKEN.to_string()),
+        ]);
+        let addr = |i: usize| ports[i].1.clone();
         let sim = Arc::new(Sim {
             scenario,
-            metrics_token: METRICS_TOKEN.to_string(),
-            grafana_token: GRAFANA_TOKEN.to_string(),
-            backend: addr(Service::Backend),
-            prometheus: addr(Service::Prometheus),
-            alertmanager: addr(Service::Alertmanager),
+            backend: addr(0),
+            prometheus: addr(1),
+            alertmanager: addr(4),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -200,10 +190,11 @@ impl Stack {
             .spawn(move || {
                 runtime.block_on(async move {
                     let mut refusing = Vec::new();
-                    for (service, _, port) in ports {
+                    for (_, _, answer, port) in ports {
                         match port {
                             Ok(l) => {
-                                tokio::spawn(serve::serve(l, handler(service, Arc::clone(&sim))));
+                                let sim = Arc::clone(&sim);
+                                tokio::spawn(serve::serve(l, Arc::new(move |req| answer(&sim, &req))));
                             }
                             Err(reserved) => refusing.push(reserved),
                         }
@@ -216,7 +207,7 @@ impl Stack {
             })
             .context("cannot start the simulated stack's thread")?;
         Ok(Stack {
-            vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            vars,
             stop: Some(stop),
             thread: Some(thread),
             _socket_dir: socket_dir,
@@ -233,18 +224,6 @@ impl Drop for Stack {
             let _ = t.join();
         }
     }
-}
-
-fn handler(service: Service, sim: Arc<Sim>) -> Handler {
-    let answer: fn(&Sim, &Req) -> Reply = match service {
-        Service::Backend => backend::answer,
-        Service::Prometheus => prometheus::answer,
-        Service::Grafana => grafana::answer,
-        Service::Loki => loki::answer,
-        Service::Alertmanager => extras::alertmanager,
-        Service::Jaeger => extras::jaeger,
-    };
-    Arc::new(move |req| answer(&sim, &req))
 }
 
 /// Bearer check shared by the protected services.
