@@ -180,7 +180,7 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with = "scenario")]
     pub list: bool,
 
-    /// Every flag of `check` applies (its targets and secrets point at the simulated stack).
+    // Every flag of `check` applies; the stack's endpoints and tokens come first as `--var`s.
     #[command(flatten)]
     pub check: CheckArgs,
 }

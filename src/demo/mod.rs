@@ -49,7 +49,7 @@ const SCENARIOS: [(Scenario, &str, &str); 6] = [
     (
         Scenario::Scrape401,
         "scrape-401",
-        "Prometheus scrapes /metrics without the bearer token and gets 401 (prometheus-scrape fails)",
+        "Prometheus scrapes /metrics without the bearer token and gets 401 (prometheus-scrape fails; the dashboards' backend panels go empty)",
     ),
     (
         Scenario::MetricsOpen,
