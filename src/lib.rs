@@ -5,6 +5,7 @@
 
 pub mod cli;
 mod commands;
+mod demo;
 pub mod duration;
 pub mod error;
 pub mod exposition;

@@ -19,6 +19,12 @@ use crate::score::{self, Evaluation};
 use crate::status::Status;
 
 pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
+    run_as(args, ui, None)
+}
+
+/// [`run`], with `simulated` saying in every report what a `demo` run
+/// simulated.
+pub(super) fn run_as(args: CheckArgs, ui: Ui, simulated: Option<String>) -> anyhow::Result<Exit> {
     let env = Env::process(args.gate.vars.iter().cloned().collect());
     let source = args.gate.path().cloned().map(Source::File).unwrap_or(Source::Builtin);
     let mut gate = gate::load_source(&source, &env).map_err(Failure::Gate)?;
@@ -127,6 +133,7 @@ pub fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<Exit> {
         requests: Some(request_counts(&gate, &http)),
         warnings,
         warm_up,
+        simulated,
     };
     let report = report::build(&waited.evaluation, meta, &redactor);
     let verdict = if report.passed { Exit::Passed } else { Exit::Blocked };

@@ -29,6 +29,8 @@ pub struct RunMeta<'a> {
     pub requests: Option<RequestsReport>,
     pub warnings: Vec<String>,
     pub warm_up: Option<crate::report::WarmUpReport>,
+    /// What a `demo` run simulated; `None` for a real stack.
+    pub simulated: Option<String>,
 }
 
 /// The report of an evaluation, every secret redacted (see [`redact`]).
@@ -150,6 +152,7 @@ pub fn build(eval: &Evaluation, meta: RunMeta<'_>, redactor: &Redactor) -> Repor
         warnings,
         warm_up: meta.warm_up.clone(),
         requests: meta.requests.clone(),
+        simulated: meta.simulated.clone(),
     };
     redact(report, redactor)
 }
@@ -287,6 +290,7 @@ fn redact(mut report: Report, redactor: &Redactor) -> Report {
         warnings,
         warm_up,
         requests,
+        simulated,
     } = &mut report;
     let r = Scrub(redactor);
     let Tool { name, version } = tool;
@@ -302,6 +306,7 @@ fn redact(mut report: Report, redactor: &Redactor) -> Report {
     r.text(source);
     r.texts(not_checked);
     r.texts(warnings);
+    r.opts([simulated]);
     for req in requirements {
         let RequirementReport {
             id: _,

@@ -59,6 +59,9 @@ impl Renderer for Junit {
             if let Some(w) = &r.warm_up {
                 suite.add_property(Property::new("warm_up", x(&w.summary)));
             }
+            if let Some(sim) = &r.simulated {
+                suite.add_property(Property::new("simulated", x(sim)));
+            }
             for c in &q.checks {
                 suite.add_test_case(case(&q.id, c, leniency));
             }

@@ -42,6 +42,10 @@ impl Renderer for Markdown {
             r.duration_ms
         )?;
         writeln!(out)?;
+        if let Some(sim) = &r.simulated {
+            writeln!(out, "**Simulated stack:** {}", md(sim))?;
+            writeln!(out)?;
+        }
         writeln!(out, "> {}", md(&r.summary))?;
         if r.insecure {
             writeln!(

@@ -85,6 +85,10 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "RequestsReport")]
     pub requests: Option<RequestsReport>,
+    /// Set when the probed stack was simulated (`medianest-gate demo`): what
+    /// it simulated. Absent for every run against a real stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<String>,
 }
 
 /// What the warm-up sent before the checks (a synthetic action).

@@ -69,6 +69,13 @@ impl Renderer for Table {
             (false, _) if r.verdict == "partial" => "PARTIAL",
             (false, _) => "BLOCKED",
         };
+        if let Some(sim) = &r.simulated {
+            writeln!(
+                out,
+                "{}",
+                wrap(&format!("SIMULATED STACK: {}", esc(sim)), w, "", "  ")
+            )?;
+        }
         writeln!(
             out,
             "{}",
@@ -770,6 +777,7 @@ pub(super) mod hostile {
                     },
                 ],
             }),
+            simulated: Some(evil("simulated")),
         }
     }
 

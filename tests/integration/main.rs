@@ -10,6 +10,7 @@ mod cli;
 mod consistency;
 mod dashboards;
 mod distribution;
+mod demo;
 mod docker;
 mod exit_codes;
 mod fail_closed;
