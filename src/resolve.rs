@@ -43,7 +43,9 @@ impl Resolver {
                     )
                 });
                 builder.options_mut().use_hosts_file = ResolveHosts::Always;
-                builder.build().map_err(|e| format!("the resolver could not start: {e}"))
+                builder
+                    .build()
+                    .map_err(|e| format!("the resolver could not start: {e}"))
             })
             .as_ref()
             .map_err(String::as_str)
@@ -126,6 +128,9 @@ mod tests {
             return;
         };
         let addrs = Resolver::default().lookup(&name).await.unwrap();
-        assert!(addrs.iter().any(|a| a.ip() == ip), "{name}: {addrs:?}, /etc/hosts says {ip}");
+        assert!(
+            addrs.iter().any(|a| a.ip() == ip),
+            "{name}: {addrs:?}, /etc/hosts says {ip}"
+        );
     }
 }

@@ -40,7 +40,11 @@ pub fn run(args: HistoryArgs, ui: Ui) -> anyhow::Result<Exit> {
             "{}: no runs of gate `{}`{}",
             args.file.display(),
             escape(&gate),
-            if known.is_empty() { String::new() } else { format!(" (it holds {})", known.join(", ")) }
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (it holds {})", known.join(", "))
+            }
         ))
         .into());
     };
@@ -96,10 +100,18 @@ fn text_view(runs: &[Run], summary: &Summary, last: usize, file: &str) -> String
         escape(&latest.verdict).to_uppercase()
     );
     out.push('\n');
-    let _ = writeln!(out, "{:>5}  {:<24}  {:>6}  {:<8}  failing requirements", "run", "time", "score", "verdict");
+    let _ = writeln!(
+        out,
+        "{:>5}  {:<24}  {:>6}  {:<8}  failing requirements",
+        "run", "time", "score", "verdict"
+    );
     let first = runs.len().saturating_sub(last.max(1));
     if first > 0 {
-        let _ = writeln!(out, "{:>5}  ({first} earlier runs not listed; --last N shows more)", "…");
+        let _ = writeln!(
+            out,
+            "{:>5}  ({first} earlier runs not listed; --last N shows more)",
+            "…"
+        );
     }
     for (i, r) in runs.iter().enumerate().skip(first) {
         let failing: Vec<String> = r.failing().map(|id| escape(id).into_owned()).collect();
@@ -110,7 +122,11 @@ fn text_view(runs: &[Run], summary: &Summary, last: usize, file: &str) -> String
             escape(&r.time),
             r.score,
             escape(&r.verdict),
-            if failing.is_empty() { "-".to_string() } else { failing.join(", ") }
+            if failing.is_empty() {
+                "-".to_string()
+            } else {
+                failing.join(", ")
+            }
         );
     }
     out.push('\n');
@@ -141,7 +157,12 @@ fn text_view(runs: &[Run], summary: &Summary, last: usize, file: &str) -> String
     }
     if !summary.root_causes.is_empty() {
         let _ = writeln!(out, "Root causes now:");
-        let width = summary.root_causes.iter().map(|c| c.key.chars().count()).max().unwrap_or(0);
+        let width = summary
+            .root_causes
+            .iter()
+            .map(|c| c.key.chars().count())
+            .max()
+            .unwrap_or(0);
         for c in &summary.root_causes {
             let when = if c.new {
                 format!("new in run {} (the latest)", c.since_run)

@@ -29,7 +29,11 @@ pub fn run(args: ManArgs) -> anyhow::Result<Exit> {
                 let hint = crate::suggest::closest(name, names.iter().map(String::as_str))
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                return Err(Failure::usage(format!("no command `{name}`{hint}: the commands are {}", names.join(", "))).into());
+                return Err(Failure::usage(format!(
+                    "no command `{name}`{hint}: the commands are {}",
+                    names.join(", ")
+                ))
+                .into());
             };
             let full = format!("medianest-gate-{}", sub.get_name());
             sub.display_name(full).bin_name(format!("medianest-gate {name}"))
@@ -37,7 +41,10 @@ pub fn run(args: ManArgs) -> anyhow::Result<Exit> {
     };
     let mut out = Vec::new();
     let source = format!("medianest-gate {}", env!("CARGO_PKG_VERSION"));
-    clap_mangen::Man::new(page).source(source).render(&mut out).context("rendering the man page")?;
+    clap_mangen::Man::new(page)
+        .source(source)
+        .render(&mut out)
+        .context("rendering the man page")?;
     crate::error::print(&String::from_utf8_lossy(&out))?;
     Ok(Exit::Passed)
 }

@@ -171,6 +171,16 @@ impl Judges {
     }
 }
 
+/// Makes room for `more` bytes in `buf`, doubling as `Vec` does but never
+/// past `cap` (unless `more` itself needs it).
+fn grow_within(buf: &mut Vec<u8>, more: usize, cap: usize) {
+    let want = buf.len().saturating_add(more);
+    if want > buf.capacity() {
+        let target = buf.capacity().saturating_mul(2).min(cap).max(want);
+        buf.reserve_exact(target - buf.len());
+    }
+}
+
 /// Reads `input` to its end (or to the first parse error once the format is
 /// known) and judges it.
 pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadError> {
@@ -216,7 +226,14 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
             // No line end in the buffer: keep what there is, unless the
             // line already outgrew its cap (counted as a read up to the cap
             // and one byte more would count it).
-            carry.extend_from_slice(buf);
+            // Never more than the cap and one byte: doubling past it would
+            // hold twice the longest line allowed (and a copy during growth).
+            let room = usize::try_from(max_line.saturating_add(1))
+                .unwrap_or(usize::MAX)
+                .saturating_sub(carry.len());
+            let take = buf.get(..buf.len().min(room)).unwrap_or(buf);
+            grow_within(&mut carry, take.len(), options.max_line.saturating_add(1));
+            carry.extend_from_slice(take);
             let taken = buf.len();
             reader.consume(taken);
             let pending = carry.len() as u64;

@@ -31,8 +31,8 @@ use events::{FamId, FamilyRef, Meta, Role, Sink, Strict};
 use lexer::{At, Fail, Res};
 
 pub use lint::{LintOptions, LintReport, ReadError, lint};
-pub use rules::{MAX_HISTOGRAMS, MAX_SERIES};
 pub use rules::{Finding, Kind};
+pub use rules::{MAX_HISTOGRAMS, MAX_SERIES};
 pub use validate::{Problem, histogram_problems};
 
 /// Which text format a body is in.

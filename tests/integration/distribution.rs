@@ -37,7 +37,10 @@ fn man_prints_a_page_per_command_from_the_cli_definition() {
     assert_eq!(code, 0);
     assert!(page.contains(".TH medianest-gate 1"), "{page}");
     for sub in ["check", "validate", "list", "schema", "diff", "lint-metrics", "man"] {
-        assert!(page.contains(&format!("medianest\\-gate\\-{}", sub.replace('-', "\\-"))) || page.contains(sub), "{sub}");
+        assert!(
+            page.contains(&format!("medianest\\-gate\\-{}", sub.replace('-', "\\-"))) || page.contains(sub),
+            "{sub}"
+        );
     }
     let (code, check, _) = output(bin().args(["man", "check"]));
     assert_eq!(code, 0);
@@ -89,7 +92,10 @@ fn verdict_of(report: &Value) -> (Value, Value, BTreeMap<String, String>) {
     let mut statuses = BTreeMap::new();
     for r in report["requirements"].as_array().unwrap() {
         for c in r["checks"].as_array().unwrap() {
-            statuses.insert(c["id"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string());
+            statuses.insert(
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            );
         }
     }
     (report["verdict"].clone(), report["score"].clone(), statuses)
@@ -97,11 +103,16 @@ fn verdict_of(report: &Value) -> (Value, Value, BTreeMap<String, String>) {
 
 #[test]
 fn the_static_binary_has_no_interpreter_resolves_without_nss_and_gets_the_host_verdict() {
-    let Some(path) = artifact("MEDIANEST_GATE_STATIC_BIN") else { return };
+    let Some(path) = artifact("MEDIANEST_GATE_STATIC_BIN") else {
+        return;
+    };
     let headers = StdCommand::new("readelf").args(["-l", &path]).output().unwrap();
     assert!(headers.status.success());
     let headers = String::from_utf8_lossy(&headers.stdout);
-    assert!(!headers.contains("INTERP"), "a program interpreter means it is dynamic:\n{headers}");
+    assert!(
+        !headers.contains("INTERP"),
+        "a program interpreter means it is dynamic:\n{headers}"
+    );
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size < 10 * 1024 * 1024, "{size} bytes: the goal is under 10 MB");
 
@@ -123,7 +134,9 @@ fn the_static_binary_has_no_interpreter_resolves_without_nss_and_gets_the_host_v
 
 #[test]
 fn the_scratch_image_holds_only_the_binary_and_gets_the_same_verdict_as_the_host() {
-    let Some(image) = artifact("MEDIANEST_GATE_IMAGE") else { return };
+    let Some(image) = artifact("MEDIANEST_GATE_IMAGE") else {
+        return;
+    };
     let inspect = StdCommand::new("docker")
         .args(["image", "inspect", "--format", "{{json .Config}}", &image])
         .output()
@@ -132,7 +145,10 @@ fn the_scratch_image_holds_only_the_binary_and_gets_the_same_verdict_as_the_host
     let config: Value = serde_json::from_slice(&inspect.stdout).unwrap();
     assert_eq!(config["Entrypoint"], serde_json::json!(["medianest-gate"]));
     let user = config["User"].as_str().unwrap_or_default();
-    assert!(!user.is_empty() && !user.starts_with("0") && user != "root", "user {user:?}");
+    assert!(
+        !user.is_empty() && !user.starts_with("0") && user != "root",
+        "user {user:?}"
+    );
 
     // Nothing but the binary and the CA bundle (Docker adds the mount points).
     let cid = String::from_utf8(
@@ -156,14 +172,36 @@ fn the_scratch_image_holds_only_the_binary_and_gets_the_same_verdict_as_the_host
         .map(str::to_string)
         .collect();
     let docker_added = [".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf", "etc/mtab"];
-    let ours: Vec<&String> = files.iter().filter(|f| !docker_added.contains(&f.as_str()) && !f.starts_with("dev/") && !f.starts_with("proc/") && !f.starts_with("sys/")).collect();
-    assert_eq!(ours, ["etc/ssl/certs/ca-certificates.crt", "usr/local/bin/medianest-gate"], "{files:?}");
+    let ours: Vec<&String> = files
+        .iter()
+        .filter(|f| {
+            !docker_added.contains(&f.as_str())
+                && !f.starts_with("dev/")
+                && !f.starts_with("proc/")
+                && !f.starts_with("sys/")
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        ["etc/ssl/certs/ca-certificates.crt", "usr/local/bin/medianest-gate"],
+        "{files:?}"
+    );
 
     let backend = Backend::healthy();
     let url = backend.url.replace("127.0.0.1", "localhost");
     let run = |url: &str| {
         let out = StdCommand::new("docker")
-            .args(["run", "--rm", "--network", "host", "-e", "METRICS_TOKEN", "-e", "NO_COLOR=1", &image])
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                "-e",
+                "METRICS_TOKEN",
+                "-e",
+                "NO_COLOR=1",
+                &image,
+            ])
             .args(["check", "--no-progress", "--format", "json", "--allow-partial"])
             .args(["--only", "metrics-endpoint", "--only", "health-checks", "--target"])
             .arg(format!("backend={url}"))
@@ -216,11 +254,17 @@ fn action_yml_meets_the_composite_action_metadata_rules() {
     for (name, spec) in inputs {
         assert!(spec["description"].is_string(), "input {name} has no description");
         for key in spec.as_object().unwrap().keys() {
-            assert!(["description", "required", "default", "deprecationMessage"].contains(&key.as_str()), "{name}.{key}");
+            assert!(
+                ["description", "required", "default", "deprecationMessage"].contains(&key.as_str()),
+                "{name}.{key}"
+            );
         }
     }
     for (name, spec) in a["outputs"].as_object().unwrap() {
-        assert!(spec["description"].is_string() && spec["value"].is_string(), "output {name}");
+        assert!(
+            spec["description"].is_string() && spec["value"].is_string(),
+            "output {name}"
+        );
     }
     let steps = a["runs"]["steps"].as_array().unwrap();
     let ids: Vec<&str> = steps.iter().filter_map(|s| s["id"].as_str()).collect();
@@ -228,7 +272,10 @@ fn action_yml_meets_the_composite_action_metadata_rules() {
         let (run, uses) = (step.get("run"), step.get("uses"));
         assert!(run.is_some() ^ uses.is_some(), "a step has run or uses: {step}");
         if run.is_some() {
-            assert!(["bash", "sh", "pwsh", "python"].contains(&step["shell"].as_str().unwrap_or("")), "{step}");
+            assert!(
+                ["bash", "sh", "pwsh", "python"].contains(&step["shell"].as_str().unwrap_or("")),
+                "{step}"
+            );
         }
     }
     let text = serde_json::to_string(&a).unwrap();
@@ -246,7 +293,10 @@ fn action_yml_meets_the_composite_action_metadata_rules() {
 
 /// The run step of action.yml, with `${{ inputs.X }}` replaced as the runner
 /// would, run by bash with the files a runner provides.
-fn run_action_step(inputs: &[(&str, &str)], env: &[(&str, &str)]) -> (tempfile::TempDir, BTreeMap<String, String>, i32) {
+fn run_action_step(
+    inputs: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, BTreeMap<String, String>, i32) {
     let a = action();
     let step = a["runs"]["steps"]
         .as_array()
@@ -265,9 +315,14 @@ fn run_action_step(inputs: &[(&str, &str)], env: &[(&str, &str)]) -> (tempfile::
         .map(|(k, v)| (k.as_str(), v["default"].as_str().unwrap_or("").to_string()))
         .collect();
     let root = env!("CARGO_MANIFEST_DIR");
-    let bin_dir = assert_cmd::cargo::cargo_bin("medianest-gate").parent().unwrap().to_path_buf();
+    let bin_dir = assert_cmd::cargo::cargo_bin("medianest-gate")
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let mut cmd = StdCommand::new("bash");
-    cmd.arg("-c").arg(step["run"].as_str().unwrap()).current_dir(work.path());
+    cmd.arg("-c")
+        .arg(step["run"].as_str().unwrap())
+        .current_dir(work.path());
     for (k, v) in step["env"].as_object().unwrap() {
         let mut value = v.as_str().unwrap().to_string();
         if let Some(expr) = value.strip_prefix("${{").and_then(|s| s.strip_suffix("}}")) {
@@ -290,13 +345,20 @@ fn run_action_step(inputs: &[(&str, &str)], env: &[(&str, &str)]) -> (tempfile::
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("RUNNER_TEMP", work.path())
         .env("GITHUB_ACTIONS", "true")
-        .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()),
+        )
         .env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "the step itself must not fail: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the step itself must not fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let outputs: BTreeMap<String, String> = std::fs::read_to_string(&output_file)
         .unwrap()
         .lines()
@@ -312,14 +374,23 @@ fn the_action_run_step_writes_reports_and_summary_and_passes_the_exit_code_throu
     let targets = format!("backend={}\n", backend.url);
     let args = "--allow-partial\n--only=metrics-endpoint\n--only=health-checks";
     let (work, outputs, code) = run_action_step(
-        &[("targets", &targets), ("args", args), ("formats", "json, junit,markdown")],
+        &[
+            ("targets", &targets),
+            ("args", args),
+            ("formats", "json, junit,markdown"),
+        ],
         &[("METRICS_TOKEN", TOKEN)],
     );
     assert_eq!(code, 0);
     let dir = work.path().join(&outputs["report-dir"]);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("medianest-gate.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("medianest-gate.json")).unwrap()).unwrap();
     assert_eq!(report["verdict"], "pass");
-    assert!(std::fs::read_to_string(dir.join("medianest-gate.xml")).unwrap().contains("<testsuites"));
+    assert!(
+        std::fs::read_to_string(dir.join("medianest-gate.xml"))
+            .unwrap()
+            .contains("<testsuites")
+    );
     assert!(dir.join("medianest-gate.md").is_file());
     let summary = std::fs::read_to_string(work.path().join("step_summary")).unwrap();
     assert!(summary.contains("PASSED") || summary.contains("passed"), "{summary}");
