@@ -226,8 +226,11 @@ fn summarize(eval: &Evaluation, counts: &Counts) -> String {
     if eval.passed {
         format!("{summary} — PARTIAL run (--allow-partial): not checked: {what}")
     } else if would_pass_on_what_ran(eval) {
+        // Not `summary`: that reads "BLOCKED: …" for a gate that did not
+        // pass, which is the verdict this line explains away.
         format!(
-            "PARTIAL: what ran passes ({summary}), but not checked: {what}; a partial run does not pass without --allow-partial"
+            "PARTIAL: what ran passes (score {:.1}% ≥ {:.0}% and every required requirement that ran passed), but not checked: {what}; a partial run does not pass without --allow-partial",
+            eval.score, eval.rule.min_score
         )
     } else {
         format!("{summary}; PARTIAL run, not checked: {what}")

@@ -216,6 +216,12 @@ fn a_run_that_skipped_required_checks_is_partial_in_every_format_and_exits_1() {
         report["not_checked"][0],
         "`grafana-db` of required requirement `grafana`"
     );
+    // The summary explains the partial verdict; it never calls the run
+    // BLOCKED while saying that what ran passes.
+    assert_eq!(
+        report["summary"],
+        "PARTIAL: what ran passes (score 100.0% ≥ 85% and every required requirement that ran passed), but not checked: `grafana-db` of required requirement `grafana`; a partial run does not pass without --allow-partial"
+    );
     for (format, says) in [("table", "PARTIAL"), ("markdown", "PARTIAL"), ("junit", "partial run")] {
         let (code, stdout, _) = run(&["--skip", "grafana"], format);
         assert_eq!(code, 1, "{format}");
