@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
+use crate::report::{Report, TrendPoint};
 
 /// The layout of one line; bumped if a field changes meaning.
 pub const LINE_VERSION: u32 = 1;
@@ -57,7 +57,12 @@ impl Run {
             requirements: report
                 .requirements
                 .iter()
-                .map(|r| (r.id.clone(), crate::report::words::req_status(r.status).to_ascii_lowercase()))
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        crate::report::words::req_status(r.status).to_ascii_lowercase(),
+                    )
+                })
                 .collect(),
             root_causes: report.root_causes.iter().map(|c| c.key.clone()).collect(),
         }
@@ -139,7 +144,8 @@ pub fn append(path: &Path, run: &Run) -> Result<(), HistoryError> {
 fn ends_with_newline(file: &std::fs::File, len: u64) -> bool {
     use std::os::unix::fs::FileExt;
     let mut last = [0u8; 1];
-    file.read_at(&mut last, len - 1).is_ok_and(|n| n == 1 && last[0] == b'\n')
+    file.read_at(&mut last, len - 1)
+        .is_ok_and(|n| n == 1 && last[0] == b'\n')
 }
 
 /// What reading a history file gave: the runs, and why lines were skipped.
@@ -175,7 +181,9 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
         let warn = |why: &str| format!("{shown}:{number}: skipped: {why}");
         if buf.len() > MAX_LINE {
-            loaded.warnings.push(warn(&format!("longer than {} KiB", MAX_LINE / 1024)));
+            loaded
+                .warnings
+                .push(warn(&format!("longer than {} KiB", MAX_LINE / 1024)));
             continue;
         }
         let text = match std::str::from_utf8(&buf) {
@@ -190,9 +198,10 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
         match serde_json::from_str::<Run>(text) {
             Ok(run) if run.v == LINE_VERSION && run.score.is_finite() => loaded.runs.push(run),
-            Ok(run) if run.v != LINE_VERSION => loaded
-                .warnings
-                .push(warn(&format!("line layout {} (this version reads {LINE_VERSION})", run.v))),
+            Ok(run) if run.v != LINE_VERSION => loaded.warnings.push(warn(&format!(
+                "line layout {} (this version reads {LINE_VERSION})",
+                run.v
+            ))),
             Ok(_) => loaded.warnings.push(warn("the score is not a finite number")),
             Err(e) if !complete || e.is_eof() => loaded.warnings.push(warn("truncated line")),
             Err(e) => loaded
@@ -201,11 +210,38 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
     }
     if number > 1 && reader.into_inner().limit() == 0 {
-        loaded
-            .warnings
-            .push(format!("{shown}: only the first {} MiB were read", MAX_FILE / (1024 * 1024)));
+        loaded.warnings.push(format!(
+            "{shown}: only the first {} MiB were read",
+            MAX_FILE / (1024 * 1024)
+        ));
     }
     Ok(loaded)
+}
+
+/// The last `limit` runs of `report`'s gate in the history at `path`,
+/// oldest first, ending with `report`'s own run (added when its line is
+/// not there, e.g. because appending it failed).
+pub fn trend(path: &Path, report: &Report, limit: usize) -> Result<Vec<TrendPoint>, HistoryError> {
+    let loaded = load(path)?;
+    let mut runs: Vec<TrendPoint> = loaded
+        .runs
+        .into_iter()
+        .filter(|r| r.gate == report.gate.id)
+        .map(|r| TrendPoint {
+            time: r.time,
+            score: r.score,
+            passed: r.passed,
+        })
+        .collect();
+    if runs.last().is_none_or(|last| last.time != report.started_at) {
+        runs.push(TrendPoint {
+            time: report.started_at.clone(),
+            score: report.score,
+            passed: report.passed,
+        });
+    }
+    let skip = runs.len().saturating_sub(limit.max(1));
+    Ok(runs.split_off(skip))
 }
 
 /// Reads one line into `buf`, keeping at most `MAX_LINE + 1` bytes of it
@@ -386,9 +422,24 @@ mod tests {
     #[test]
     fn streaks_start_where_the_failure_began_and_regressions_are_told_from_never_passed() {
         let runs = vec![
-            run("2026-11-28T10:00:00Z", 100.0, &[("grafana", "pass"), ("loki", "fail")], &[]),
-            run("2026-11-29T10:00:00Z", 80.0, &[("grafana", "fail"), ("loki", "fail")], &["container:grafana"]),
-            run("2026-11-30T10:00:00Z", 80.0, &[("grafana", "fail"), ("loki", "fail")], &["container:grafana"]),
+            run(
+                "2026-11-28T10:00:00Z",
+                100.0,
+                &[("grafana", "pass"), ("loki", "fail")],
+                &[],
+            ),
+            run(
+                "2026-11-29T10:00:00Z",
+                80.0,
+                &[("grafana", "fail"), ("loki", "fail")],
+                &["container:grafana"],
+            ),
+            run(
+                "2026-11-30T10:00:00Z",
+                80.0,
+                &[("grafana", "fail"), ("loki", "fail")],
+                &["container:grafana"],
+            ),
             run(
                 "2026-12-01T10:00:00Z",
                 60.0,

@@ -70,11 +70,7 @@ impl Renderer for Table {
             (false, _) => "BLOCKED",
         };
         if let Some(sim) = &r.simulated {
-            writeln!(
-                out,
-                "{}",
-                wrap(&format!("SIMULATED STACK: {}", esc(sim)), w, "", "  ")
-            )?;
+            writeln!(out, "{}", wrap(&format!("SIMULATED STACK: {}", esc(sim)), w, "", "  "))?;
         }
         writeln!(
             out,
@@ -819,6 +815,7 @@ mod tests {
         let opts = RenderOptions {
             color,
             width: Some(120),
+            ..RenderOptions::default()
         };
         render_to_string(Format::Table, &hostile::report(), opts).expect("render the table")
     }
@@ -851,6 +848,7 @@ mod tests {
             let opts = RenderOptions {
                 color: true,
                 width: Some(width),
+                ..RenderOptions::default()
             };
             let out = render_to_string(Format::Table, &hostile::report(), opts).expect("render");
             for line in out.lines() {
