@@ -57,12 +57,7 @@ impl Run {
             requirements: report
                 .requirements
                 .iter()
-                .map(|r| {
-                    (
-                        r.id.clone(),
-                        crate::report::words::req_status(r.status).to_ascii_lowercase(),
-                    )
-                })
+                .map(|r| (r.id.clone(), crate::report::words::req_status(r.status).to_ascii_lowercase()))
                 .collect(),
             root_causes: report.root_causes.iter().map(|c| c.key.clone()).collect(),
         }
@@ -144,8 +139,7 @@ pub fn append(path: &Path, run: &Run) -> Result<(), HistoryError> {
 fn ends_with_newline(file: &std::fs::File, len: u64) -> bool {
     use std::os::unix::fs::FileExt;
     let mut last = [0u8; 1];
-    file.read_at(&mut last, len - 1)
-        .is_ok_and(|n| n == 1 && last[0] == b'\n')
+    file.read_at(&mut last, len - 1).is_ok_and(|n| n == 1 && last[0] == b'\n')
 }
 
 /// What reading a history file gave: the runs, and why lines were skipped.
@@ -181,9 +175,7 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
         let warn = |why: &str| format!("{shown}:{number}: skipped: {why}");
         if buf.len() > MAX_LINE {
-            loaded
-                .warnings
-                .push(warn(&format!("longer than {} KiB", MAX_LINE / 1024)));
+            loaded.warnings.push(warn(&format!("longer than {} KiB", MAX_LINE / 1024)));
             continue;
         }
         let text = match std::str::from_utf8(&buf) {
@@ -198,10 +190,9 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
         match serde_json::from_str::<Run>(text) {
             Ok(run) if run.v == LINE_VERSION && run.score.is_finite() => loaded.runs.push(run),
-            Ok(run) if run.v != LINE_VERSION => loaded.warnings.push(warn(&format!(
-                "line layout {} (this version reads {LINE_VERSION})",
-                run.v
-            ))),
+            Ok(run) if run.v != LINE_VERSION => loaded
+                .warnings
+                .push(warn(&format!("line layout {} (this version reads {LINE_VERSION})", run.v))),
             Ok(_) => loaded.warnings.push(warn("the score is not a finite number")),
             Err(e) if !complete || e.is_eof() => loaded.warnings.push(warn("truncated line")),
             Err(e) => loaded
@@ -210,10 +201,9 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
         }
     }
     if number > 1 && reader.into_inner().limit() == 0 {
-        loaded.warnings.push(format!(
-            "{shown}: only the first {} MiB were read",
-            MAX_FILE / (1024 * 1024)
-        ));
+        loaded
+            .warnings
+            .push(format!("{shown}: only the first {} MiB were read", MAX_FILE / (1024 * 1024)));
     }
     Ok(loaded)
 }
@@ -422,24 +412,9 @@ mod tests {
     #[test]
     fn streaks_start_where_the_failure_began_and_regressions_are_told_from_never_passed() {
         let runs = vec![
-            run(
-                "2026-11-28T10:00:00Z",
-                100.0,
-                &[("grafana", "pass"), ("loki", "fail")],
-                &[],
-            ),
-            run(
-                "2026-11-29T10:00:00Z",
-                80.0,
-                &[("grafana", "fail"), ("loki", "fail")],
-                &["container:grafana"],
-            ),
-            run(
-                "2026-11-30T10:00:00Z",
-                80.0,
-                &[("grafana", "fail"), ("loki", "fail")],
-                &["container:grafana"],
-            ),
+            run("2026-11-28T10:00:00Z", 100.0, &[("grafana", "pass"), ("loki", "fail")], &[]),
+            run("2026-11-29T10:00:00Z", 80.0, &[("grafana", "fail"), ("loki", "fail")], &["container:grafana"]),
+            run("2026-11-30T10:00:00Z", 80.0, &[("grafana", "fail"), ("loki", "fail")], &["container:grafana"]),
             run(
                 "2026-12-01T10:00:00Z",
                 60.0,

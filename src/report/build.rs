@@ -420,10 +420,7 @@ fn redact(mut report: Report, redactor: &Redactor) -> Report {
     // Numbers and target names only.
     if let Some(RequestsReport { total: _, by_target }) = requests {
         for count in by_target {
-            let RequestCount {
-                targets: _,
-                requests: _,
-            } = count;
+            let RequestCount { targets: _, requests: _ } = count;
         }
     }
     report

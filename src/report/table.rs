@@ -70,7 +70,11 @@ impl Renderer for Table {
             (false, _) => "BLOCKED",
         };
         if let Some(sim) = &r.simulated {
-            writeln!(out, "{}", wrap(&format!("SIMULATED STACK: {}", esc(sim)), w, "", "  "))?;
+            writeln!(
+                out,
+                "{}",
+                wrap(&format!("SIMULATED STACK: {}", esc(sim)), w, "", "  ")
+            )?;
         }
         writeln!(
             out,
