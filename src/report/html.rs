@@ -105,7 +105,8 @@ footer{margin-top:2rem;padding-bottom:2rem;font-size:.875rem;color:var(--muted)}
  .check{display:block!important}
  :root{--pass:#000;--fail:#000;--error:#000;--blocked:#000;--skipped:#000;--waived:#000;--ink:#000;--muted:#000;--line:#777;--soft:#fff}
  .steps .base{background:#bbb}.steps .gain,.steps .gain.short{background:#555}
- .blocker,.check,tr{break-inside:avoid}
+ .check,tr,.cmd{break-inside:avoid}
+ .trend polyline{stroke:#000}.trend rect{stroke:#000}.trend circle{fill:#000}
  h2,h3,h4{break-after:avoid}
  header,main,footer{max-width:none;padding:0}
  pre{border-color:#000}
@@ -277,7 +278,8 @@ fn write_page(o: &mut String, r: &Report, trend: &[TrendPoint]) -> std::fmt::Res
     let checks: usize = r.requirements.iter().map(|q| q.checks.len()).sum();
     writeln!(
         o,
-        r#"<p class="muted">{checks} checks: {} · started {} · took {} ms</p>"#,
+        r#"<p class="muted">{checks} check{}: {} · started {} · took {} ms</p>"#,
+        if checks == 1 { "" } else { "s" },
         super::table::counts_line(r),
         h(&r.started_at),
         r.duration_ms
@@ -759,7 +761,7 @@ fn write_check(o: &mut String, req: &str, c: &CheckReport) -> std::fmt::Result {
 /// The score of recent runs (from `--history`) as a line against the
 /// threshold: a circle for a run that passed, a square for one that did not.
 fn write_trend(o: &mut String, r: &Report, trend: &[TrendPoint]) -> std::fmt::Result {
-    let (w, top, height, left, right) = (400.0, 12.0, 120.0, 34.0, 10.0);
+    let (w, top, height, left, right) = (400.0, 12.0, 120.0, 44.0, 10.0);
     let y = |score: f64| top + (100.0 - clamp100(score)) * height / 100.0;
     let span = w - left - right;
     let x = |i: usize| {

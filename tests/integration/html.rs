@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+use crate::support::hostile::{Misbehaviour, Route, start};
 use crate::support::{bin, output};
 
 /// `chromium` on the PATH, or `None` (skipped, said on stderr) outside CI.
@@ -219,6 +220,21 @@ fn misdeeds(events: &[(String, Value, Option<String>)], page: &str) -> Vec<Strin
     out
 }
 
+/// A new page with the domains the checks listen to; returns its session.
+fn open_page(b: &mut Browser) -> String {
+    let target = b.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
+    let attached = b.call(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let s = attached["sessionId"].as_str().expect("sessionId").to_string();
+    for domain in ["Page.enable", "Network.enable", "Runtime.enable", "Log.enable"] {
+        b.call(Some(&s), domain, json!({}));
+    }
+    s
+}
+
 /// Sets the viewport, loads the page, and returns the index of the first
 /// event of this load.
 fn load(b: &mut Browser, session: &str, url: &str, width: u32, mobile: bool) -> usize {
@@ -305,17 +321,7 @@ fn html_report_renders_in_headless_chromium_at_desktop_and_phone_width_without_f
     let failing = report["counts"]["fail"].as_u64().expect("fail count");
 
     let mut b = Browser::start(&exe);
-    let target = b.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
-    let target_id = target["targetId"].as_str().expect("targetId").to_string();
-    let attached = b.call(
-        None,
-        "Target.attachToTarget",
-        json!({ "targetId": target_id, "flatten": true }),
-    );
-    let s = attached["sessionId"].as_str().expect("sessionId").to_string();
-    for domain in ["Page.enable", "Network.enable", "Runtime.enable", "Log.enable"] {
-        b.call(Some(&s), domain, json!({}));
-    }
+    let s = open_page(&mut b);
 
     // Desktop.
     let from = load(&mut b, &s, &url, 1280, false);
@@ -389,16 +395,7 @@ fn html_browser_check_sees_a_page_that_fetches() {
     .expect("write the page");
     let url = format!("file://{}", page.display());
     let mut b = Browser::start(&exe);
-    let target = b.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
-    let attached = b.call(
-        None,
-        "Target.attachToTarget",
-        json!({ "targetId": target["targetId"], "flatten": true }),
-    );
-    let s = attached["sessionId"].as_str().expect("sessionId").to_string();
-    for domain in ["Page.enable", "Network.enable", "Runtime.enable", "Log.enable"] {
-        b.call(Some(&s), domain, json!({}));
-    }
+    let s = open_page(&mut b);
     let from = load(&mut b, &s, &url, 800, false);
     let bad = misdeeds(&b.events[from..], &url);
     assert!(
@@ -406,5 +403,65 @@ fn html_browser_check_sees_a_page_that_fetches() {
         "{bad:?}"
     );
     assert!(bad.iter().any(|m| m.contains("boom")), "{bad:?}");
+    let _ = b.call(None, "Browser.close", json!({}));
+}
+
+/// A server whose answer is a script, an image with `onerror` and an image
+/// that would call home: in the real browser the report shows all of it as
+/// text, runs none of it (the title stays), and fetches nothing.
+#[test]
+fn html_report_of_a_hostile_server_runs_and_fetches_nothing_in_chromium() {
+    let Some(exe) = chromium() else { return };
+    let beacon = crate::support::closed_port();
+    let evil = format!(
+        "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"><img src=\"http://127.0.0.1:{beacon}/beacon\"> `tick`"
+    );
+    let url = start(Misbehaviour::Routes(vec![
+        Route::new("/health", "500 Internal Server Error", "text/html", evil.clone()).header("X-Reason", "<!-- hide"),
+    ]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gate = dir.path().join("gate.yaml");
+    std::fs::write(
+        &gate,
+        format!(
+            "schema_version: 1\nid: H\nname: \"<script>document.title='pwned'</script>\"\ntargets: {{ svc: \"{url}\" }}\nrequirements:\n  - id: r\n    name: \"<img src=x onerror=alert(1)>\"\n    weight: 1\n    checks:\n      - {{ id: c, kind: http, target: svc, path: /health }}\n"
+        ),
+    )
+    .expect("write the gate");
+    let page = dir.path().join("hostile.html");
+    let (code, _, stderr) = output(
+        bin()
+            .args(["check", "--no-progress", "--timeout", "3s", "--gate"])
+            .arg(&gate)
+            .arg("--report")
+            .arg(format!("html={}", page.display())),
+    );
+    assert_eq!(code, 1, "blocked expected: {stderr}");
+    let page_url = format!("file://{}", page.display());
+    let mut b = Browser::start(&exe);
+    let s = open_page(&mut b);
+    let from = load(&mut b, &s, &page_url, 1280, false);
+    // Our title, which holds the gate's name as text; a server script
+    // that ran would have made it `pwned`.
+    let title = b.eval(&s, "document.title");
+    assert!(
+        title.as_str().is_some_and(|t| t.starts_with("Gate H — <script>")),
+        "a server script ran: {title}"
+    );
+    assert_eq!(b.eval(&s, "document.scripts.length"), json!(1), "only our script");
+    assert_eq!(b.eval(&s, "document.images.length"), json!(0), "no server image");
+    let text = b.eval(&s, "document.body.innerText");
+    let text = text.as_str().unwrap_or_default();
+    assert!(
+        text.contains("<script>document.title='pwned'</script>"),
+        "the server's text shows as text"
+    );
+    assert!(
+        text.contains("<img src=x onerror=alert(1)>"),
+        "the gate file's text shows as text"
+    );
+    screenshot(&mut b, &s, 1280, false, "hostile.png");
+    let bad = misdeeds(&b.events[from..], &page_url);
+    assert!(bad.is_empty(), "the page misbehaved:\n{}", bad.join("\n"));
     let _ = b.call(None, "Browser.close", json!({}));
 }
