@@ -613,7 +613,12 @@ fn trend(args: &CheckArgs, report: &report::Report) -> Vec<report::TrendPoint> {
     let Some(path) = args.history.as_deref().filter(|_| html) else {
         return Vec::new();
     };
-    match crate::history::trend(path, report, TREND_RUNS) {
+    let this = report::TrendPoint {
+        time: report.started_at.clone(),
+        score: report.score,
+        passed: report.passed,
+    };
+    match crate::history::trend(path, &report.gate.id, this, TREND_RUNS) {
         Ok(points) => points,
         Err(e) => {
             anstream::eprintln!("warning: the HTML report has no score trend: {e}");
