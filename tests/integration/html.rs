@@ -3,8 +3,10 @@
 //! a phone width. It must render (the score, one row per requirement), log
 //! no console error or exception (a Content-Security-Policy violation is
 //! one), attempt no network request, fit 375 px without a horizontal
-//! scroll, filter checks by status without JavaScript's help, and print
-//! with every check shown and no controls. Screenshots are saved under
+//! scroll, filter checks by status without JavaScript's help, copy a
+//! reproduce command to the clipboard, and print with every check shown and
+//! no controls; a hostile server's script and images must neither run nor
+//! fetch. Screenshots (desktop, phone, print, hostile) are saved under
 //! `target/test-output/html/` (and copied to `/tmp/html-shots/`) for a
 //! person to look at.
 //!
@@ -350,6 +352,41 @@ fn html_report_renders_in_headless_chromium_at_desktop_and_phone_width_without_f
     b.eval(&s, "document.getElementById('f-all').click()");
     assert_eq!(b.eval(&s, visible), json!(checks));
     let desktop = screenshot(&mut b, &s, 1280, false, "desktop.png");
+    // The copy buttons: their script ran (the policy's hash admits it), and
+    // a click puts the command on the clipboard.
+    let buttons = b.eval(&s, "document.querySelectorAll('button.copy:not([hidden])').length");
+    assert_eq!(
+        buttons,
+        json!(
+            report["blockers"]
+                .as_array()
+                .map_or(0, |bs| bs.iter().filter(|b| b["reproduce"].is_string()).count())
+        )
+    );
+    b.call(
+        None,
+        "Browser.grantPermissions",
+        json!({ "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+    );
+    b.call(
+        Some(&s),
+        "Emulation.setFocusEmulationEnabled",
+        json!({ "enabled": true }),
+    );
+    let copied = b.call(
+        Some(&s),
+        "Runtime.evaluate",
+        json!({
+            "expression": "(async () => { const b = document.querySelector('button.copy'); b.click(); for (let i = 0; i < 50 && b.textContent !== 'Copied'; i++) await new Promise(r => setTimeout(r, 20)); return [b.textContent, await navigator.clipboard.readText(), document.getElementById(b.dataset.copy).textContent]; })()",
+            "awaitPromise": true,
+            "returnByValue": true,
+            "userGesture": true,
+        }),
+    );
+    let copied = &copied["result"]["value"];
+    assert_eq!(copied[0], "Copied", "{copied}");
+    assert_eq!(copied[1], copied[2], "the clipboard holds the command");
+    assert!(copied[1].as_str().is_some_and(|c| c.starts_with("curl ")), "{copied}");
 
     // Print: no controls, every check shown even when filtered.
     b.eval(&s, "document.getElementById('f-fail').click()");
@@ -359,6 +396,7 @@ fn html_report_renders_in_headless_chromium_at_desktop_and_phone_width_without_f
         json!("none")
     );
     assert_eq!(b.eval(&s, visible), json!(checks));
+    screenshot(&mut b, &s, 800, false, "print.png");
     b.call(Some(&s), "Emulation.setEmulatedMedia", json!({ "media": "" }));
 
     // Phone.
