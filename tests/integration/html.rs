@@ -377,7 +377,7 @@ fn html_report_renders_in_headless_chromium_at_desktop_and_phone_width_without_f
         Some(&s),
         "Runtime.evaluate",
         json!({
-            "expression": "(async () => { const b = document.querySelector('button.copy'); b.click(); for (let i = 0; i < 50 && b.textContent !== 'Copied'; i++) await new Promise(r => setTimeout(r, 20)); return [b.textContent, await navigator.clipboard.readText(), document.getElementById(b.dataset.copy).textContent]; })()",
+            "expression": "(async () => { const b = document.querySelector('button.copy'); b.click(); for (let i = 0; i < 250 && b.textContent !== 'Copied'; i++) await new Promise(r => setTimeout(r, 20)); return [b.textContent, await navigator.clipboard.readText(), document.getElementById(b.dataset.copy).textContent]; })()",
             "awaitPromise": true,
             "returnByValue": true,
             "userGesture": true,
