@@ -399,8 +399,10 @@ mod tests {
         assert!(parse_report("pdf=x").is_err());
         assert_eq!(parse_report("github=a.txt").unwrap().0, Format::Github);
         assert_eq!(parse_report("codequality=gl.json").unwrap().0, Format::Codequality);
+        assert_eq!(parse_report("html=gate.html").unwrap().0, Format::Html);
         let err = parse_report("pdf=x").unwrap_err();
         assert!(err.contains("github") && err.contains("codequality"), "{err}");
+        assert!(err.contains("html"), "{err}");
         assert!(parse_report("json=").is_err());
     }
 

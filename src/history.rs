@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
+use crate::report::{Report, TrendPoint};
 
 /// The layout of one line; bumped if a field changes meaning.
 pub const LINE_VERSION: u32 = 1;
@@ -218,6 +218,28 @@ pub fn load(path: &Path) -> Result<Loaded, HistoryError> {
     Ok(loaded)
 }
 
+/// The last `limit` runs of `gate` in the history at `path`, oldest
+/// first, ending with `this` run (added when its line is not there, e.g.
+/// because appending it failed): the HTML report's trend.
+pub fn trend(path: &Path, gate: &str, this: TrendPoint, limit: usize) -> Result<Vec<TrendPoint>, HistoryError> {
+    let loaded = load(path)?;
+    let mut runs: Vec<TrendPoint> = loaded
+        .runs
+        .into_iter()
+        .filter(|r| r.gate == gate)
+        .map(|r| TrendPoint {
+            time: r.time,
+            score: r.score,
+            passed: r.passed,
+        })
+        .collect();
+    if runs.last().is_none_or(|last| last.time != this.time) {
+        runs.push(this);
+    }
+    let skip = runs.len().saturating_sub(limit.max(1));
+    Ok(runs.split_off(skip))
+}
+
 /// Reads one line into `buf`, keeping at most `MAX_LINE + 1` bytes of it
 /// (the rest is consumed and dropped). Returns the bytes consumed and
 /// whether the line ended with a newline.
@@ -378,6 +400,31 @@ pub fn gates(runs: &[Run]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trend_is_the_gates_last_runs_ending_with_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        for (i, score) in [10.0, 20.0, 30.0, 40.0].into_iter().enumerate() {
+            append(&path, &run(&format!("2026-12-0{}T10:00:00Z", i + 1), score, &[], &[])).unwrap();
+        }
+        let mut other = run("2026-12-05T10:00:00Z", 99.0, &[], &[]);
+        other.gate = "other".into();
+        append(&path, &other).unwrap();
+        let this = |time: &str| TrendPoint {
+            time: time.into(),
+            score: 40.0,
+            passed: false,
+        };
+        let t = trend(&path, "G", this("2026-12-04T10:00:00Z"), 3).unwrap();
+        let scores: Vec<f64> = t.iter().map(|p| p.score).collect();
+        assert_eq!(scores, [20.0, 30.0, 40.0], "the last three of gate G, this run once");
+        // This run's line is missing (appending it failed): it is added.
+        let t = trend(&path, "G", this("2026-12-06T10:00:00Z"), 50).unwrap();
+        assert_eq!(t.len(), 5);
+        assert_eq!(t[4].time, "2026-12-06T10:00:00Z");
+        assert!(trend(&dir.path().join("missing"), "G", this("x"), 5).is_err());
+    }
 
     fn run(time: &str, score: f64, reqs: &[(&str, &str)], causes: &[&str]) -> Run {
         Run {

@@ -92,6 +92,34 @@ fn push_escape(out: &mut String, c: char) {
     }
 }
 
+/// Text for HTML element content or a quoted attribute value: unsafe
+/// characters become visible escapes as in every other format (so the text
+/// stays on one line), then `&`, `<`, `>`, `"` and `'` become character
+/// references, so server text is never markup, whatever it holds.
+pub fn html(s: &str) -> String {
+    html_entities(&escape(s))
+}
+
+/// [`html`] keeping tabs, for a shell command in a `<pre>`.
+pub fn html_keep_tabs(s: &str) -> String {
+    html_entities(&escape_keep_tabs(s))
+}
+
+fn html_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Text for a Markdown paragraph, list item, heading or block quote: it
 /// renders as the characters it holds, on the line it is written on.
 ///
@@ -269,6 +297,17 @@ fn escape_inline(s: &str, line_start: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_is_never_markup_and_stays_on_one_line() {
+        assert_eq!(
+            html("<img src=x onerror=\"alert('1')\"> & <script>\n"),
+            "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt; &amp; &lt;script&gt;\\n"
+        );
+        assert_eq!(html("\u{1b}]0;t\u{7}\u{202e}"), "\\x1b]0;t\\x07\\u{202e}");
+        assert_eq!(html_keep_tabs("a\tb\n<"), "a\tb\\n&lt;");
+        assert_eq!(html("plain text"), "plain text");
+    }
 
     #[test]
     fn controls_become_visible_escapes() {

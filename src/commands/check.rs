@@ -138,11 +138,29 @@ pub(super) fn run_as(args: CheckArgs, ui: Ui, simulated: Option<String>) -> anyh
     let report = report::build(&waited.evaluation, meta, &redactor);
     let verdict = if report.passed { Exit::Passed } else { Exit::Blocked };
 
+    // The history before the artifacts: the HTML report's trend ends with
+    // this run.
+    let history_failed = match &args.history {
+        Some(path) => match crate::history::append(path, &crate::history::Run::from_report(&report)) {
+            Ok(()) => None,
+            Err(e) => {
+                anstream::eprintln!("error: cannot record the run in the history: {e}");
+                Some(path.display().to_string())
+            }
+        },
+        None => None,
+    };
+    let trend = trend(&args, &report);
+    let file_opts = RenderOptions {
+        trend: &trend,
+        ..RenderOptions::default()
+    };
+
     // Artifacts first: a reader that closes stdout early (`| head`) must
     // not cost the CI its report files.
     let mut unwritten = Vec::new();
     for artifact in &mut artifacts {
-        if let Err(e) = artifact.write(&report) {
+        if let Err(e) = artifact.write(&report, file_opts) {
             anstream::eprintln!("error: cannot write report {}: {e:#}", artifact.path.display());
             unwritten.push(artifact.path.display().to_string());
         }
@@ -153,15 +171,11 @@ pub(super) fn run_as(args: CheckArgs, ui: Ui, simulated: Option<String>) -> anyh
         anstream::eprintln!("error: cannot append the step summary to {}: {e:#}", path.display());
         unwritten.push(format!("the step summary {}", path.display()));
     }
-    if let Some(path) = &args.history
-        && let Err(e) = crate::history::append(path, &crate::history::Run::from_report(&report))
-    {
-        anstream::eprintln!("error: cannot record the run in the history: {e}");
-        unwritten.push(path.display().to_string());
-    }
+    unwritten.extend(history_failed);
     let stdout_opts = RenderOptions {
         color: ui.color_stdout && args.format == report::Format::Table,
         width: Some(ui.width),
+        trend: &trend,
     };
     let text = report::render_to_string(args.format, &report, stdout_opts).context("cannot render the report")?;
     crate::error::print(&text)?;
@@ -581,10 +595,35 @@ struct Artifact {
 }
 
 impl Artifact {
-    fn write(&mut self, report: &report::Report) -> anyhow::Result<()> {
-        let text = report::render_to_string(self.format, report, RenderOptions::default())?;
+    fn write(&mut self, report: &report::Report, opts: RenderOptions<'_>) -> anyhow::Result<()> {
+        let text = report::render_to_string(self.format, report, opts)?;
         self.file.commit(text.as_bytes())?;
         Ok(())
+    }
+}
+
+/// How many recent runs the HTML report's trend shows.
+const TREND_RUNS: usize = 50;
+
+/// The gate's recent runs from `--history` (this run last), for the HTML
+/// report's trend: empty without `--history` or without an HTML report.
+/// A history that cannot be read costs the trend, with a warning, not the run.
+fn trend(args: &CheckArgs, report: &report::Report) -> Vec<report::TrendPoint> {
+    let html = args.format == report::Format::Html || args.reports.iter().any(|(f, _)| *f == report::Format::Html);
+    let Some(path) = args.history.as_deref().filter(|_| html) else {
+        return Vec::new();
+    };
+    let this = report::TrendPoint {
+        time: report.started_at.clone(),
+        score: report.score,
+        passed: report.passed,
+    };
+    match crate::history::trend(path, &report.gate.id, this, TREND_RUNS) {
+        Ok(points) => points,
+        Err(e) => {
+            anstream::eprintln!("warning: the HTML report has no score trend: {e}");
+            Vec::new()
+        }
     }
 }
 

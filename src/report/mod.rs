@@ -5,6 +5,7 @@ mod build;
 mod codequality;
 mod findings;
 mod github;
+mod html;
 mod json;
 mod junit;
 pub mod layout;
@@ -42,6 +43,9 @@ pub enum Format {
     Github,
     /// GitLab Code Quality JSON: one issue per check that did not pass.
     Codequality,
+    /// One self-contained HTML page for people: gauge, bars, fix path,
+    /// blockers, checks by status, and the score trend with `--history`.
+    Html,
 }
 
 impl Format {
@@ -66,16 +70,29 @@ impl Format {
 
 /// Rendering options that are not part of the report.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RenderOptions {
+pub struct RenderOptions<'a> {
     pub color: bool,
     /// Display columns the table must fit: the terminal's when stdout is
     /// one; `None` lays out for [`layout::LOG_WIDTH`].
     pub width: Option<u16>,
+    /// Recent runs of the gate, oldest first and this run last, when
+    /// `check --history` was given (the HTML report draws them); empty
+    /// otherwise. Not part of the report model: its JSON has a fixed schema.
+    pub trend: &'a [TrendPoint],
+}
+
+/// One run's score in the history, for the HTML report's trend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendPoint {
+    /// RFC 3339, UTC: when the run started.
+    pub time: String,
+    pub score: f64,
+    pub passed: bool,
 }
 
 /// One output format.
 pub trait Renderer {
-    fn render(&self, report: &Report, out: &mut dyn io::Write, opts: RenderOptions) -> io::Result<()>;
+    fn render(&self, report: &Report, out: &mut dyn io::Write, opts: RenderOptions<'_>) -> io::Result<()>;
 }
 
 pub fn renderer(format: Format) -> Box<dyn Renderer> {
@@ -87,11 +104,12 @@ pub fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Prometheus => Box::new(prometheus::Prometheus),
         Format::Github => Box::new(github::Github),
         Format::Codequality => Box::new(codequality::CodeQuality),
+        Format::Html => Box::new(html::Html),
     }
 }
 
 /// Renders to a string (for files and tests).
-pub fn render_to_string(format: Format, report: &Report, opts: RenderOptions) -> io::Result<String> {
+pub fn render_to_string(format: Format, report: &Report, opts: RenderOptions<'_>) -> io::Result<String> {
     let mut buf = Vec::new();
     renderer(format).render(report, &mut buf, opts)?;
     String::from_utf8(buf).map_err(io::Error::other)

@@ -815,6 +815,7 @@ mod tests {
         let opts = RenderOptions {
             color,
             width: Some(120),
+            ..RenderOptions::default()
         };
         render_to_string(Format::Table, &hostile::report(), opts).expect("render the table")
     }
@@ -847,6 +848,7 @@ mod tests {
             let opts = RenderOptions {
                 color: true,
                 width: Some(width),
+                ..RenderOptions::default()
             };
             let out = render_to_string(Format::Table, &hostile::report(), opts).expect("render");
             for line in out.lines() {

@@ -295,7 +295,8 @@ fn token_appears_in_no_output_in_any_scenario_format_or_log() {
     ];
     for url in scenarios {
         let (dir, path) = gate(&url);
-        let reports = ["json", "markdown", "junit", "table"].map(|f| (f, dir.path().join(format!("report.{f}"))));
+        let reports =
+            ["json", "markdown", "junit", "table", "html"].map(|f| (f, dir.path().join(format!("report.{f}"))));
         let mut args: Vec<String> = vec![
             "--format".into(),
             "table".into(),

@@ -16,7 +16,7 @@ use crate::support::hostile::{Misbehaviour, Route, start};
 use crate::support::{bin, check, json, output};
 
 /// What the server writes into its answers.
-const EVIL: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\n[   pass] forged\n# PASSED\n\n<!-- hide\n<script>alert(1)</script> [x](http://evil.test) \u{9b}1m \u{202e}desrever";
+const EVIL: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\n[   pass] forged\n# PASSED\n\n<!-- hide\n<script>alert(1)</script> [x](http://evil.test) \u{9b}1m \u{202e}desrever <img src=x onerror=alert(2)>";
 const TOKEN: &str = "inert-suite-token-77c1";
 const CHECKS: &[&str] = &[
     "rules",
@@ -118,7 +118,7 @@ struct Run {
 /// pipe and hide what a terminal gets).
 fn run(s: &Stack, format: &str) -> Run {
     let out = tempfile::tempdir().expect("temp dir");
-    let formats = ["table", "json", "markdown", "junit", "github", "codequality"];
+    let formats = ["table", "json", "markdown", "junit", "github", "codequality", "html"];
     let paths: Vec<PathBuf> = formats.iter().map(|f| out.path().join(format!("report.{f}"))).collect();
     let mut cmd = bin();
     cmd.args([
@@ -247,8 +247,59 @@ fn assert_xml(what: &str, xml: &str) {
     }
 }
 
+/// The tags the HTML report writes; server text adds none.
+const HTML_TAGS: &[&str] = &[
+    "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "div", "svg", "path", "line", "text", "p",
+    "span", "strong", "code", "main", "section", "h1", "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td",
+    "ol", "li", "ul", "article", "dl", "dt", "dd", "pre", "button", "fieldset", "legend", "input", "label", "polyline",
+    "circle", "rect", "footer", "script",
+];
+
+/// Server text is text in the HTML page: every `<` on the page opens one
+/// of our tags, no tag carries an event handler, the one script is ours,
+/// and the server's markup is shown escaped.
+fn assert_html_inert(what: &str, page: &str) {
+    assert_inert(what, page, true);
+    for (i, _) in page.match_indices('<') {
+        let tag = &page[i + 1..];
+        let end = tag.find('>').unwrap_or(tag.len());
+        let tag = &tag[..end];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
+            .collect();
+        assert!(
+            HTML_TAGS.contains(&name.as_str()),
+            "{what}: a tag that is not ours: <{tag}>"
+        );
+        assert!(
+            !tag.split_whitespace().any(|a| a.to_ascii_lowercase().starts_with("on")),
+            "{what}: an event handler in <{tag}>"
+        );
+    }
+    assert_eq!(page.matches("<script").count(), 1, "{what}: one script, ours");
+    assert!(page.contains("<script>if(navigator.clipboard)"), "{what}");
+    assert!(!page.contains("<img") && !page.contains("<!-- hide"), "{what}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{what}: the server's script as text"
+    );
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{what}: the server's image as text"
+    );
+    assert!(page.contains("&lt;!-- hide"), "{what}");
+    let csp = page
+        .lines()
+        .find(|l| l.contains("Content-Security-Policy"))
+        .unwrap_or_else(|| panic!("{what}: no Content-Security-Policy"));
+    assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+}
+
 fn assert_output_inert(what: &str, format: &str, text: &str) {
     match format {
+        "html" => assert_html_inert(what, text),
         "table" => assert_inert(what, &strip_sgr(text), true),
         "markdown" => {
             assert_inert(what, text, true);
@@ -324,6 +375,19 @@ fn hostile_server_text_is_inert_in_every_format_report_file_and_verbose_line() {
             assert!(CHECKS.contains(&id), "a -v line for no check: {line}");
         }
     }
+}
+
+#[test]
+fn hostile_server_text_is_text_in_the_html_report_never_markup_or_script() {
+    let s = stack();
+    let r = run(&s, "html");
+    assert_eq!(r.code, 1, "blocked expected; stderr: {}", r.stderr);
+    assert_html_inert("--format html", &r.stdout);
+    let (_, file) = r.reports.iter().find(|(f, _)| *f == "html").expect("an html report");
+    assert_html_inert("--report html=", file);
+    // The command the server tried to smuggle shows as text, quotes escaped.
+    assert!(r.stdout.contains("&#39;$(touch "), "{}", r.stdout);
+    assert!(!r.stdout.contains(TOKEN), "the token never appears");
 }
 
 #[test]

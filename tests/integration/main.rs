@@ -19,6 +19,7 @@ mod full_gate;
 mod gate_errors;
 mod grafana_scale;
 mod hostile_servers;
+mod html;
 mod inert_text;
 mod junit_readers;
 mod lint_metrics;

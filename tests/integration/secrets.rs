@@ -1,7 +1,7 @@
 //! Secrets never leave, in any form: cut by an excerpt, Basic auth's base64,
 //! percent-encoded in a redirect, as URL credentials or secret query values,
 //! in load errors, or in a `Referer` to another host. Every format, every
-//! `--report` file and `-v` are searched for any run of 8 characters of the
+//! `--report` file (the HTML page too) and `-v` are searched for any run of 8 characters of the
 //! secret. And redaction never renames the gate's own ids.
 
 use std::path::Path;
@@ -41,7 +41,7 @@ fn every_output(gate: &Path, env: &[(&str, &str)]) -> (String, serde_json::Value
             "--gate",
         ])
         .arg(gate);
-        for f in ["table", "json", "markdown", "junit", "github", "codequality"] {
+        for f in ["table", "json", "markdown", "junit", "github", "codequality", "html"] {
             cmd.arg("--report")
                 .arg(format!("{f}={}", dir.path().join(format!("r.{f}")).display()));
         }
@@ -54,7 +54,7 @@ fn every_output(gate: &Path, env: &[(&str, &str)]) -> (String, serde_json::Value
         }
         all.push_str(&stdout);
         all.push_str(&stderr);
-        for f in ["table", "json", "markdown", "junit", "github", "codequality"] {
+        for f in ["table", "json", "markdown", "junit", "github", "codequality", "html"] {
             all.push_str(&std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap_or_default());
         }
     }
