@@ -88,8 +88,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Run the built-in Gate G against a simulated MediaNest stack started
     /// in-process on 127.0.0.1: a first run that needs nothing else.
+    // Boxed for the same reason as `Check`: it carries every flag of check.
     #[command(after_help = EXIT_CODES)]
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -382,7 +382,7 @@ pub fn human_span(secs: u64) -> String {
         s if s >= 3_600 => (1, "hour"),
         s if s >= 120 => (s / 60, "minutes"),
         s if s >= 60 => (1, "minute"),
-        s if s == 1 => (1, "second"),
+        1 => (1, "second"),
         s => (s, "seconds"),
     };
     format!("{n} {unit}")

@@ -82,7 +82,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::LintMetrics(args) => lint_metrics::run(args, ui),
         Command::Man(args) => man::run(args),
         Command::History(args) => history::run(args, ui),
-        Command::Demo(args) => demo::run(args, ui),
+        Command::Demo(args) => demo::run(*args, ui),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "medianest-gate", &mut std::io::stdout());

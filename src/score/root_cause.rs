@@ -164,7 +164,7 @@ pub(super) fn root_causes_with(reqs: &[ReqIn], sets: &BTreeMap<String, BTreeSet<
                 rc.severity = Severity::Critical;
             }
             let fixed = BTreeSet::from([rc.key.as_str()]);
-            let after = simulate(reqs, &sets, &fixed);
+            let after = simulate(reqs, sets, &fixed);
             // An advisory (weight 0) requirement is worth no points, even when it
             // is all that ran and the all-or-nothing score of such a run moves.
             rc.score_impact = if weighted.contains(&rc.key) {
