@@ -22,8 +22,8 @@
 use std::fmt::Write as _;
 use std::io;
 
+use super::groups::{BlockerGroup, group_blockers};
 use super::model::{Blocker, CheckReport};
-use super::table::BlockerGroup;
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report, TrendPoint};
 use crate::status::{ReqStatus, Status};
@@ -567,7 +567,7 @@ fn write_blockers(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(o, r#"<section aria-labelledby="h-blockers">"#)?;
     writeln!(o, r#"<h2 id="h-blockers">Blockers</h2>"#)?;
     let mut cmd = 0usize;
-    for (i, g) in super::table::group_blockers(r).iter().enumerate() {
+    for (i, g) in group_blockers(r).iter().enumerate() {
         write_group(o, i + 1, g, &mut cmd)?;
     }
     writeln!(o, "</section>")

@@ -11,8 +11,8 @@
 
 use std::io;
 
+use super::groups::{BlockerGroup, group_blockers};
 use super::model::Blocker;
-use super::table::BlockerGroup;
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
 use crate::text::{
@@ -130,7 +130,7 @@ impl Renderer for Markdown {
         if !r.blockers.is_empty() {
             writeln!(out, "## Blockers")?;
             writeln!(out)?;
-            for (i, g) in super::table::group_blockers(r).iter().enumerate() {
+            for (i, g) in group_blockers(r).iter().enumerate() {
                 write_group(out, i + 1, g)?;
             }
         }

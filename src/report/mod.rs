@@ -5,6 +5,7 @@ mod build;
 mod codequality;
 mod findings;
 mod github;
+mod groups;
 mod html;
 mod json;
 mod junit;

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ColumnConstraint, Table as CTable, Width};
 
+use super::groups::{BlockerGroup, group_blockers};
 use super::layout::{self, table_width, truncate, wrap};
-use super::model::{Blocker, RootCauseReport};
 use super::words::{impact, pct, req_status, status, weight};
 use super::{RenderOptions, Renderer, Report};
 use crate::http::fmt_duration;
@@ -400,66 +400,6 @@ fn root_causes_table(r: &Report, w: usize, new_table: &dyn Fn() -> CTable, out: 
     constrain(&mut t, 3, fixed(cause));
     constrain(&mut t, 4, fixed(checks));
     writeln!(out, "{t}")
-}
-
-/// Blockers that share a root cause, listed once with every check it hits.
-pub(super) struct BlockerGroup<'a> {
-    pub blockers: Vec<&'a Blocker>,
-    pub root_cause: Option<&'a RootCauseReport>,
-}
-
-impl BlockerGroup<'_> {
-    /// The shared cause: the root cause's summary, else the blocker's own.
-    pub fn cause(&self) -> Option<&str> {
-        match self.root_cause {
-            Some(rc) => Some(&rc.summary),
-            None => self.blockers[0].cause.as_deref(),
-        }
-    }
-
-    /// The root cause's remediation, else each distinct one of its blockers.
-    pub fn fixes(&self) -> Vec<&str> {
-        let mut fixes: Vec<&str> = Vec::new();
-        match self.root_cause.and_then(|rc| rc.remediation.as_deref()) {
-            Some(fix) => fixes.push(fix),
-            None => {
-                for b in &self.blockers {
-                    if let Some(fix) = b.remediation.as_deref()
-                        && !fixes.contains(&fix)
-                    {
-                        fixes.push(fix);
-                    }
-                }
-            }
-        }
-        fixes
-    }
-}
-
-/// Groups the blockers by the root cause that names their check, and the
-/// rest by identical cause and fix; groups keep the blockers' order (most
-/// severe first).
-pub(super) fn group_blockers(r: &Report) -> Vec<BlockerGroup<'_>> {
-    let mut groups: Vec<BlockerGroup<'_>> = Vec::new();
-    for b in &r.blockers {
-        let rc = r.root_causes.iter().find(|rc| rc.checks.contains(&b.check));
-        let same = |g: &BlockerGroup<'_>| match (rc, g.root_cause) {
-            (Some(a), Some(g)) => std::ptr::eq(a, g),
-            (None, None) => {
-                let first = g.blockers[0];
-                b.cause.is_some() && first.cause == b.cause && first.remediation == b.remediation
-            }
-            _ => false,
-        };
-        match groups.iter_mut().find(|g| same(g)) {
-            Some(g) => g.blockers.push(b),
-            None => groups.push(BlockerGroup {
-                blockers: vec![b],
-                root_cause: rc,
-            }),
-        }
-    }
-    groups
 }
 
 fn write_blocker_group(g: &BlockerGroup<'_>, w: usize, out: &mut dyn io::Write) -> io::Result<()> {
