@@ -24,6 +24,7 @@ mod openmetrics;
 #[cfg(test)]
 mod proptests;
 mod rules;
+mod table;
 mod text;
 mod validate;
 

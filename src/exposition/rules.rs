@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 
 use super::events::{FamId, FamilyRef, Meta, Role, Sink, Strict};
+use super::table::{BlockTable, Entry};
 use super::validate;
 use super::{MetricType, Sample};
 
@@ -142,16 +143,32 @@ const ABBREVIATIONS: [&str; 14] = [
 /// protobuf enum's words (untyped is exempt).
 const TYPE_WORDS: [&str; 5] = ["counter", "gauge", "summary", "histogram", "gauge_histogram"];
 
-/// The unit word in `name` and its base unit, as promlint finds it.
+/// The unit word in `name` and its base unit, as promlint finds it: the
+/// first unit in [`UNITS`] order, and for it the first prefix in
+/// [`UNIT_PREFIXES`] order, that some `_`-separated part of the name is.
+/// Run once per family; a body of one-sample families runs it per line, so
+/// each part is matched against the units it ends with rather than every
+/// prefix-unit pair against every part.
 fn metric_unit(name: &str) -> Option<(String, &'static str)> {
-    for (unit, base) in UNITS {
-        for prefix in UNIT_PREFIXES {
-            if name.split('_').any(|part| part.strip_prefix(prefix) == Some(unit)) {
-                return Some((format!("{prefix}{unit}"), base));
+    let mut best: Option<(usize, usize)> = None;
+    for part in name.split('_') {
+        for (u, (unit, _)) in UNITS.iter().enumerate() {
+            if best.is_some_and(|(bu, _)| u > bu) {
+                break;
+            }
+            let Some(prefix) = part.strip_suffix(unit) else {
+                continue;
+            };
+            if let Some(p) = UNIT_PREFIXES.iter().position(|&known| known == prefix)
+                && best.is_none_or(|b| (u, p) < b)
+            {
+                best = Some((u, p));
             }
         }
     }
-    None
+    let (u, p) = best?;
+    let ((unit, base), prefix) = (UNITS.get(u)?, UNIT_PREFIXES.get(p)?);
+    Some((format!("{prefix}{unit}"), base))
 }
 
 /// promlint's `[a-z][A-Z]`.
@@ -165,13 +182,16 @@ fn is_camel_case(name: &str) -> bool {
         .any(|w| matches!(w, [a, b] if a.is_ascii_lowercase() && b.is_ascii_uppercase()))
 }
 
+/// Whether `lower` has `_word` at its end or `_word_` inside, without
+/// building either string.
 fn has_word(lower: &str, word: &str) -> bool {
-    let mut infix = String::with_capacity(word.len() + 2);
-    infix.push('_');
-    infix.push_str(word);
-    let suffixed = lower.ends_with(infix.as_str());
-    infix.push('_');
-    suffixed || lower.contains(infix.as_str())
+    let bytes = lower.as_bytes();
+    memchr::memchr_iter(b'_', bytes).any(|at| {
+        let after = bytes.get(at + 1..).unwrap_or_default();
+        after
+            .strip_prefix(word.as_bytes())
+            .is_some_and(|rest| rest.first().is_none_or(|&b| b == b'_'))
+    })
 }
 
 /// A keyed hash of series identities. SipHash per label was a fifth of the
@@ -254,37 +274,6 @@ impl SeriesHasher {
     }
 }
 
-/// Keys that are already [`SeriesHasher`] outputs need no second hash.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Shard<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
-
-/// How many tables a [`SeriesSet`] or [`SeriesMap`] is split into.
-const SHARDS: usize = 64;
-
-/// The shard of a key. Bits 40 to 45: the tables index with a key's low bits
-/// (and hashbrown tags with its top seven), so those must vary in a shard.
-fn shard_of(key: u64) -> usize {
-    usize::try_from((key >> 40) % SHARDS as u64).unwrap_or(0)
-}
-
 /// Series identities one family's duplicate check remembers, at eight bytes
 /// each (32 MiB of table at most, see [`SeriesSet`]). A single family may
 /// have more (200 MB of very short lines is 13 million series, and 1 GiB of
@@ -299,69 +288,20 @@ pub const MAX_SERIES: usize = 3 << 20;
 /// reason as [`MAX_SERIES`]. 131,072 in at most 17 MiB.
 pub const MAX_HISTOGRAMS: usize = 1 << 17;
 
-/// No shard of a [`SeriesSet`] grows past this many slots: with keys
-/// spread evenly by a keyed hash, [`MAX_SERIES`] fill each to about 75 %.
-const MAX_SHARD_SLOTS: usize = 1 << 16;
+/// A [`SeriesSet`] block: 4,096 keys' slots, 32 KiB.
+const SET_BLOCK: usize = 1 << 12;
 
-/// A shard past this many slots grows straight to [`MAX_SHARD_SLOTS`]:
-/// each doubling frees the table it replaces, and the allocator keeps
-/// those for reuse, so doubling all the way held the final tables' size
-/// again in freed memory (200 MB of one family peaked at 75 MB, 57 MB with
-/// the jump, which leaves an eighth of a table's worth behind).
-const JUMP_SLOTS: usize = 1 << 13;
+/// [`MAX_SERIES`] fill 1,024 blocks to about 75 %: 32 MiB.
+const SET_BLOCKS: usize = 1 << 10;
 
-/// One shard of a [`SeriesSet`]: open addressing with linear probing over
-/// bare keys, zero marking a free slot.
-#[derive(Default)]
-struct SetShard {
-    slots: Vec<u64>,
-    len: usize,
-}
+/// A histogram map block: 512 slots of 64 bytes, 32 KiB.
+const HISTOGRAM_BLOCK: usize = 1 << 9;
 
-impl SetShard {
-    /// The slot holding `key`, or the free slot where it would go; `None`
-    /// when the table has no slots.
-    fn find(&self, key: u64) -> Option<usize> {
-        let mask = self.slots.len().checked_sub(1)?;
-        // The low bits pick the slot; the shard was picked by bits 40-45.
-        let mut at = usize::try_from(key).unwrap_or(usize::MAX) & mask;
-        loop {
-            match self.slots.get(at) {
-                Some(&k) if k == key || k == 0 => return Some(at),
-                Some(_) => at = (at + 1) & mask,
-                None => return None,
-            }
-        }
-    }
+/// [`MAX_HISTOGRAMS`] fill 512 blocks to about 50 %: 16 MiB.
+const HISTOGRAM_BLOCKS: usize = 1 << 9;
 
-    /// Doubles the table (or makes its first), re-placing every key.
-    fn grow(&mut self) {
-        let size = if self.slots.len() >= JUMP_SLOTS {
-            MAX_SHARD_SLOTS
-        } else {
-            (self.slots.len() * 2).max(64)
-        };
-        let old = std::mem::replace(&mut self.slots, vec![0; size]);
-        for key in old.into_iter().filter(|&k| k != 0) {
-            if let Some(at) = self.find(key)
-                && let Some(slot) = self.slots.get_mut(at)
-            {
-                *slot = key;
-            }
-        }
-    }
-}
-
-/// One family's series identities (keyed [`SeriesHasher`] outputs), split
-/// by six bits of the key into [`SHARDS`] tables that double one at a
-/// time. hashbrown spends a control byte per slot and a single table
-/// doubling holds its old and new copies at once; this is eight bytes a
-/// slot, and a resize costs a sixty-fourth of the whole.
-struct SeriesSet {
-    shards: Vec<SetShard>,
-    /// Keys held, over all shards.
-    len: usize,
-}
+/// One family's series identities (keyed [`SeriesHasher`] outputs).
+struct SeriesSet(BlockTable<()>);
 
 /// What [`SeriesSet::insert`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,93 +314,28 @@ enum Seen {
 
 impl Default for SeriesSet {
     fn default() -> Self {
-        SeriesSet {
-            shards: (0..SHARDS).map(|_| SetShard::default()).collect(),
-            len: 0,
-        }
+        SeriesSet(BlockTable::new(SET_BLOCK, SET_BLOCKS, MAX_SERIES))
     }
 }
 
 impl SeriesSet {
     fn insert(&mut self, key: u64) -> Seen {
-        // Zero marks a free slot; one more collision in 2^64 is harmless.
-        let key = key.max(1);
-        let room = self.len < MAX_SERIES;
-        let Some(shard) = self.shards.get_mut(shard_of(key)) else {
-            return Seen::Unremembered;
-        };
-        // Kept at most 7/8 full, so a probe always meets a free slot.
-        if room && (shard.len + 1) * 8 > shard.slots.len() * 7 && shard.slots.len() < MAX_SHARD_SLOTS {
-            shard.grow();
-        }
-        let Some(at) = shard.find(key) else {
-            return Seen::Unremembered;
-        };
-        let fits = room && (shard.len + 1) * 8 <= shard.slots.len() * 7;
-        match shard.slots.get_mut(at) {
-            Some(slot) if *slot == key => Seen::Again,
-            Some(slot) if fits => {
-                *slot = key;
-                shard.len += 1;
-                self.len += 1;
-                Seen::New
-            }
-            _ => Seen::Unremembered,
+        match self.0.entry(key, || ()) {
+            Entry::Found(()) => Seen::Again,
+            Entry::New(()) => Seen::New,
+            Entry::Full => Seen::Unremembered,
         }
     }
 
-    /// Empties every shard, keeping its capacity for the next family.
+    /// Empties the set, keeping its blocks for the next family.
     fn clear(&mut self) {
-        for shard in &mut self.shards {
-            shard.slots.fill(0);
-            shard.len = 0;
-        }
-        self.len = 0;
+        self.0.clear();
     }
 }
 
-/// A map from histogram label sets to their state, split by six bits of the
-/// key into [`SHARDS`] tables that grow one at a time, for the same reason
-/// as [`SeriesSet`].
-struct SeriesMap<V> {
-    shards: Vec<Shard<V>>,
-    len: usize,
-}
-
-impl<V> Default for SeriesMap<V> {
-    fn default() -> Self {
-        SeriesMap {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            len: 0,
-        }
-    }
-}
-
-impl<V> SeriesMap<V> {
-    /// The value of `key`, inserted when new and the map holds fewer than
-    /// `cap`; `None` for a new key beyond the cap.
-    fn entry_or(&mut self, key: u64, cap: usize, value: impl FnOnce() -> V) -> Option<&mut V> {
-        use std::collections::hash_map::Entry;
-        let full = self.len >= cap;
-        match self.shards.get_mut(shard_of(key))?.entry(key) {
-            Entry::Occupied(held) => Some(held.into_mut()),
-            Entry::Vacant(_) if full => None,
-            Entry::Vacant(slot) => {
-                self.len += 1;
-                Some(slot.insert(value()))
-            }
-        }
-    }
-
-    fn values(&self) -> impl Iterator<Item = &V> {
-        self.shards.iter().flat_map(|shard| shard.values())
-    }
-
-    /// Empties every shard, keeping its capacity for the next family.
-    fn clear(&mut self) {
-        self.shards.iter_mut().for_each(Shard::clear);
-        self.len = 0;
-    }
+/// Histogram label sets to their state, at most [`MAX_HISTOGRAMS`].
+fn histogram_map() -> BlockTable<Histogram> {
+    BlockTable::new(HISTOGRAM_BLOCK, HISTOGRAM_BLOCKS, MAX_HISTOGRAMS)
 }
 
 struct LintFamily {
@@ -477,6 +352,7 @@ struct LintFamily {
 /// million buckets costs a few megabytes. The optional numbers are flagged
 /// in one byte rather than as `Option`s, which made it 80 bytes instead of
 /// 56 (see [`MAX_HISTOGRAMS`]).
+#[derive(Clone, Copy, Default)]
 struct Histogram {
     /// First sample of the series, for the findings only the end can make.
     line: usize,
@@ -538,7 +414,7 @@ struct Run {
     name: String,
     /// Series identities (name, labels in any order, timestamp).
     seen: SeriesSet,
-    histograms: SeriesMap<Histogram>,
+    histograms: BlockTable<Histogram>,
 }
 
 /// Applies the rules to a parse's events. Text rules follow promtool; for
@@ -553,7 +429,7 @@ pub(crate) struct LintSink {
     run: Option<Run>,
     hasher: SeriesHasher,
     /// The tables of the last run, kept for the next one.
-    spare: (SeriesSet, SeriesMap<Histogram>),
+    spare: Option<(SeriesSet, BlockTable<Histogram>)>,
     series: u64,
     /// Samples past [`MAX_SERIES`] or [`MAX_HISTOGRAMS`] of their family,
     /// not remembered by the consistency checks.
@@ -571,7 +447,7 @@ impl LintSink {
             unshown: 0,
             run: None,
             hasher: SeriesHasher::new(),
-            spare: (SeriesSet::default(), SeriesMap::default()),
+            spare: None,
             series: 0,
             unremembered: 0,
             sampled_families: 0,
@@ -593,15 +469,16 @@ impl LintSink {
     /// every family that never got a HELP.
     pub(crate) fn finish(&mut self) {
         self.end_run();
-        let missing: Vec<(FamId, usize, Box<str>)> = self
-            .families
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, f)| f.sampled && !f.helped)
-            .filter_map(|(id, f)| Some((id, f.line, f.name.take()?)))
-            .collect();
-        for (id, line, name) in missing {
-            self.add(id, &name, Kind::NoHelp, 0, line, "no help text".to_string());
+        // One family at a time: collecting them first held a copy of every
+        // unhelped family (32 bytes each) on top of the families themselves.
+        for id in 0..self.families.len() {
+            let Some(f) = self.families.get_mut(id).filter(|f| f.sampled && !f.helped) else {
+                continue;
+            };
+            let line = f.line;
+            if let Some(name) = f.name.take() {
+                self.add(id, &name, Kind::NoHelp, 0, line, "no help text".to_string());
+            }
         }
     }
 
@@ -725,7 +602,10 @@ impl LintSink {
             self.end_run();
             // The last run's tables, emptied: their capacity is what the
             // largest family so far needed, so reuse saves regrowing them.
-            let (seen, histograms) = std::mem::take(&mut self.spare);
+            let (seen, histograms) = self
+                .spare
+                .take()
+                .unwrap_or_else(|| (SeriesSet::default(), histogram_map()));
             self.run = Some(Run {
                 id: family.id,
                 name: family.name.to_string(),
@@ -755,10 +635,7 @@ impl LintSink {
         if family.metric_type != MetricType::Histogram || !matches!(role, Role::Bucket(_) | Role::Count) {
             return;
         }
-        let Some(h) = run
-            .histograms
-            .entry_or(series, MAX_HISTOGRAMS, || Histogram::new(sample.line))
-        else {
+        let (Entry::Found(h) | Entry::New(h)) = run.histograms.entry(series, || Histogram::new(sample.line)) else {
             // Counted once per sample, whichever check left it out.
             if seen != Seen::Unremembered {
                 self.unremembered += 1;
@@ -829,23 +706,24 @@ impl LintSink {
             return;
         };
         let mut found: Vec<(usize, Kind, String)> = Vec::new();
-        for h in run.histograms.values() {
-            let series = format!("histogram {} (series at line {})", run.name, h.line);
+        run.histograms.for_each_value(|h| {
+            // Formatted only for a finding: most histograms have none.
+            let series = || format!("histogram {} (series at line {})", run.name, h.line);
             match (h.inf(), h.count()) {
                 (None, _) => found.push((
                     h.line,
                     Kind::HistogramNoInf,
-                    format!("{series} has no le=\"+Inf\" bucket"),
+                    format!("{} has no le=\"+Inf\" bucket", series()),
                 )),
-                (Some(_), None) => found.push((h.line, Kind::HistogramNoCount, format!("{series} has no _count"))),
+                (Some(_), None) => found.push((h.line, Kind::HistogramNoCount, format!("{} has no _count", series()))),
                 (Some(inf), Some((count, line))) if !h.has(COUNT_CHECKED) && count_differs(count, inf) => found.push((
                     line,
                     Kind::HistogramCountMismatch,
-                    format!("{series}: _count ({count}) differs from the +Inf bucket ({inf})"),
+                    format!("{}: _count ({count}) differs from the +Inf bucket ({inf})", series()),
                 )),
                 _ => {}
             }
-        }
+        });
         // The map's order is the hash's: sort so the first finding of a
         // kind is the first in the input.
         found.sort_by_key(|(line, ..)| *line);
@@ -854,7 +732,7 @@ impl LintSink {
         }
         run.seen.clear();
         run.histograms.clear();
-        self.spare = (run.seen, run.histograms);
+        self.spare = Some((run.seen, run.histograms));
     }
 }
 
@@ -958,11 +836,119 @@ mod tests {
         assert_eq!(set.insert(key(cap)), Seen::Unremembered);
         assert_eq!(set.insert(key(cap)), Seen::Unremembered);
         assert_eq!(set.insert(key(3)), Seen::Again);
-        let slots: usize = set.shards.iter().map(|s| s.slots.len()).sum();
-        assert!(slots * 8 <= 32 << 20, "{slots} slots");
+        // 32 MiB of blocks, and the one a split leaves spare.
+        let slots = set.0.slots();
+        assert!(slots * 8 <= (32 << 20) + (32 << 10), "{slots} slots");
         set.clear();
         assert_eq!(set.insert(key(7)), Seen::New);
         assert_eq!(set.insert(key(7)), Seen::Again);
+    }
+
+    #[test]
+    fn unit_and_word_matching_agree_with_promlints_nested_loops() {
+        use super::{ABBREVIATIONS, TYPE_WORDS, UNIT_PREFIXES, UNITS, has_word, metric_unit};
+        // promlint's own formulation, as a reference.
+        let reference_unit = |name: &str| {
+            UNITS.iter().find_map(|&(unit, base)| {
+                UNIT_PREFIXES
+                    .iter()
+                    .find(|&&prefix| name.split('_').any(|part| part.strip_prefix(prefix) == Some(unit)))
+                    .map(|prefix| (format!("{prefix}{unit}"), base))
+            })
+        };
+        let reference_word =
+            |lower: &str, word: &str| lower.ends_with(&format!("_{word}")) || lower.contains(&format!("_{word}_"));
+        let parts = [
+            "http",
+            "bytes",
+            "kilobytes",
+            "seconds",
+            "milliseconds",
+            "ms",
+            "s",
+            "total",
+            "minutes",
+            "gibibits",
+            "counter",
+            "gauge",
+            "histogram",
+            "summary",
+            "gauge_histogram",
+            "hours",
+            "mibibytes",
+            "",
+            "x",
+            "db",
+            "secs",
+            "kb",
+            "mb",
+            "inches",
+            "pounds",
+        ];
+        let mut names = 0;
+        for a in parts {
+            for b in parts {
+                for c in ["", "_total", "_seconds_bytes", "_ms_x", "_kb"] {
+                    let name = format!("{a}_{b}{c}");
+                    assert_eq!(metric_unit(&name), reference_unit(&name), "{name}");
+                    for word in TYPE_WORDS.iter().chain(&ABBREVIATIONS) {
+                        assert_eq!(has_word(&name, word), reference_word(&name, word), "{name} {word}");
+                    }
+                    names += 1;
+                }
+            }
+        }
+        assert_eq!(names, 25 * 25 * 5);
+    }
+
+    #[test]
+    fn families_after_a_large_one_start_from_an_empty_set() {
+        // A family large enough to split the set's blocks, then small ones
+        // that reuse them: nothing of the large one may leak into theirs,
+        // and their own duplicates are still found.
+        let mut body = String::from("# HELP big B.\n# TYPE big gauge\n");
+        for i in 0..20_000 {
+            body.push_str(&format!("big{{i=\"{i}\"}} 1\n"));
+        }
+        for f in 0..3 {
+            body.push_str(&format!(
+                "# HELP s{f} S.\n# TYPE s{f} gauge\ns{f}{{i=\"1\"}} 1\ns{f}{{i=\"2\"}} 1\n"
+            ));
+        }
+        body.push_str("# HELP d D.\n# TYPE d gauge\nd{i=\"1\"} 1\nd{i=\"1\"} 2\n");
+        // Series of earlier runs seen again: interleaved, not duplicates, so
+        // a set that kept them would say so.
+        body.push_str("s0{i=\"1\"} 1\nbig{i=\"7\"} 1\n");
+        let lines = 2 + 20_000 + 3 * 4 + 4;
+        assert_eq!(
+            kinds(&body),
+            [
+                (lines, Kind::DuplicateSeries),
+                (lines + 1, Kind::Interleaved),
+                (lines + 2, Kind::Interleaved)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_histograms_series_placed_side_by_side_are_still_told_apart() {
+        // Enough label sets to split the set's blocks; each one's series
+        // share their placement, and only a real repeat is a duplicate.
+        let mut body = String::from(HEAD);
+        for i in 0..3_000 {
+            for le in ["0.1", "1", "+Inf"] {
+                body.push_str(&format!("h_seconds_bucket{{a=\"{i}\",le=\"{le}\"}} 1\n"));
+            }
+            body.push_str(&format!(
+                "h_seconds_sum{{a=\"{i}\"}} 1\nh_seconds_count{{a=\"{i}\"}} 1\n"
+            ));
+        }
+        assert_eq!(kinds(&body), []);
+        body.push_str("h_seconds_bucket{a=\"17\",le=\"1\"} 1\nh_seconds_sum{a=\"2999\"} 1\n");
+        let found = findings(&body);
+        let got: Vec<(usize, Kind, usize)> = found.iter().map(|f| (f.line, f.kind, f.repeats)).collect();
+        // The second repeat is counted in the first finding, as every rule is.
+        assert_eq!(got, [(2 + 3_000 * 5 + 1, Kind::DuplicateSeries, 1)]);
     }
 
     #[test]
