@@ -45,7 +45,7 @@ pub fn run(args: LintMetricsArgs, ui: Ui) -> anyhow::Result<Exit> {
     let report = match result {
         Ok(report) => report,
         Err(ReadError::Io(e)) => return Ok(unreadable(&format!("cannot read {name}: {e}"))),
-        Err(e @ (ReadError::TooLarge { .. } | ReadError::LineTooLong { .. })) => {
+        Err(e @ (ReadError::TooLarge { .. } | ReadError::LineTooLong { .. } | ReadError::TooManyFamilies { .. })) => {
             return Ok(unreadable(&format!("{name}: {e}; refusing to lint")));
         }
     };

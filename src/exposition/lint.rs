@@ -26,6 +26,10 @@ pub struct LintOptions {
     pub max_bytes: u64,
     /// No line may be longer (newline excluded); this is what bounds memory.
     pub max_line: usize,
+    /// No more metric families: each costs a name and a few flags for the
+    /// whole input (a duplicate TYPE or an interleaved family can come at
+    /// any line), so this bounds what a body of one-sample families costs.
+    pub max_families: usize,
 }
 
 impl Default for LintOptions {
@@ -34,9 +38,15 @@ impl Default for LintOptions {
             format: None,
             max_bytes: 1 << 30,
             max_line: 16 << 20,
+            max_families: MAX_FAMILIES,
         }
     }
 }
+
+/// The default [`LintOptions::max_families`]: far more than any exporter
+/// writes (node exporter about 500, kube-state-metrics about 2,000), and
+/// about 20 MB of names and flags.
+pub const MAX_FAMILIES: usize = 100_000;
 
 /// Why an input could not be judged.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +57,8 @@ pub enum ReadError {
     TooLarge { limit: u64 },
     #[error("line {line} is longer than {}", Size(*limit as u64))]
     LineTooLong { line: usize, limit: usize },
+    #[error("line {line} starts more metric families than the linter remembers ({limit})")]
+    TooManyFamilies { line: usize, limit: usize },
 }
 
 /// A byte count as people write caps: `16 MiB`, `512 KiB`, `1000 bytes`.
@@ -146,28 +158,38 @@ struct Judges {
     /// Lines so far.
     no: usize,
     ends_with_eof: bool,
+    max_families: usize,
 }
 
 impl Judges {
     /// Judges the next line (without its `\n`); false once reading on
     /// cannot change the verdict.
-    fn line(&mut self, line: &[u8], terminated: bool) -> bool {
+    fn line(&mut self, line: &[u8], terminated: bool) -> Result<bool, ReadError> {
         self.no += 1;
         let content = line.trim_ascii_end();
         if !content.is_empty() {
             self.ends_with_eof = content.ends_with(b"# EOF");
         }
         let mut alive = false;
+        let mut families = 0;
         if let Some(judge) = self.text.as_mut() {
             judge.line(line, terminated, self.no);
             alive |= judge.error.is_none();
+            families = families.max(judge.sink.families());
         }
         if let Some(judge) = self.om.as_mut() {
             judge.line(line, terminated, self.no);
             alive |= judge.error.is_none();
+            families = families.max(judge.sink.families());
+        }
+        if families > self.max_families {
+            return Err(ReadError::TooManyFamilies {
+                line: self.no,
+                limit: self.max_families,
+            });
         }
         // With the format unknown the end still decides which verdict counts.
-        alive || !self.known_format
+        Ok(alive || !self.known_format)
     }
 }
 
@@ -191,6 +213,7 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
         known_format: options.format.is_some(),
         no: 0,
         ends_with_eof: false,
+        max_families: options.max_families,
     };
     // A line that straddles two fills of the read buffer; every other line
     // is judged where it lies in the buffer, without a copy.
@@ -218,7 +241,7 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
         };
         if buf.is_empty() {
             if !carry.is_empty() {
-                judges.line(&carry, false);
+                judges.line(&carry, false)?;
             }
             break;
         }
@@ -254,10 +277,10 @@ pub fn lint(input: impl Read, options: &LintOptions) -> Result<LintReport, ReadE
             return Err(e);
         }
         let go_on = if carry.is_empty() {
-            judges.line(buf.get(..at).unwrap_or(&[]), true)
+            judges.line(buf.get(..at).unwrap_or(&[]), true)?
         } else {
             carry.extend_from_slice(buf.get(..at).unwrap_or(&[]));
-            let go_on = judges.line(&carry, true);
+            let go_on = judges.line(&carry, true)?;
             carry.clear();
             go_on
         };

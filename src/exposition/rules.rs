@@ -454,6 +454,11 @@ impl LintSink {
         }
     }
 
+    /// Families announced so far, sampled or not.
+    pub(crate) fn families(&self) -> usize {
+        self.families.len()
+    }
+
     /// Families with at least one sample, and sample lines.
     pub(crate) fn counts(&self) -> (usize, u64) {
         (self.sampled_families, self.series)

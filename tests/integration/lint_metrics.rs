@@ -601,3 +601,68 @@ fn endless_stdin_ends_at_the_size_cap_with_bounded_memory() {
     );
     assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
 }
+
+#[test]
+fn endless_one_sample_families_end_at_the_family_cap_with_bounded_memory() {
+    // Every line a new family: each costs its name for the whole input, so
+    // only the family cap bounds memory (2 million of them took 445 MB).
+    fn families(mut stdin: ChildStdin) {
+        let mut n = 0u64;
+        loop {
+            let mut chunk = String::with_capacity(64 << 10);
+            for _ in 0..4096 {
+                chunk.push_str(&format!("m{n} 1\n"));
+                n += 1;
+            }
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+    let run = measured(&["-"], Some(families));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "<stdin>: line 100001 starts more metric families than the linter remembers (100000); refusing to lint"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+}
+
+#[test]
+fn small_families_after_a_large_one_are_linted_in_linear_time() {
+    // Each family end used to zero every table the largest family had
+    // grown: 1M series then 1M one-sample families took 17 minutes. The
+    // harness's hang guard (60 s) is what this asserts, with the verdict.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big-then-small.prom");
+    let mut body = String::from("# HELP big B.\n# TYPE big gauge\n");
+    for i in 0..300_000 {
+        body.push_str(&format!("big{{i=\"{i}\"}} 1\n"));
+    }
+    for i in 0..60_000 {
+        body.push_str(&format!("# HELP m{i} M.\n# TYPE m{i} gauge\nm{i} 1\n"));
+    }
+    body.push_str("# HELP d D.\n# TYPE d gauge\nd 1\nd 2\n");
+    std::fs::write(&path, &body).expect("write the exposition");
+    let path = path.to_string_lossy().into_owned();
+    let run = measured(&[&path], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("valid text 0.0.4 exposition (60002 families, 360002 series); 1 finding"),
+        "{}",
+        run.stderr
+    );
+    // The one finding is the small family's own duplicate, on its line.
+    let (code, stdout, stderr) = lint(&[&path], None);
+    assert_eq!(code, 0, "{stderr}");
+    let last = 2 + 300_000 + 60_000 * 3 + 4;
+    assert_eq!(
+        stdout,
+        format!("{path}:{last}: warning: d: duplicate series d\n"),
+        "{stderr}"
+    );
+}
