@@ -285,7 +285,7 @@ pub const MAX_SERIES: usize = 3 << 20;
 
 /// Histogram label sets one family's consistency check follows, a few
 /// numbers each; later label sets of the family go unchecked, for the same
-/// reason as [`MAX_SERIES`]. 131,072 in at most 17 MiB.
+/// reason as [`MAX_SERIES`]. 131,072 in at most 16 MiB.
 pub const MAX_HISTOGRAMS: usize = 1 << 17;
 
 /// A [`SeriesSet`] block: 4,096 keys' slots, 32 KiB.
@@ -936,9 +936,10 @@ mod tests {
     }
 
     #[test]
-    fn a_histograms_series_placed_side_by_side_are_still_told_apart() {
-        // Enough label sets to split the set's blocks; each one's series
-        // share their placement, and only a real repeat is a duplicate.
+    fn a_histogram_family_that_splits_the_set_still_finds_only_real_repeats() {
+        // Enough label sets to split the set's blocks many times over: no
+        // series may be lost or doubled by a split, so only a real repeat
+        // is a duplicate.
         let mut body = String::from(HEAD);
         for i in 0..3_000 {
             for le in ["0.1", "1", "+Inf"] {
