@@ -570,17 +570,18 @@ fn measured(args: &[&str], feed: Option<fn(ChildStdin)>) -> Run {
     }
 }
 
+/// A run refused at one of the caps: exit 2, `message` on stderr, and the
+/// peak RSS under the linter's 64 MB bound.
+fn assert_refused_within_64_mb(run: &Run, message: &str) {
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+}
+
 #[test]
 fn dev_zero_ends_at_the_line_cap_with_bounded_memory() {
     let run = measured(&["/dev/zero"], None);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("/dev/zero: line 1 is longer than 16 MiB; refusing to lint"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+    assert_refused_within_64_mb(&run, "/dev/zero: line 1 is longer than 16 MiB; refusing to lint");
     assert!(run.wall < Duration::from_secs(30), "took {:?}", run.wall);
 }
 
@@ -592,14 +593,7 @@ fn endless_stdin_ends_at_the_size_cap_with_bounded_memory() {
         while stdin.write_all(chunk.as_bytes()).is_ok() {}
     }
     let run = measured(&["--max-bytes", "8388608", "-"], Some(endless));
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("<stdin>: the input is larger than 8 MiB; refusing to lint"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
+    assert_refused_within_64_mb(&run, "<stdin>: the input is larger than 8 MiB; refusing to lint");
 }
 
 #[test]
@@ -620,15 +614,10 @@ fn endless_one_sample_families_end_at_the_family_cap_with_bounded_memory() {
         }
     }
     let run = measured(&["-"], Some(families));
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "<stdin>: line 100001 starts more metric families than the linter remembers (100000); refusing to lint"
-        ),
-        "{}",
-        run.stderr
+    assert_refused_within_64_mb(
+        &run,
+        "<stdin>: line 100001 starts more metric families than the linter remembers (100000); refusing to lint",
     );
-    assert!(run.peak_rss_kib < 64 * 1024, "peak RSS {} KiB", run.peak_rss_kib);
 }
 
 #[test]
